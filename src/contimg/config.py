@@ -1,0 +1,140 @@
+"""Settings for every contimg process.
+
+All settings come from (highest priority first) explicit arguments / CLI options,
+environment variables with the prefix ``CONTIMG_``, and the defaults below.
+Nothing here touches the file system or a database: :func:`get_settings` only
+builds a value object. Directories are created by the commands that need them.
+
+Nested sections use a double underscore in environment variables, e.g.
+``CONTIMG_INGEST__GROUP_TOLERANCE_S=90``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATABASE_NAMES: tuple[str, ...] = ("ingest", "cal_registry", "products", "master_sources")
+"""The four databases of the specification, in dependency order."""
+
+SQLITE_FILES: dict[str, str] = {
+    "ingest": "ingest.sqlite3",
+    "cal_registry": "cal_registry.sqlite3",
+    "products": "products.sqlite3",
+    "master_sources": "db/master_sources.sqlite3",
+}
+"""File names of the SQLite databases, relative to the state directory (spec)."""
+
+
+class IngestSettings(BaseModel):
+    """How subband files become groups."""
+
+    group_tolerance_s: float = Field(
+        60.0, gt=0, description="Files whose timestamps lie within this many seconds form a group."
+    )
+    expected_subbands: int = Field(16, ge=1, le=16)
+    stable_checks: int = Field(
+        2, ge=1, description="Consecutive scans with an unchanged size before a file is taken."
+    )
+    collect_timeout_s: float = Field(
+        900.0, gt=0, description="A group still incomplete after this long is resolved by policy."
+    )
+    incomplete_policy: Literal["fail", "proceed"] = Field(
+        "fail", description="'fail' an incomplete group, or 'proceed' with the subbands it has."
+    )
+    rescan_interval_s: float = Field(
+        30.0, gt=0, description="Period of the full directory rescan beside inotify events."
+    )
+
+
+class WorkerSettings(BaseModel):
+    """How workers claim and process groups."""
+
+    lease_s: float = Field(120.0, gt=0, description="A claimed group's lease length.")
+    heartbeat_s: float = Field(20.0, gt=0, description="How often a worker renews its lease.")
+    max_retries: int = Field(3, ge=0)
+    backoff_base_s: float = Field(30.0, ge=0, description="Retry n waits base * 2**(n-1) s.")
+    poll_interval_s: float = Field(2.0, gt=0)
+
+
+class ApiSettings(BaseModel):
+    """The dashboard server."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    write_token: str | None = Field(
+        None, description="Bearer token for writes; generated and printed on first run if unset."
+    )
+    require_token_for_reads: bool = False
+
+
+class Settings(BaseSettings):
+    """Top-level settings. Build with :func:`get_settings`, never at import time."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONTIMG_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    home: Path = Field(Path("./contimg-data"), description="Root of all contimg data.")
+    state_dir: Path | None = Field(None, description="Databases; default <home>/state.")
+    incoming_dir: Path | None = Field(None, description="Where UVH5 files land; <home>/incoming.")
+    products_dir: Path | None = Field(None, description="MS, images, mosaics; <home>/products.")
+
+    database_url: str | None = Field(
+        None,
+        description=(
+            "PostgreSQL URL (postgresql+psycopg://user@host/db). When set, the four databases "
+            "are four schemas of that one PostgreSQL database; when unset, SQLite files in the "
+            "state directory."
+        ),
+    )
+    sqlite_busy_timeout_ms: int = Field(30_000, ge=0)
+
+    ingest: IngestSettings = IngestSettings()
+    worker: WorkerSettings = WorkerSettings()
+    api: ApiSettings = ApiSettings()
+
+    @model_validator(mode="after")
+    def _derive_dirs(self) -> Settings:
+        if self.state_dir is None:
+            self.state_dir = self.home / "state"
+        if self.incoming_dir is None:
+            self.incoming_dir = self.home / "incoming"
+        if self.products_dir is None:
+            self.products_dir = self.home / "products"
+        return self
+
+    # The validator above guarantees these are set; the properties give typed access.
+    @property
+    def state_path(self) -> Path:
+        assert self.state_dir is not None
+        return self.state_dir
+
+    @property
+    def incoming_path(self) -> Path:
+        assert self.incoming_dir is not None
+        return self.incoming_dir
+
+    @property
+    def products_path(self) -> Path:
+        assert self.products_dir is not None
+        return self.products_dir
+
+    @property
+    def backend(self) -> Literal["sqlite", "postgresql"]:
+        return "postgresql" if self.database_url else "sqlite"
+
+    def sqlite_path(self, name: str) -> Path:
+        """Path of the SQLite file of database ``name`` (one of :data:`DATABASE_NAMES`)."""
+        return self.state_path / SQLITE_FILES[name]
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, with ``overrides`` (None values ignored) on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)
