@@ -7,6 +7,6 @@ the worker runs the ``conversion`` phase while the group is ``in_progress`` and 
 ``processing_fresh``.
 """
 
-from contimg.stages.base import REGISTRY, Stage, StageContext, StageRegistry
+from contimg.stages.base import REGISTRY, Stage, StageContext, StageDeferred, StageRegistry
 
-__all__ = ["REGISTRY", "Stage", "StageContext", "StageRegistry"]
+__all__ = ["REGISTRY", "Stage", "StageContext", "StageDeferred", "StageRegistry"]

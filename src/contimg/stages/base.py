@@ -32,11 +32,33 @@ class StageContext:
     workdir: Path
     """The group's directory under the products dir (created by the worker)."""
     artifacts: dict[str, Any] = field(default_factory=dict)
-    """Results handed from stage to stage, e.g. ``ms_path``, ``image_paths``."""
+    """Results handed from stage to stage. Keys in use:
+
+    ``ms_path`` (Path, set by conversion), ``mid_mjd`` (float, observation mid-time),
+    ``pointing_ra_deg`` / ``pointing_dec_deg`` (float), ``cal_set`` (str | None),
+    ``image_paths`` (dict: ``"image"``, ``"pbcor"``, ``"residual"`` -> Path of FITS,
+    set by imaging). A stage that needs a key a previous run produced (after a crash)
+    must be able to rebuild it from the database.
+    """
     timings_s: dict[str, float] = field(default_factory=dict)
     """``performance_metrics`` column -> seconds, filled by stages."""
     progress: Callable[[str], None] = field(default=lambda msg: log.info("%s", msg))
     """Report progress of long work (also renews nothing: the worker's heartbeat does)."""
+
+
+class StageDeferred(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by a stage that cannot run YET (e.g. no calibration covers the group).
+
+    The worker puts the group back to ``pending`` with ``reason`` as its visible
+    ``error_message``, does not count a retry, and does not offer it again before
+    ``retry_after_s`` seconds. Past the stage's own deadline, the stage raises an
+    ordinary exception instead, and the group fails with that message.
+    """
+
+    def __init__(self, reason: str, *, retry_after_s: float = 60.0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
 
 
 class Stage(Protocol):
