@@ -45,7 +45,9 @@ def root(
     ctx: typer.Context,
     home: Annotated[
         Path | None,
-        typer.Option(help="Root of all data (CONTIMG_HOME, default ./contimg-data).", show_default=False),
+        typer.Option(
+            help="Root of all data (CONTIMG_HOME, default ./contimg-data).", show_default=False
+        ),
     ] = None,
     state_dir: Annotated[
         Path | None,
@@ -73,7 +75,9 @@ def root(
             show_default=False,
         ),
     ] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output.")] = 0,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output.")
+    ] = 0,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),

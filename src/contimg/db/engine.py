@@ -131,7 +131,9 @@ def open_database(settings: Settings, name: str, *, create_dirs: bool = False) -
     directory is made). Connecting is lazy: the first query opens the file.
     """
     if name not in DATABASE_NAMES:
-        raise ContimgError(f"unknown database {name!r}; expected one of {', '.join(DATABASE_NAMES)}")
+        raise ContimgError(
+            f"unknown database {name!r}; expected one of {', '.join(DATABASE_NAMES)}"
+        )
     if settings.database_url:
         url = sa.make_url(settings.database_url)
         if url.get_backend_name() != "postgresql":

@@ -111,9 +111,7 @@ ese_candidates = sa.Table(
     "ese_candidates",
     metadata,
     sa.Column("id", BIGINT, primary_key=True, autoincrement=True),
-    sa.Column(
-        "source_id", TEXT, sa.ForeignKey("variability_stats.source_id"), nullable=False
-    ),
+    sa.Column("source_id", TEXT, sa.ForeignKey("variability_stats.source_id"), nullable=False),
     sa.Column("flagged_at", REAL, nullable=False),
     sa.Column("flagged_by", TEXT, server_default=sa.text("'auto'")),
     sa.Column("significance", REAL, nullable=False),

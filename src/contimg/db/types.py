@@ -9,5 +9,5 @@ import sqlalchemy as sa
 
 TEXT = sa.Text()
 INTEGER = sa.Integer()
-REAL = sa.Double()
+REAL: sa.Double[float] = sa.Double()
 BIGINT = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

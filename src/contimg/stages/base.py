@@ -46,7 +46,7 @@ class StageContext:
     """Report progress of long work (also renews nothing: the worker's heartbeat does)."""
 
 
-class StageDeferred(Exception):  # noqa: N818 - a signal, not an error
+class StageDeferred(Exception):
     """Raised by a stage that cannot run YET (e.g. no calibration covers the group).
 
     The worker puts the group back to ``pending`` with ``reason`` as its visible

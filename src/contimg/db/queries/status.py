@@ -1,0 +1,126 @@
+"""Queries behind the specification's ``PipelineStatus``: queue counts, recent groups
+and calibration sets."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from contimg.db.cal_registry import caltables
+from contimg.db.ingest import ingest_queue, performance_metrics, subband_files
+from contimg.models import CalibrationSet, CalibrationTable, QueueStats, RecentGroup
+
+
+def queue_stats(conn: Connection) -> QueueStats:
+    """Counts of groups by state (``in_progress`` includes ``processing_fresh``)."""
+    rows = conn.execute(
+        sa.select(ingest_queue.c.state, sa.func.count()).group_by(ingest_queue.c.state)
+    ).all()
+    counts: dict[str, int] = defaultdict(int, {str(state): int(n) for state, n in rows})
+    return QueueStats(
+        total=sum(counts.values()),
+        pending=counts["pending"],
+        in_progress=counts["in_progress"] + counts["processing_fresh"],
+        completed=counts["completed"],
+        failed=counts["failed"],
+        collecting=counts["collecting"],
+        processing_fresh=counts["processing_fresh"],
+    )
+
+
+def _parse_calibrators(text: str | None) -> list[dict[str, object]]:
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return [{"name": text}]
+    if isinstance(value, list):
+        return [v if isinstance(v, dict) else {"name": str(v)} for v in value]
+    return [value] if isinstance(value, dict) else [{"name": str(value)}]
+
+
+def recent_groups(
+    conn: Connection, *, limit: int = 20, offset: int = 0, state: str | None = None
+) -> list[RecentGroup]:
+    """Groups, most recently received first, with subband counts and processing time."""
+    q, f, pm = ingest_queue, subband_files, performance_metrics
+    n_files = (
+        sa.select(sa.func.count())
+        .where(f.c.group_id == q.c.group_id)
+        .correlate(q)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(q, n_files.label("subbands_present"), pm.c.total_time)
+        .outerjoin(pm, pm.c.group_id == q.c.group_id)
+        .order_by(q.c.received_at.desc(), q.c.group_id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if state is not None:
+        query = query.where(q.c.state == state)
+    out = []
+    for r in conn.execute(query).mappings():
+        out.append(
+            RecentGroup(
+                group_id=r["group_id"],
+                state=r["state"],
+                received_at=r["received_at"],
+                last_update=r["last_update"],
+                subbands_present=int(r["subbands_present"]),
+                expected_subbands=int(r["expected_subbands"] or 16),
+                has_calibrator=None if r["has_calibrator"] is None else bool(r["has_calibrator"]),
+                calibrators=_parse_calibrators(r["calibrators"]),
+                retry_count=int(r["retry_count"] or 0),
+                error_message=r["error_message"],
+                total_time_s=r["total_time"],
+            )
+        )
+    return out
+
+
+def calibration_sets(
+    conn: Connection, *, now_mjd: float, active_only: bool = False
+) -> list[CalibrationSet]:
+    """Every calibration set with its tables, newest first.
+
+    A set is ``active`` when all its tables are; its window spans its tables' windows.
+    """
+    c = caltables
+    query = sa.select(c).order_by(c.c.set_name, c.c.order_index)
+    by_set: dict[str, list[sa.RowMapping]] = defaultdict(list)
+    for r in conn.execute(query).mappings():
+        by_set[r["set_name"]].append(r)
+    sets = []
+    for name, rows in by_set.items():
+        start = min(r["valid_start_mjd"] for r in rows)
+        end = max(r["valid_end_mjd"] for r in rows)
+        active = all(int(r["active"] if r["active"] is not None else 1) == 1 for r in rows)
+        if active_only and not active:
+            continue
+        sets.append(
+            CalibrationSet(
+                set_name=name,
+                tables=[
+                    CalibrationTable(
+                        table_type=r["table_type"],
+                        path=r["path"],
+                        order_index=r["order_index"],
+                        valid_start_mjd=r["valid_start_mjd"],
+                        valid_end_mjd=r["valid_end_mjd"],
+                    )
+                    for r in rows
+                ],
+                valid_start_mjd=start,
+                valid_end_mjd=end,
+                created_at=max(r["created_at"] for r in rows),
+                active=active,
+                covers_now=start <= now_mjd <= end,
+            )
+        )
+    sets.sort(key=lambda s: (-s.created_at, s.set_name))
+    return sets

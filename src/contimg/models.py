@@ -1,0 +1,414 @@
+"""Typed data models shared by the pipeline, the CLI and the API.
+
+Two families:
+
+* **Row models** (``*Row``): one per table of the specification, field for field,
+  with the table's nullability. They are what ``db.queries`` returns.
+* **Spec models**: ``QueueStats``, ``PipelineStatus``, ``CalibrationSet``,
+  ``RecentGroup``, ``ESECandidate``, ``SourceVariabilityStats`` as the specification
+  names them (``CalibrationSet`` and ``RecentGroup`` as defined in docs/api.md).
+
+Times: ``*_at`` fields of rows are Unix timestamps (seconds, UTC) as stored; spec
+models that the specification types as ``datetime`` carry a timezone-aware UTC
+datetime (ISO 8601 in JSON). ``mjd`` is always the observation's MJD (UTC).
+
+Where the specification's model declares a number that the table allows to be
+NULL (a statistic undefined for a single measurement, say), the model says
+``float | None``: a model must be able to hold every row honestly.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+GroupState = Literal[
+    "collecting", "pending", "in_progress", "processing_fresh", "completed", "failed"
+]
+GROUP_STATES: tuple[str, ...] = (
+    "collecting",
+    "pending",
+    "in_progress",
+    "processing_fresh",
+    "completed",
+    "failed",
+)
+
+CandidateTableStatus = Literal["active", "investigated", "dismissed"]
+CandidateApiStatus = Literal["active", "resolved", "false_positive"]
+TABLE_TO_API_STATUS: dict[str, str] = {
+    "active": "active",
+    "investigated": "resolved",
+    "dismissed": "false_positive",
+}
+API_TO_TABLE_STATUS: dict[str, str] = {v: k for k, v in TABLE_TO_API_STATUS.items()}
+
+
+def utc_from_unix(ts: float | None) -> datetime | None:
+    """A timezone-aware UTC datetime from a Unix timestamp (None stays None)."""
+    return None if ts is None else datetime.fromtimestamp(ts, tz=UTC)
+
+
+class Row(BaseModel):
+    """Base of the row models: built from a SQLAlchemy row mapping."""
+
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
+
+
+class Page(BaseModel, Generic[T]):
+    """The envelope of every list: one page of ``data`` and the ``count`` of the whole
+    result, so a client always knows the total."""
+
+    data: list[T]
+    count: int = Field(description="Number of items in the whole result, all pages.")
+    limit: int
+    offset: int
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+class IngestQueueRow(Row):
+    group_id: str
+    state: str
+    received_at: float
+    last_update: float
+    expected_subbands: int | None = 16
+    has_calibrator: int | None = None
+    calibrators: str | None = None
+    retry_count: int | None = 0
+    error_message: str | None = None
+
+
+class SubbandFileRow(Row):
+    id: int
+    group_id: str
+    subband_idx: int
+    file_path: str
+    file_size: int | None = None
+    discovered_at: float
+
+
+class PerformanceMetricsRow(Row):
+    id: int
+    group_id: str
+    writer_type: str | None = None
+    conversion_time: float | None = None
+    concat_time: float | None = None
+    k_solve_time: float | None = None
+    bp_solve_time: float | None = None
+    g_solve_time: float | None = None
+    imaging_time: float | None = None
+    photometry_time: float | None = None
+    total_time: float | None = None
+    recorded_at: float
+
+
+# ----------------------------------------------------------------------- products
+
+
+class MsIndexRow(Row):
+    path: str
+    start_mjd: float | None = None
+    end_mjd: float | None = None
+    mid_mjd: float | None = None
+    processed_at: float | None = None
+    status: str | None = None
+    stage: str | None = None
+    stage_updated_at: float | None = None
+    cal_applied: int | None = 0
+    imagename: str | None = None
+    field_name: str | None = None
+    pointing_ra_deg: float | None = None
+    pointing_dec_deg: float | None = None
+
+
+class ImageRow(Row):
+    id: int
+    path: str
+    ms_path: str
+    created_at: float
+    type: str
+    format: str | None = "fits"
+    beam_major_arcsec: float | None = None
+    beam_minor_arcsec: float | None = None
+    beam_pa_deg: float | None = None
+    noise_jy: float | None = None
+    dynamic_range: float | None = None
+    pbcor: int | None = 0
+    field_name: str | None = None
+    center_ra_deg: float | None = None
+    center_dec_deg: float | None = None
+    imsize_x: int | None = None
+    imsize_y: int | None = None
+    cellsize_arcsec: float | None = None
+    freq_ghz: float | None = None
+    bandwidth_mhz: float | None = None
+    integration_sec: float | None = None
+
+
+class PhotometryRow(Row):
+    id: int
+    image_path: str
+    source_id: str
+    ra_deg: float
+    dec_deg: float
+    nvss_flux_mjy: float | None = None
+    peak_jyb: float
+    peak_err_jyb: float | None = None
+    snr: float | None = None
+    measured_at: float
+    mjd: float | None = None
+    sep_from_center_deg: float | None = None
+    flags: int | None = 0
+
+
+class VariabilityStatsRow(Row):
+    source_id: str
+    ra_deg: float
+    dec_deg: float
+    nvss_flux_mjy: float | None = None
+    n_obs: int | None = 0
+    mean_flux_mjy: float | None = None
+    std_flux_mjy: float | None = None
+    min_flux_mjy: float | None = None
+    max_flux_mjy: float | None = None
+    chi2_nu: float | None = None
+    sigma_deviation: float | None = None
+    eta_metric: float | None = None
+    last_measured_at: float | None = None
+    last_mjd: float | None = None
+    updated_at: float
+
+
+class EseCandidateRow(Row):
+    id: int
+    source_id: str
+    flagged_at: float
+    flagged_by: str | None = "auto"
+    significance: float
+    flag_type: str
+    notes: str | None = None
+    status: str | None = "active"
+    investigated_at: float | None = None
+    dismissed_at: float | None = None
+
+
+class MosaicRow(Row):
+    id: int
+    path: str
+    name: str
+    created_at: float
+    start_mjd: float
+    end_mjd: float
+    integration_sec: float | None = None
+    n_images: int | None = None
+    center_ra_deg: float | None = None
+    center_dec_deg: float | None = None
+    dec_min_deg: float | None = None
+    dec_max_deg: float | None = None
+    noise_jy: float | None = None
+    beam_major_arcsec: float | None = None
+    beam_minor_arcsec: float | None = None
+    beam_pa_deg: float | None = None
+    n_sources: int | None = None
+    thumbnail_path: str | None = None
+
+
+# ------------------------------------------------------------------- cal registry
+
+
+class CaltableRow(Row):
+    id: int
+    set_name: str
+    path: str
+    table_type: str
+    order_index: int
+    valid_start_mjd: float
+    valid_end_mjd: float
+    created_at: float
+    active: int | None = 1
+
+
+# ------------------------------------------------------------------ master sources
+
+
+class SourceRow(Row):
+    source_id: str
+    ra_deg: float
+    dec_deg: float
+    s_nvss: float | None = None
+    snr_nvss: float | None = None
+    s_vlass: float | None = None
+    alpha: float | None = None
+    resolved_flag: int | None = 0
+    confusion_flag: int | None = 0
+    first_size_maj_arcsec: float | None = None
+    first_size_min_arcsec: float | None = None
+    first_size_pa_deg: float | None = None
+
+
+ROW_MODELS: dict[str, type[Row]] = {
+    "ingest_queue": IngestQueueRow,
+    "subband_files": SubbandFileRow,
+    "performance_metrics": PerformanceMetricsRow,
+    "ms_index": MsIndexRow,
+    "images": ImageRow,
+    "photometry": PhotometryRow,
+    "variability_stats": VariabilityStatsRow,
+    "ese_candidates": EseCandidateRow,
+    "mosaics": MosaicRow,
+    "caltables": CaltableRow,
+    "sources": SourceRow,
+}
+"""Table name -> row model (a test checks each against its table's columns)."""
+
+
+# -------------------------------------------------------------------- spec models
+
+
+class QueueStats(BaseModel):
+    """Group counts by state. ``in_progress`` counts both processing states
+    (``in_progress`` and ``processing_fresh``), so the six spec fields add up to
+    ``total``; ``processing_fresh`` gives the breakdown."""
+
+    total: int
+    pending: int
+    in_progress: int
+    completed: int
+    failed: int
+    collecting: int
+    processing_fresh: int = 0
+
+
+class CalibrationTable(BaseModel):
+    """One table of a calibration set."""
+
+    table_type: str = Field(description="'K', 'BP' or 'G'.")
+    path: str
+    order_index: int
+    valid_start_mjd: float
+    valid_end_mjd: float
+
+
+class CalibrationSet(BaseModel):
+    """The K/BP/G tables solved from one calibrator transit."""
+
+    set_name: str
+    tables: list[CalibrationTable]
+    valid_start_mjd: float = Field(description="Earliest start of the set's tables.")
+    valid_end_mjd: float = Field(description="Latest end of the set's tables.")
+    created_at: float = Field(description="Unix timestamp of the newest table.")
+    active: bool = Field(description="True when every table of the set is active.")
+    covers_now: bool = Field(description="Whether the set's window covers the current time.")
+
+
+class RecentGroup(BaseModel):
+    """A group of the ingest queue with what an operator needs to know at a glance."""
+
+    group_id: str
+    state: str
+    received_at: float
+    last_update: float
+    subbands_present: int
+    expected_subbands: int
+    has_calibrator: bool | None
+    calibrators: list[dict[str, object]] = Field(
+        default_factory=list, description="Matched calibrators (name, ra_deg, dec_deg, ...)."
+    )
+    retry_count: int
+    error_message: str | None
+    total_time_s: float | None = Field(None, description="Processing time once processed.")
+
+
+class PipelineStatus(BaseModel):
+    queue: QueueStats
+    calibration_sets: list[CalibrationSet]
+    recent_groups: list[RecentGroup]
+
+
+class ESECandidate(BaseModel):
+    """An ESE candidate as the specification's API model describes it.
+
+    ``status`` uses the API's words: investigated <-> 'resolved', dismissed <->
+    'false_positive'. ``baseline_flux_jy`` is the weighted mean flux,
+    ``peak_flux_jy`` the flux at the largest deviation, ``max_sigma_dev`` the
+    source's sigma_deviation; first/last_detection_at are the first and last
+    measurements deviating by at least the threshold.
+    """
+
+    id: int
+    source_id: str
+    ra_deg: float
+    dec_deg: float
+    first_detection_at: datetime | None
+    last_detection_at: datetime | None
+    max_sigma_dev: float | None
+    baseline_flux_jy: float | None
+    peak_flux_jy: float | None
+    status: CandidateApiStatus
+    notes: str | None = None
+
+
+class SourceVariabilityStats(BaseModel):
+    source_id: str
+    ra_deg: float
+    dec_deg: float
+    nvss_flux_mjy: float | None
+    n_obs: int
+    mean_flux_mjy: float | None
+    std_flux_mjy: float | None
+    chi2_nu: float | None
+    sigma_deviation: float | None
+    last_measured_at: datetime | None
+
+
+# -------------------------------------------------------- spec query pattern rows
+
+
+class EseCandidateWithSource(BaseModel):
+    """A row of the specification's "ESE candidates with source details" query."""
+
+    id: int
+    source_id: str
+    ra_deg: float
+    dec_deg: float
+    mean_flux_mjy: float | None
+    nvss_flux_mjy: float | None
+    chi2_nu: float | None
+    sigma_deviation: float | None
+    n_obs: int | None
+    flagged_at: float
+    significance: float
+    flag_type: str
+    status: str | None
+
+
+class LightCurvePoint(BaseModel):
+    """A row of the specification's "flux time series for a source" query."""
+
+    mjd: float | None
+    flux_mjy: float
+    error_mjy: float | None
+    snr: float | None
+    field_name: str | None
+    image_noise_mjy: float | None
+
+
+class RecentMosaic(BaseModel):
+    """A row of the specification's "recent mosaics" query."""
+
+    id: int
+    name: str
+    path: str
+    start_mjd: float
+    end_mjd: float
+    hours: float | None
+    n_images: int | None
+    n_sources: int | None
+    noise_mjy: float | None
+    thumbnail_path: str | None
