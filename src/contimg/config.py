@@ -48,6 +48,14 @@ class IngestSettings(BaseModel):
     rescan_interval_s: float = Field(
         30.0, gt=0, description="Period of the full directory rescan beside inotify events."
     )
+    settle_s: float = Field(
+        2.0, gt=0, description="Delay between the size checks of a new file (watch mode)."
+    )
+    calibrator_matcher: str | None = Field(
+        None,
+        description="'module:function' called when a group becomes pending, to match "
+        "calibrator transits (see docs/ingest.md); a matcher registered in code also works.",
+    )
 
 
 class WorkerSettings(BaseModel):
@@ -58,6 +66,11 @@ class WorkerSettings(BaseModel):
     max_retries: int = Field(3, ge=0)
     backoff_base_s: float = Field(30.0, ge=0, description="Retry n waits base * 2**(n-1) s.")
     poll_interval_s: float = Field(2.0, gt=0)
+    builtin_stages: bool = Field(True, description="Run the built-in pipeline stages.")
+    stage_modules: list[str] = Field(
+        default_factory=list,
+        description="Extra modules to import that register stages (plug-ins, tests).",
+    )
 
 
 class ApiSettings(BaseModel):

@@ -18,8 +18,14 @@ ingest_queue = sa.Table(
     sa.Column("calibrators", TEXT),
     sa.Column("retry_count", INTEGER, server_default=sa.text("0")),
     sa.Column("error_message", TEXT),
+    # ingest_0002: worker leases and retry times (not in the spec).
+    sa.Column("lease_owner", TEXT),
+    sa.Column("lease_expires_at", REAL),
+    sa.Column("heartbeat_at", REAL),
+    sa.Column("next_attempt_at", REAL),
     sa.Index("idx_ingest_state", "state"),
     sa.Index("idx_ingest_received", "received_at"),
+    sa.Index("idx_ingest_claim", "state", "received_at"),
 )
 
 subband_files = sa.Table(
@@ -55,4 +61,36 @@ performance_metrics = sa.Table(
     sa.Column("recorded_at", REAL, nullable=False),
     sa.Index("idx_perf_group", "group_id"),
     sqlite_autoincrement=True,
+)
+
+# ingest_0002: every subband file seen (stability, outcome, header facts) ...
+ingest_files = sa.Table(
+    "ingest_files",
+    metadata,
+    sa.Column("file_path", TEXT, primary_key=True),
+    sa.Column("file_name", TEXT, nullable=False),
+    sa.Column("subband_idx", INTEGER, nullable=False),
+    sa.Column("obs_time", REAL, nullable=False),
+    sa.Column("file_size", BIGINT),
+    sa.Column("stable_count", INTEGER, nullable=False, server_default=sa.text("0")),
+    sa.Column("status", TEXT, nullable=False),
+    sa.Column("reason", TEXT),
+    sa.Column("group_id", TEXT),
+    sa.Column("dec_deg", REAL),
+    sa.Column("start_jd", REAL),
+    sa.Column("end_jd", REAL),
+    sa.Column("first_seen_at", REAL, nullable=False),
+    sa.Column("last_checked_at", REAL, nullable=False),
+    sa.Index("idx_ingest_files_obs", "obs_time"),
+    sa.Index("idx_ingest_files_group", "group_id"),
+    sa.Index("idx_ingest_files_status", "status"),
+)
+
+# ... and every other file of the incoming directory, logged once.
+ingest_ignored = sa.Table(
+    "ingest_ignored",
+    metadata,
+    sa.Column("file_path", TEXT, primary_key=True),
+    sa.Column("reason", TEXT, nullable=False),
+    sa.Column("first_seen_at", REAL, nullable=False),
 )
