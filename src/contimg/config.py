@@ -84,6 +84,17 @@ class ApiSettings(BaseModel):
     require_token_for_reads: bool = False
 
 
+class CatalogSettings(BaseModel):
+    """The master sources catalog (NVSS x FIRST x VLASS); see docs/catalog.md."""
+
+    match_radius_arcsec: float = Field(
+        7.5, gt=0, le=120, description="FIRST/VLASS partners are matched to NVSS within this."
+    )
+    resolved_major_arcsec: float = Field(
+        6.0, gt=0, description="A FIRST deconvolved major axis above this marks 'resolved'."
+    )
+
+
 class Settings(BaseSettings):
     """Top-level settings. Build with :func:`get_settings`, never at import time."""
 
@@ -111,6 +122,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     worker: WorkerSettings = WorkerSettings()
     api: ApiSettings = ApiSettings()
+    catalog: CatalogSettings = CatalogSettings()
 
     @model_validator(mode="after")
     def _derive_dirs(self) -> Settings:

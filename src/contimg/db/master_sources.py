@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from contimg.db.types import INTEGER, REAL, TEXT
+from contimg.db.types import BIGINT, INTEGER, REAL, TEXT
 
 metadata = sa.MetaData()
 
@@ -24,6 +24,41 @@ sources = sa.Table(
     sa.Index("idx_sources_ra_dec", "ra_deg", "dec_deg"),
     sa.Index("idx_sources_flux", "s_nvss"),
     sa.Index("idx_sources_alpha", "alpha"),
+)
+
+# PostgreSQL only (migration master_sources_0002): the q3c index of cone searches.
+sa.Index(
+    "idx_sources_q3c", sa.func.q3c_ang2ipix(sources.c.ra_deg, sources.c.dec_deg)
+).ddl_if(dialect="postgresql")
+
+# Migration master_sources_0002: nested HEALPix pixel (order 16) of every source,
+# read by the SQLite cone search; WITHOUT ROWID on SQLite.
+sources_healpix = sa.Table(
+    "sources_healpix",
+    metadata,
+    sa.Column("hpx", BIGINT, primary_key=True),
+    sa.Column("source_id", TEXT, primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+# Migration master_sources_0002: provenance of the catalog build.
+catalog_builds = sa.Table(
+    "catalog_builds",
+    metadata,
+    sa.Column("build_id", INTEGER, primary_key=True, autoincrement=True),
+    sa.Column("built_at", REAL, nullable=False),
+    sa.Column("match_radius_arcsec", REAL, nullable=False),
+    sa.Column("nvss_path", TEXT, nullable=False),
+    sa.Column("first_path", TEXT),
+    sa.Column("vlass_path", TEXT),
+    sa.Column("n_nvss", INTEGER, nullable=False),
+    sa.Column("n_first", INTEGER),
+    sa.Column("n_vlass", INTEGER),
+    sa.Column("n_first_matched", INTEGER),
+    sa.Column("n_vlass_matched", INTEGER),
+    sa.Column("healpix_order", INTEGER, nullable=False),
+    sa.Column("duration_s", REAL),
+    sa.Column("contimg_version", TEXT),
 )
 
 # The two views, described as selectables for queries (they are created by migrations).
