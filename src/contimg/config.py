@@ -82,6 +82,16 @@ class ApiSettings(BaseModel):
         None, description="Bearer token for writes; generated and printed on first run if unset."
     )
     require_token_for_reads: bool = False
+    extra_file_roots: list[Path] = Field(
+        default_factory=list,
+        description="Directories besides the products directory that files may be served from.",
+    )
+    events_poll_s: float = Field(
+        1.0, gt=0, le=60, description="How often the live-events task polls the databases."
+    )
+    events_keepalive_s: float = Field(
+        15.0, gt=0, description="A comment line is sent on idle event streams this often."
+    )
 
 
 class CatalogSettings(BaseModel):
