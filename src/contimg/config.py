@@ -105,6 +105,54 @@ class CatalogSettings(BaseModel):
     )
 
 
+class CalibrationSettings(BaseModel):
+    """Calibrator transits, solving with DP3 and the calibration registry (docs/calibration.md)."""
+
+    calibrators_csv: Path | None = Field(
+        None, description="Calibrator CSV (name,ra_deg,dec_deg,flux_jy); default: shipped list."
+    )
+    transit_max_sep_deg: float = Field(
+        1.0, gt=0, description="A calibrator transits when it passes this close to the pointing."
+    )
+    min_flux_jy: float = Field(2.0, ge=0, description="Weakest calibrator (1.4 GHz) to match.")
+    k_validity_h: float = Field(24.0, gt=0, description="Validity window of a delay (K) table.")
+    bp_validity_h: float = Field(24.0, gt=0, description="Validity window of a bandpass table.")
+    g_validity_h: float = Field(12.0, gt=0, description="Validity window of a gain (G) table.")
+    extrapolate_max_h: float = Field(
+        12.0, ge=0, description="Use the set whose window midpoint is this near if none covers."
+    )
+    wait_timeout_h: float = Field(
+        24.0, gt=0, description="A group with no usable set waits this long, then fails."
+    )
+    retry_after_s: float = Field(300.0, gt=0, description="Re-offer a waiting group after this.")
+    dp3_executable: str | None = Field(None, description="DP3 program; default: the venv's.")
+    aoflagger: bool = Field(True, description="Flag RFI with AOFlagger (through DP3).")
+    solve_int_s: float | None = Field(
+        None, description="Gain (G) solution interval, s; default: one solution per group."
+    )
+
+
+class ImagingSettings(BaseModel):
+    """WSClean imaging and primary-beam correction (docs/imaging.md)."""
+
+    preset: Literal["ci", "demo", "full"] = Field(
+        "full", description="Image size and cell of a simulator preset (or the real array)."
+    )
+    size_px: int | None = Field(None, ge=64, description="Pixels a side (overrides the preset).")
+    cell_arcsec: float | None = Field(None, gt=0, description="Cell size (overrides the preset).")
+    wsclean_executable: str = "/usr/bin/wsclean"
+    robust: float = 0.0
+    auto_mask: float = 3.0
+    auto_threshold: float = 0.5
+    mgain: float = 0.8
+    niter: int = Field(100_000, ge=0)
+    pb_cut: float = Field(0.2, gt=0, lt=1, description="Blank pb-corrected pixels below this.")
+    threads: int = Field(2, ge=1)
+    allow_uncalibrated: bool = Field(
+        False, description="Image a group without calibration (cal_applied=0) instead of failing."
+    )
+
+
 class Settings(BaseSettings):
     """Top-level settings. Build with :func:`get_settings`, never at import time."""
 
@@ -133,6 +181,8 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     api: ApiSettings = ApiSettings()
     catalog: CatalogSettings = CatalogSettings()
+    calibration: CalibrationSettings = CalibrationSettings()
+    imaging: ImagingSettings = ImagingSettings()
 
     @model_validator(mode="after")
     def _derive_dirs(self) -> Settings:
