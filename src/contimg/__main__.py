@@ -1,0 +1,5 @@
+"""``python -m contimg`` is the ``contimg`` command."""
+
+from contimg.cli import main
+
+main()
