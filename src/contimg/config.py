@@ -153,6 +153,38 @@ class ImagingSettings(BaseModel):
     )
 
 
+class MosaicSettings(BaseModel):
+    """Mosaics of time windows and their automatic scheduler (docs/mosaics.md)."""
+
+    window_s: float = Field(
+        3600.0, gt=0, description="Length of automatic windows, s (aligned to UTC midnight)."
+    )
+    poll_interval_s: float = Field(60.0, gt=0, description="Scheduler pass period, s.")
+    idle_close_s: float = Field(
+        1800.0,
+        gt=0,
+        description="A window also closes when no group has arrived for this long (s).",
+    )
+    lookback_days: float = Field(
+        3.0, gt=0, description="Scheduler considers images this far before the newest one."
+    )
+    claim_timeout_s: float = Field(
+        3600.0, gt=0, description="A window claimed this long ago without an outcome is retaken."
+    )
+    max_attempts: int = Field(3, ge=1, description="Builds tried per window before giving up.")
+    dec_tolerance_deg: float = Field(
+        0.5, gt=0, description="Pointings closer in Dec than this go into one mosaic."
+    )
+    cell_arcsec: float | None = Field(
+        None, gt=0, description="Mosaic pixel size; default the finest input cell."
+    )
+    pb_min: float = Field(
+        0.2, gt=0, lt=1, description="Pixels below this beam response get no weight."
+    )
+    detection_snr: float = Field(5.0, gt=0, description="Island threshold for n_sources.")
+    thumbnail_max_px: int = Field(512, ge=16, le=4096)
+
+
 class Settings(BaseSettings):
     """Top-level settings. Build with :func:`get_settings`, never at import time."""
 
@@ -183,6 +215,7 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = CatalogSettings()
     calibration: CalibrationSettings = CalibrationSettings()
     imaging: ImagingSettings = ImagingSettings()
+    mosaic: MosaicSettings = MosaicSettings()
 
     @model_validator(mode="after")
     def _derive_dirs(self) -> Settings:
