@@ -13,6 +13,9 @@ from pydantic import ValidationError
 
 from contimg import __version__
 from contimg.cli import db as db_cli
+from contimg.cli import ingest as ingest_cli
+from contimg.cli import queue as queue_cli
+from contimg.cli import worker as worker_cli
 from contimg.cli.common import CliState, validation_message
 from contimg.config import get_settings
 from contimg.errors import ContimgError
@@ -31,6 +34,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(db_cli.app, name="db")
+app.add_typer(ingest_cli.app, name="ingest")
+app.add_typer(queue_cli.app, name="queue")
+app.command(name="worker")(worker_cli.worker)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,88 @@
+"""The calibrator-matching hook, called when a group becomes ``pending``.
+
+The calibration code plugs in here without ingest knowing it. Either
+
+* call :func:`set_calibrator_matcher` at import of a module the process loads
+  (e.g. a stage module listed in ``contimg.stages.base.BUILTIN_STAGE_MODULES``;
+  ``contimg ingest watch`` / ``scan`` load those at start), or
+* set ``CONTIMG_INGEST__CALIBRATOR_MATCHER=package.module:function``.
+
+A matcher receives a :class:`PendingGroup` and returns the names of the
+calibrators transiting during the group (an empty list: checked, none), or
+``None`` when it cannot tell yet. The result fills ``ingest_queue.has_calibrator``
+and ``ingest_queue.calibrators`` (a JSON array). A matcher that raises is logged
+and leaves both NULL ("not checked"); the group is processed regardless.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from contimg.errors import ContimgError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PendingGroup:
+    """A group that just became ``pending``: what a matcher may need."""
+
+    group_id: str
+    subband_paths: dict[int, Path]
+    start_jd: float | None
+    """Earliest time sample of its files (JD, UTC), from the headers."""
+    end_jd: float | None
+    """Latest time sample (JD, UTC)."""
+    dec_deg: float | None
+    """Pointing declination from the headers (degrees)."""
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+CalibratorMatcher = Callable[[PendingGroup], Sequence[str] | None]
+
+_matcher: CalibratorMatcher | None = None
+
+
+def set_calibrator_matcher(matcher: CalibratorMatcher | None) -> None:
+    """Install ``matcher`` (replacing any other); ``None`` removes it."""
+    global _matcher
+    _matcher = matcher
+
+
+def get_calibrator_matcher() -> CalibratorMatcher | None:
+    return _matcher
+
+
+def load_calibrator_matcher(spec: str) -> CalibratorMatcher:
+    """Import ``package.module:function`` and install it as the matcher."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ContimgError(f"calibrator matcher {spec!r} must be written 'package.module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ContimgError(
+            f"cannot import calibrator matcher module {module_name!r}: {exc}"
+        ) from exc
+    matcher = getattr(module, attr, None)
+    if not callable(matcher):
+        raise ContimgError(f"{spec!r}: {module_name} has no callable {attr!r}")
+    set_calibrator_matcher(matcher)
+    return matcher  # type: ignore[no-any-return]
+
+
+def match(group: PendingGroup) -> list[str] | None:
+    """Run the installed matcher; None when there is none, it cannot tell, or it failed."""
+    matcher = _matcher
+    if matcher is None:
+        return None
+    try:
+        result = matcher(group)
+    except Exception:
+        log.exception("calibrator matcher failed for group %s; left unchecked", group.group_id)
+        return None
+    return None if result is None else [str(name) for name in result]
