@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from contimg import __version__
+from contimg.cli import catalog as catalog_cli
 from contimg.cli import db as db_cli
 from contimg.cli import ingest as ingest_cli
 from contimg.cli import queue as queue_cli
@@ -34,6 +35,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(db_cli.app, name="db")
+app.add_typer(catalog_cli.app, name="catalog")
 app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(queue_cli.app, name="queue")
 app.command(name="worker")(worker_cli.worker)
