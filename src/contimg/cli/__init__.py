@@ -16,6 +16,7 @@ from contimg.cli import catalog as catalog_cli
 from contimg.cli import db as db_cli
 from contimg.cli import ingest as ingest_cli
 from contimg.cli import queue as queue_cli
+from contimg.cli import serve as serve_cli
 from contimg.cli import worker as worker_cli
 from contimg.cli.common import CliState, validation_message
 from contimg.config import get_settings
@@ -39,6 +40,8 @@ app.add_typer(catalog_cli.app, name="catalog")
 app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(queue_cli.app, name="queue")
 app.command(name="worker")(worker_cli.worker)
+app.command(name="serve")(serve_cli.serve)
+app.command(name="openapi")(serve_cli.openapi)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,119 @@
+"""The FastAPI application factory. Nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
+
+from contimg import __version__
+from contimg.api.auth import TokenStore
+from contimg.api.deps import AppState
+from contimg.api.events import EventHub
+from contimg.api.spa import mount_spa
+from contimg.config import Settings, get_settings
+from contimg.db.engine import Databases
+from contimg.db.queries.listing import ListingError
+from contimg.errors import ContimgError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+TAGS = [
+    {"name": "status", "description": "Pipeline status and health."},
+    {"name": "queue", "description": "The ingest queue: groups, subband files, retries."},
+    {"name": "calibration", "description": "Calibration sets and tables."},
+    {"name": "products", "description": "Measurement Sets and images."},
+    {"name": "sources", "description": "Sources, light curves, variability."},
+    {"name": "candidates", "description": "ESE candidates."},
+    {"name": "mosaics", "description": "Mosaics."},
+    {"name": "performance", "description": "Per-stage times and throughput."},
+    {"name": "files", "description": "Files from the product directories."},
+    {"name": "events", "description": "Live server-sent events."},
+]
+
+
+def _field_error(loc: list[str], msg: str) -> JSONResponse:
+    body = {"detail": [{"loc": loc, "msg": msg, "type": "value_error"}]}
+    return JSONResponse(body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotFoundError)
+    async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(ListingError)
+    async def _listing(_: Request, exc: ListingError) -> JSONResponse:
+        return _field_error(["query", exc.field], str(exc))
+
+    @app.exception_handler(ContimgError)
+    async def _contimg(_: Request, exc: ContimgError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_400_BAD_REQUEST)
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold (out of range for its type, say).
+        return _field_error(["query"], f"value refused by the database: {exc.orig}")
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(ProgrammingError)
+    async def _db_down(_: Request, exc: Exception) -> JSONResponse:
+        log.error("database error: %s", exc)
+        return JSONResponse(
+            {
+                "detail": "a database is unavailable or not initialised "
+                "(run 'contimg db init' / 'contimg db upgrade'); see /api/v1/health"
+            },
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    _ = RequestValidationError  # FastAPI's own handler gives field-level 422s
+
+
+def create_app(settings: Settings | None = None, *, events: bool = True) -> FastAPI:
+    """Build the dashboard API for ``settings`` (default: from the environment).
+
+    ``events=False`` skips the live-events poller (for generating the OpenAPI
+    schema, or in tests that do not need it).
+    """
+    from contimg.api.routes import ROUTERS
+
+    settings = settings or get_settings()
+    dbs = Databases(settings)
+    hub = EventHub(dbs, poll_s=settings.api.events_poll_s)
+    state = AppState(settings=settings, dbs=dbs, tokens=TokenStore(settings), events=hub)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if events:
+            hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+            dbs.dispose()
+
+    app = FastAPI(
+        title="contimg dashboard API",
+        version=__version__,
+        summary="DSA-110 continuum imaging pipeline: queue, calibration, images, sources, "
+        "ESE candidates, mosaics and live events.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.contimg = state
+    _install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    mount_spa(app)  # last: its fallback route must not shadow the API
+    return app

@@ -1,0 +1,183 @@
+"""Dependencies of the routes, each a one-line ``Annotated`` alias."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from contimg.api.auth import TokenStore
+from contimg.api.events import EventHub
+from contimg.config import Settings
+from contimg.db.engine import Database, Databases
+from contimg.db.queries import listing
+from contimg.models import Page
+
+
+@dataclass
+class AppState:
+    """What the app holds for its lifetime (built by ``create_app``)."""
+
+    settings: Settings
+    dbs: Databases
+    tokens: TokenStore
+    events: EventHub
+
+
+def _state(request: Request) -> AppState:
+    state: AppState = request.app.state.contimg
+    return state
+
+
+State = Annotated[AppState, Depends(_state)]
+
+
+def _settings(state: State) -> Settings:
+    return state.settings
+
+
+def _ingest(state: State) -> Database:
+    return state.dbs.ingest
+
+
+def _cal(state: State) -> Database:
+    return state.dbs.cal_registry
+
+
+def _products(state: State) -> Database:
+    return state.dbs.products
+
+
+def _catalog(state: State) -> Database:
+    return state.dbs.master_sources
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+IngestDb = Annotated[Database, Depends(_ingest)]
+CalDb = Annotated[Database, Depends(_cal)]
+ProductsDb = Annotated[Database, Depends(_products)]
+CatalogDb = Annotated[Database, Depends(_catalog)]
+
+T = TypeVar("T")
+
+# ----------------------------------------------------------------------- auth
+
+_bearer = HTTPBearer(auto_error=False, description="The API's write token.")
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def _check(state: AppState, creds: HTTPAuthorizationCredentials | None) -> None:
+    if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
+        raise _unauthorized("this request needs 'Authorization: Bearer <token>'")
+    if not state.tokens.check(creds.credentials):
+        raise _unauthorized("wrong API token")
+
+
+def require_write(
+    state: State, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Writes always need the bearer token."""
+    _check(state, creds)
+
+
+def require_read(
+    state: State, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Reads need the token only when ``api.require_token_for_reads`` is set."""
+    if state.settings.api.require_token_for_reads:
+        _check(state, creds)
+
+
+WriteAccess = Depends(require_write)
+ReadAccess = Depends(require_read)
+
+# --------------------------------------------------------------------- paging
+
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Paging:
+    limit: int
+    offset: int
+
+
+def _paging(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9, description="Rows to skip.")] = 0,
+) -> Paging:
+    return Paging(limit, offset)
+
+
+PagingDep = Annotated[Paging, Depends(_paging)]
+
+ExportFormat = Literal["csv", "json"]
+FormatParam = Annotated[ExportFormat, Query(description="'csv' or 'json'.")]
+
+# Plain query strings: bounded, and without NUL (which PostgreSQL refuses).
+TEXT_PATTERN = r"^[^\x00]*$"
+
+
+def sort_param(lst: listing.Listing) -> Any:
+    """A ``sort`` query parameter documenting the listing's sortable columns."""
+    allowed = ", ".join(sorted(lst.columns))
+    default = ("-" if lst.default_descending else "") + lst.default_sort
+    return Query(
+        description=f"Column to sort by, '-' in front for descending. One of: {allowed}. "
+        f"Default {default}.",
+        max_length=64,
+        pattern=r"^[-+]?[a-z_0-9]+$",
+    )
+
+
+def page_of(
+    db: Database,
+    lst: listing.Listing,
+    query: listing.Query,
+    paging: Paging,
+    convert: Callable[[dict[str, Any]], T],
+) -> Page[T]:
+    """Run a listing and wrap one page in the envelope."""
+    with db.read() as conn:
+        rows, total = listing.list_page(conn, lst, query, limit=paging.limit, offset=paging.offset)
+    return Page[T](
+        data=[convert(r) for r in rows], count=total, limit=paging.limit, offset=paging.offset
+    )
+
+
+def export_response(
+    db: Database,
+    lst: listing.Listing,
+    query: listing.Query,
+    fmt: ExportFormat,
+    *,
+    convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> StreamingResponse:
+    """The whole (filtered, sorted) result as a CSV or JSON download, streamed."""
+    with db.read() as conn:  # validate filters/sort before the response starts
+        listing.count(conn, lst, query)
+    columns = lst.output_columns
+
+    def rows() -> Iterator[str]:
+        with db.read() as conn:
+            it = listing.iter_rows(conn, lst, query)
+            if convert is not None:
+                it = (convert(r) for r in it)
+            writer = listing.write_csv if fmt == "csv" else listing.write_json
+            yield from writer(it, columns)
+
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    return StreamingResponse(
+        rows(),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{lst.name}.{fmt}"'},
+    )

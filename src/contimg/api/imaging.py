@@ -1,0 +1,145 @@
+"""Reading FITS images for previews and cutouts, and drawing catalog overlays.
+
+The stretch and PNG rendering are :func:`contimg.science.stretch.render_png`; this
+module only reads the plane, cuts it, and maps sky positions to PNG pixels.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from contimg.errors import ContimgError
+
+
+@dataclass
+class Plane:
+    """A 2-D sky image: ``data`` shape (n_y, n_x) in FITS order, and its header."""
+
+    data: NDArray[np.float32]
+    header: Any  # astropy.io.fits.Header
+
+    def wcs(self) -> Any:
+        from astropy.wcs import WCS, FITSFixedWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            wcs = WCS(self.header).celestial
+            return wcs
+
+
+def read_plane(path: Path) -> Plane:
+    """The first 2-D plane of a FITS image (leading axes of length 1 dropped)."""
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            hdu = next((h for h in hdul if getattr(h, "data", None) is not None), None)
+            if hdu is None:
+                raise ContimgError(f"{path.name} holds no image data")
+            data = np.asarray(hdu.data, dtype=np.float32)
+            header = hdu.header.copy()
+    except OSError as exc:
+        raise ContimgError(f"{path.name} is not a readable FITS image: {exc}") from exc
+    while data.ndim > 2:
+        data = data[0]
+    if data.ndim != 2 or data.size == 0:
+        raise ContimgError(f"{path.name} has no 2-D image plane (shape {data.shape})")
+    return Plane(data=data, header=header)
+
+
+def sky_to_pixel(
+    plane: Plane, ra_deg: NDArray[np.float64], dec_deg: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """FITS 0-based pixel coordinates (x, y) of sky positions."""
+    wcs = plane.wcs()
+    x, y = wcs.wcs_world2pix(ra_deg, dec_deg, 0)
+    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
+def field_radius_deg(plane: Plane) -> tuple[float, float, float]:
+    """Centre (RA, Dec) and half-diagonal radius of the image (deg)."""
+    wcs = plane.wcs()
+    n_y, n_x = plane.data.shape
+    ra_c, dec_c = wcs.wcs_pix2world([(n_x - 1) / 2], [(n_y - 1) / 2], 0)
+    ra0, dec0 = wcs.wcs_pix2world([0.0], [0.0], 0)
+    from contimg.science.crossmatch import angular_separation_deg
+
+    radius = float(angular_separation_deg(float(ra_c[0]), float(dec_c[0]), ra0, dec0)[0])
+    return float(ra_c[0]) % 360.0, float(dec_c[0]), radius
+
+
+def cutout(plane: Plane, *, ra_deg: float, dec_deg: float, size_deg: float) -> Plane:
+    """A square cutout of ``size_deg`` on a side centred on a position (partial
+    overlap is padded with NaN). :class:`ContimgError` when the position is outside."""
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+    from astropy.nddata import Cutout2D, NoOverlapError
+
+    wcs = plane.wcs()
+    try:
+        cut = Cutout2D(
+            plane.data,
+            SkyCoord(ra_deg * u.deg, dec_deg * u.deg),
+            size_deg * u.deg,
+            wcs=wcs,
+            mode="partial",
+            fill_value=np.nan,
+        )
+    except NoOverlapError:
+        raise ContimgError(
+            f"position RA={ra_deg} Dec={dec_deg} deg lies outside the image"
+        ) from None
+    header = cut.wcs.to_header()
+    return Plane(data=np.asarray(cut.data, dtype=np.float32), header=header)
+
+
+def fits_bytes(plane: Plane) -> bytes:
+    """``plane`` as a FITS file."""
+    from astropy.io import fits
+
+    buf = io.BytesIO()
+    fits.PrimaryHDU(data=plane.data, header=plane.header).writeto(buf)
+    return buf.getvalue()
+
+
+def overlay_circles(
+    png: bytes,
+    *,
+    plane: Plane,
+    max_size_px: int,
+    ra_deg: NDArray[np.float64],
+    dec_deg: NDArray[np.float64],
+    radius_px: float = 6.0,
+) -> bytes:
+    """Draw a circle on ``png`` (rendered from ``plane`` by render_png with
+    ``max_size_px``) at each sky position."""
+    from PIL import Image, ImageDraw
+
+    n_y, n_x = plane.data.shape
+    factor = max(1, math.ceil(max(n_y, n_x) / max_size_px))
+    out_h = math.ceil(n_y / factor)
+    img = Image.open(io.BytesIO(png)).convert("RGBA")
+    # Blank pixels are transparent in the preview; give the overlay a dark ground.
+    ground = Image.new("RGBA", img.size, (0, 0, 0, 255))
+    img = Image.alpha_composite(ground, img)
+    draw = ImageDraw.Draw(img)
+    if len(ra_deg):
+        x, y = sky_to_pixel(plane, ra_deg, dec_deg)
+        for xi, yi in zip(x.tolist(), y.tolist(), strict=True):
+            if not (math.isfinite(xi) and math.isfinite(yi)):
+                continue
+            px = (xi + 0.5) / factor
+            py = out_h - (yi + 0.5) / factor
+            r = radius_px
+            draw.ellipse((px - r, py - r, px + r, py + r), outline=(0, 220, 255, 255), width=1)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()

@@ -1,0 +1,176 @@
+"""The ingest queue: groups by state and time range, group detail, retry."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi.responses import StreamingResponse
+
+from contimg.api.deps import (
+    TEXT_PATTERN,
+    FormatParam,
+    IngestDb,
+    PagingDep,
+    ReadAccess,
+    WriteAccess,
+    export_response,
+    page_of,
+    sort_param,
+)
+from contimg.api.schemas import GroupDetail, RetryResult, StageTiming
+from contimg.db.queries import api_views, ingest, listing
+from contimg.db.queries.listing import Filter, like_prefix
+from contimg.errors import NotFoundError
+from contimg.models import (
+    GROUP_STATES,
+    GroupState,
+    Page,
+    PerformanceMetricsRow,
+    RecentGroup,
+    SubbandFileRow,
+)
+
+router = APIRouter(prefix="/groups", tags=["queue"], dependencies=[ReadAccess])
+
+GroupId = Annotated[str, Path(max_length=64, pattern=TEXT_PATTERN, description="Group id.")]
+Ts = Annotated[float | None, Query(allow_inf_nan=False, description="Unix seconds.")]
+
+
+def _calibrators(text: str | None) -> list[dict[str, object]]:
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return [{"name": text}]
+    if isinstance(value, list):
+        return [v if isinstance(v, dict) else {"name": str(v)} for v in value]
+    return [value] if isinstance(value, dict) else [{"name": str(value)}]
+
+
+def to_recent_group(r: dict[str, Any]) -> RecentGroup:
+    """A row of the groups listing as the API's RecentGroup."""
+    return RecentGroup(
+        group_id=r["group_id"],
+        state=r["state"],
+        received_at=r["received_at"],
+        last_update=r["last_update"],
+        subbands_present=int(r.get("subbands_present") or 0),
+        expected_subbands=int(r["expected_subbands"] or 16),
+        has_calibrator=None if r["has_calibrator"] is None else bool(r["has_calibrator"]),
+        calibrators=_calibrators(r["calibrators"]),
+        retry_count=int(r["retry_count"] or 0),
+        error_message=r["error_message"],
+        total_time_s=r.get("total_time_s"),
+    )
+
+
+def _query(
+    state: Annotated[
+        list[GroupState] | None, Query(description="Only these states (repeatable).")
+    ] = None,
+    received_since: Ts = None,
+    received_until: Ts = None,
+    updated_since: Ts = None,
+    group_id_prefix: Annotated[str | None, Query(max_length=64, pattern=TEXT_PATTERN)] = None,
+    has_calibrator: bool | None = None,
+    min_retries: Annotated[int | None, Query(ge=0, le=10**6)] = None,
+    sort: Annotated[str | None, sort_param(api_views.GROUPS)] = None,
+) -> listing.Query:
+    return listing.Query.build(
+        [
+            Filter("state", "in", state) if state else None,
+            Filter("received_at", "ge", received_since) if received_since is not None else None,
+            Filter("received_at", "lt", received_until) if received_until is not None else None,
+            Filter("last_update", "ge", updated_since) if updated_since is not None else None,
+            Filter("group_id", "like", like_prefix(group_id_prefix)) if group_id_prefix else None,
+            Filter("has_calibrator", "eq", int(has_calibrator))
+            if has_calibrator is not None
+            else None,
+            Filter("retry_count", "ge", min_retries) if min_retries is not None else None,
+        ],
+        sort=sort,
+    )
+
+
+GroupQuery = Annotated[listing.Query, Depends(_query)]
+
+
+@router.get("", response_model=Page[RecentGroup], summary="List groups")
+def list_groups(db: IngestDb, query: GroupQuery, paging: PagingDep) -> Page[RecentGroup]:
+    """Groups of the ingest queue by state and time range, newest first by default."""
+    return page_of(db, api_views.GROUPS, query, paging, to_recent_group)
+
+
+@router.get("/export", summary="Export groups", response_class=StreamingResponse)
+def export_groups(db: IngestDb, query: GroupQuery, format: FormatParam = "csv") -> Any:
+    """Every group matching the filters (the whole result) as CSV or JSON."""
+    return export_response(db, api_views.GROUPS, query, format)
+
+
+@router.get("/states", response_model=list[str], summary="Group states")
+def group_states() -> list[str]:
+    """The states a group moves through, in order."""
+    return list(GROUP_STATES)
+
+
+@router.get("/{group_id}", response_model=GroupDetail, summary="Group detail")
+def get_group(db: IngestDb, group_id: GroupId) -> GroupDetail:
+    """A group with its subband files and sizes, per-stage timings and error."""
+    with db.read() as conn:
+        rows, _ = listing.list_page(
+            conn,
+            api_views.GROUPS,
+            listing.Query.build([Filter("group_id", "eq", group_id)]),
+            limit=1,
+            offset=0,
+        )
+        if not rows:
+            raise NotFoundError(f"no group {group_id!r} in the ingest queue")
+        raw = ingest.group_row(conn, group_id=group_id) or {}
+        files = [SubbandFileRow.model_validate(f) for f in ingest.subbands(conn, group_id=group_id)]
+        metrics = ingest.metrics_row(conn, group_id=group_id)
+    group = to_recent_group(rows[0])
+    perf = PerformanceMetricsRow.model_validate(metrics) if metrics else None
+    present = {f.subband_idx for f in files}
+    return GroupDetail(
+        group=group,
+        subband_files=files,
+        total_size_bytes=sum(f.file_size or 0 for f in files),
+        missing_subbands=[i for i in range(group.expected_subbands) if i not in present],
+        performance=perf,
+        stage_timings=[
+            StageTiming(stage=c.removesuffix("_time"), seconds=metrics.get(c) if metrics else None)
+            for c in ingest.STAGE_COLUMNS
+        ],
+        lease_owner=raw.get("lease_owner"),
+        lease_expires_at=raw.get("lease_expires_at"),
+        next_attempt_at=raw.get("next_attempt_at"),
+    )
+
+
+@router.post(
+    "/{group_id}/retry",
+    response_model=RetryResult,
+    dependencies=[WriteAccess],
+    summary="Retry a failed group",
+    responses={401: {"description": "No or wrong token"}, 409: {"description": "Not failed"}},
+)
+def retry_group(db: IngestDb, group_id: GroupId) -> RetryResult:
+    """Put a failed group back to ``pending`` with a fresh retry budget."""
+    with db.write() as conn:
+        current = ingest.group_state(conn, group_id=group_id)
+        if current is None:
+            raise NotFoundError(f"no group {group_id!r} in the ingest queue")
+        if not ingest.reset_for_retry(conn, group_id=group_id, now=time.time()):
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail=f"group {group_id!r} is {current!r}; only failed groups can be retried",
+            )
+        row = ingest.group_row(conn, group_id=group_id) or {}
+    return RetryResult(
+        group_id=group_id, state=str(row["state"]), retry_count=int(row["retry_count"] or 0)
+    )

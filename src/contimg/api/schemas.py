@@ -1,0 +1,214 @@
+"""Request and response models that exist only in the API (the shared row and
+spec models live in :mod:`contimg.models`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from contimg.models import (
+    CalibrationSet,
+    CandidateApiStatus,
+    ESECandidate,
+    ImageRow,
+    LightCurvePoint,
+    MsIndexRow,
+    PerformanceMetricsRow,
+    RecentGroup,
+    SourceRow,
+    SourceVariabilityStats,
+    SubbandFileRow,
+)
+
+NoNul = r"^[^\x00]*$"
+
+# --------------------------------------------------------------------- health
+
+
+class DatabaseHealth(BaseModel):
+    name: str
+    ok: bool
+    location: str
+    revision: str | None = Field(None, description="Alembic revision the database is at.")
+    error: str | None = None
+
+
+class DiskUsage(BaseModel):
+    name: Literal["state", "incoming", "products"]
+    path: str
+    exists: bool
+    total_bytes: int | None = None
+    free_bytes: int | None = None
+    used_fraction: float | None = None
+
+
+class WorkerLease(BaseModel):
+    worker_id: str
+    n_groups: int = Field(description="Groups this worker holds a lease on.")
+    lease_expires_at: float | None
+    heartbeat_at: float | None
+    expired: bool = Field(description="True when its newest lease has run out.")
+
+
+class Health(BaseModel):
+    ok: bool = Field(description="Every database reachable.")
+    time: float = Field(description="Server time, Unix seconds.")
+    version: str
+    backend: Literal["sqlite", "postgresql"]
+    databases: list[DatabaseHealth]
+    disks: list[DiskUsage]
+    workers: list[WorkerLease]
+    event_clients: int = Field(description="Connected live-event streams.")
+
+
+# ---------------------------------------------------------------------- queue
+
+
+class StageTiming(BaseModel):
+    stage: str
+    seconds: float | None
+
+
+class GroupDetail(BaseModel):
+    group: RecentGroup
+    subband_files: list[SubbandFileRow]
+    total_size_bytes: int
+    missing_subbands: list[int]
+    performance: PerformanceMetricsRow | None
+    stage_timings: list[StageTiming] = Field(description="Per-stage seconds, in pipeline order.")
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    next_attempt_at: float | None = None
+
+
+class RetryResult(BaseModel):
+    group_id: str
+    state: str
+    retry_count: int
+
+
+# ---------------------------------------------------------------- calibration
+
+
+class ApplicableCalibration(BaseModel):
+    mjd: float
+    set: CalibrationSet | None = Field(
+        description="The set applied to data at this time (None: no active set covers it)."
+    )
+
+
+class SetActivation(BaseModel):
+    set_name: str
+    active: bool
+    n_tables: int
+
+
+# ------------------------------------------------------------------- products
+
+
+class MsDetail(BaseModel):
+    ms: MsIndexRow
+    images: list[ImageRow]
+
+
+class ImageDetail(BaseModel):
+    image: ImageRow
+    n_photometry: int
+    file_available: bool = Field(description="The file exists inside the product directories.")
+
+
+# -------------------------------------------------------------------- sources
+
+
+class SourceListItem(SourceVariabilityStats):
+    """The spec's ``SourceVariabilityStats`` plus the table's other statistics."""
+
+    min_flux_mjy: float | None = None
+    max_flux_mjy: float | None = None
+    eta_metric: float | None = None
+    last_mjd: float | None = None
+    updated_at: float | None = None
+
+
+class SourceDetail(BaseModel):
+    source_id: str
+    catalog: SourceRow | None = Field(description="The master-catalog row (None if absent).")
+    variability: SourceListItem | None = Field(description="None before any measurement.")
+    candidates: list[ESECandidate]
+
+
+class LightCurve(BaseModel):
+    source_id: str
+    points: list[LightCurvePoint]
+
+
+class VariabilityScatter(BaseModel):
+    """Column arrays (one entry per source) for a variability scatter plot."""
+
+    count: int = Field(description="Sources matching the filters (all of them, not a page).")
+    truncated: bool = Field(description="True when more sources matched than were returned.")
+    source_id: list[str]
+    ra_deg: list[float]
+    dec_deg: list[float]
+    mean_flux_mjy: list[float | None]
+    n_obs: list[int | None]
+    chi2_nu: list[float | None]
+    eta_metric: list[float | None]
+    sigma_deviation: list[float | None]
+    v_index: list[float | None] = Field(description="std_flux_mjy / mean_flux_mjy.")
+
+
+# ----------------------------------------------------------------- candidates
+
+
+class StatusChange(BaseModel):
+    status: CandidateApiStatus = Field(
+        description="The API's word: active, resolved, false_positive."
+    )
+    note: str | None = Field(None, max_length=10_000, pattern=NoNul)
+
+
+class NoteIn(BaseModel):
+    note: str = Field(min_length=1, max_length=10_000, pattern=NoNul)
+    author: str | None = Field(None, max_length=200, pattern=NoNul)
+
+
+class FlagIn(BaseModel):
+    flagged_by: str = Field(min_length=1, max_length=200, pattern=NoNul)
+    notes: str | None = Field(None, max_length=10_000, pattern=NoNul)
+    significance: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="Default: the source's sigma_deviation."
+    )
+
+
+# ---------------------------------------------------------------- performance
+
+
+class StageTimesPoint(BaseModel):
+    """Mean per-stage seconds of the groups recorded in one time bin."""
+
+    bin_start: float = Field(description="Unix seconds.")
+    n_groups: int
+    conversion_time: float | None
+    concat_time: float | None
+    k_solve_time: float | None
+    bp_solve_time: float | None
+    g_solve_time: float | None
+    imaging_time: float | None
+    photometry_time: float | None
+    total_time: float | None
+
+
+class ThroughputBin(BaseModel):
+    bin_start: float = Field(description="Unix seconds.")
+    arrived: int = Field(description="Groups received in this bin.")
+    completed: int = Field(description="Groups whose processing finished in this bin.")
+    failed: int = Field(description="Groups that failed (last update) in this bin.")
+
+
+class Throughput(BaseModel):
+    bin_s: float
+    bins: list[ThroughputBin]
+    arrival_rate_per_hour: float = Field(description="Mean over the window.")
+    completion_rate_per_hour: float = Field(description="Mean over the window.")
