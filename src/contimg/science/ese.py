@@ -1,0 +1,110 @@
+"""ESE candidate rules (science.md section 4): automatic flags and the status workflow.
+
+* 'variability': ``sigma_deviation >= 5`` and ``chi2_nu >= 3`` with ``n_obs >= 5``;
+  significance = sigma_deviation.
+* 'rapid_change': two consecutive good measurements a, b with ``|Vs| >= 4.3`` and
+  ``|m| >= 0.26``, ``Vs = (f_a - f_b) / sqrt(s_a^2 + s_b^2)``,
+  ``m = 2 (f_a - f_b) / (f_a + f_b)``; significance = |Vs|.
+* Status: active -> investigated -> dismissed, or back to active; notes are only
+  ever appended, one dated line per entry.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+FLAG_TYPES = ("variability", "rapid_change", "user")
+STATUSES = ("active", "investigated", "dismissed")
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "active": frozenset({"investigated", "dismissed"}),
+    "investigated": frozenset({"dismissed", "active"}),
+    "dismissed": frozenset({"active"}),
+}
+"""Allowed status changes."""
+API_STATUS = {"active": "active", "investigated": "resolved", "dismissed": "false_positive"}
+"""Table status -> the API model's word (science.md section 4)."""
+TABLE_STATUS = {v: k for k, v in API_STATUS.items()}
+
+
+@dataclass(frozen=True)
+class EseThresholds:
+    sigma_deviation: float = 5.0
+    chi2_nu: float = 3.0
+    min_obs: int = 5
+    rapid_vs: float = 4.3
+    rapid_m: float = 0.26
+
+
+def variability_significance(
+    n_obs: int, chi2_nu: float | None, sigma_deviation: float | None, th: EseThresholds
+) -> float | None:
+    """sigma_deviation if the 'variability' rule fires, else None."""
+    if chi2_nu is None or sigma_deviation is None or n_obs < th.min_obs:
+        return None
+    if sigma_deviation >= th.sigma_deviation and chi2_nu >= th.chi2_nu:
+        return float(sigma_deviation)
+    return None
+
+
+def rapid_change(f_a: float, s_a: float, f_b: float, s_b: float) -> tuple[float, float]:
+    """(Vs, m) of a pair of measurements (mJy or any common unit)."""
+    vs = (f_a - f_b) / math.sqrt(s_a * s_a + s_b * s_b)
+    total = f_a + f_b
+    m = 2.0 * (f_a - f_b) / total if total != 0 else math.inf
+    return vs, m
+
+
+def rapid_change_significance(
+    f_a: float, s_a: float, f_b: float, s_b: float, th: EseThresholds
+) -> float | None:
+    """|Vs| if the pair passes the 'rapid_change' rule, else None."""
+    vs, m = rapid_change(f_a, s_a, f_b, s_b)
+    if abs(vs) >= th.rapid_vs and abs(m) >= th.rapid_m:
+        return abs(vs)
+    return None
+
+
+def rapid_change_series(f: ArrayLike, s: ArrayLike, th: EseThresholds) -> float | None:
+    """Largest |Vs| over consecutive pairs of a time-ordered light curve passing the rule."""
+    fa = np.asarray(f, dtype=np.float64)
+    sa = np.asarray(s, dtype=np.float64)
+    best: float | None = None
+    for i in range(fa.size - 1):
+        sig = rapid_change_significance(fa[i], sa[i], fa[i + 1], sa[i + 1], th)
+        if sig is not None and (best is None or sig > best):
+            best = sig
+    return best
+
+
+def check_transition(old: str, new: str) -> None:
+    """Raise ValueError unless ``old -> new`` is an allowed status change."""
+    if new not in STATUSES:
+        raise ValueError(f"unknown status {new!r}; choose from {', '.join(STATUSES)}")
+    if new not in TRANSITIONS.get(old, frozenset()):
+        allowed = ", ".join(sorted(TRANSITIONS.get(old, frozenset()))) or "none"
+        raise ValueError(f"cannot move a candidate from {old!r} to {new!r} (allowed: {allowed})")
+
+
+def append_note(
+    existing: str | None, text: str, *, author: str, at: float, change: str | None = None
+) -> str:
+    """The notes with one more dated line; earlier lines are kept verbatim."""
+    stamp = datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    head = f"[{stamp} {author}{' ' + change if change else ''}]"
+    line = f"{head} {text.strip()}" if text.strip() else head
+    return f"{existing}\n{line}" if existing else line
+
+
+def deviating_indices(
+    f: Sequence[float], s: Sequence[float], mu: float, threshold: float
+) -> list[int]:
+    """Indices of measurements deviating from ``mu`` by at least ``threshold`` sigma."""
+    return [
+        i for i, (fi, si) in enumerate(zip(f, s, strict=True)) if abs(fi - mu) / si >= threshold
+    ]
