@@ -115,5 +115,9 @@ def load_builtin_stages() -> StageRegistry:
     return REGISTRY
 
 
-BUILTIN_STAGE_MODULES: list[str] = []
+BUILTIN_STAGE_MODULES: list[str] = [
+    "contimg.stages.convert",
+    "contimg.stages.calibrate",
+    "contimg.stages.image",
+]
 """Dotted names of built-in stage modules, in no particular order (order is per stage)."""

@@ -1,0 +1,1 @@
+"""Calibration: calibrator list and transits, the calibration registry rule, DP3."""

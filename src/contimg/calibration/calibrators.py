@@ -1,0 +1,158 @@
+"""The calibrator list and calibrator transits.
+
+A calibrator *transits* during a group when it passes within
+``CalibrationSettings.transit_max_sep_deg`` of the meridian pointing at some
+time of the group and is at least ``min_flux_jy`` bright at 1.4 GHz. The record
+kept per match (``ingest_queue.calibrators``) has the name, position, 1.4 GHz
+flux and the separation from the meridian pointing at the group's mid-time LST.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from contimg.calibration.pointing import meridian_pointing_icrs
+from contimg.config import CalibrationSettings
+from contimg.errors import ContimgError
+from contimg.science.beams import angular_separation_rad
+
+REQUIRED_COLUMNS = ("name", "ra_deg", "dec_deg", "flux_jy")
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    name: str
+    ra_deg: float
+    dec_deg: float
+    flux_jy: float
+    """Flux density at 1.4 GHz, Jy."""
+    spectral_index: float = 0.0
+    """S ~ nu**spectral_index near 1.4 GHz."""
+
+    def flux_at(self, freq_hz: float) -> float:
+        return float(self.flux_jy * (freq_hz / 1.4e9) ** self.spectral_index)
+
+
+def load_calibrators(path: Path | None = None) -> list[Calibrator]:
+    """Read a calibrator CSV (``name,ra_deg,dec_deg,flux_jy[,spectral_index]``; ``#`` comments).
+
+    ``None`` reads the list shipped with contimg (standard VLA calibrators).
+    """
+    if path is None:
+        text = resources.files("contimg").joinpath("data/calibrators.csv").read_text()
+        where = "the shipped calibrator list"
+    else:
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise ContimgError(f"cannot read calibrator list {path}: {exc.strerror}") from exc
+        where = str(path)
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    reader = csv.DictReader(lines)
+    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ContimgError(f"{where}: missing column(s) {', '.join(missing)}")
+    out = []
+    for n, row in enumerate(reader, start=2):
+        try:
+            cal = Calibrator(
+                name=row["name"].strip(),
+                ra_deg=float(row["ra_deg"]) % 360.0,
+                dec_deg=float(row["dec_deg"]),
+                flux_jy=float(row["flux_jy"]),
+                spectral_index=float(row.get("spectral_index") or 0.0),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ContimgError(f"{where}: data line {n}: {exc} in {dict(row)}") from exc
+        if not -90 <= cal.dec_deg <= 90 or cal.flux_jy <= 0:
+            raise ContimgError(f"{where}: data line {n}: impossible values {dict(row)}")
+        out.append(cal)
+    return out
+
+
+def find_calibrator(calibrators: list[Calibrator], name: str) -> Calibrator:
+    key = name.replace(" ", "").upper()
+    for cal in calibrators:
+        if cal.name.replace(" ", "").upper() == key:
+            return cal
+    raise ContimgError(f"calibrator {name!r} is not in the calibrator list")
+
+
+@dataclass(frozen=True)
+class Transit:
+    """A calibrator passing the pointing during a group."""
+
+    name: str
+    ra_deg: float
+    dec_deg: float
+    flux_jy: float
+    sep_deg: float
+    """Separation from the meridian pointing at the group's mid-time, degrees."""
+    min_sep_deg: float
+    """Smallest separation during the group, degrees."""
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in d.items()}
+
+
+def find_transits(
+    calibrators: list[Calibrator],
+    *,
+    start_mjd: float,
+    end_mjd: float,
+    dec_deg: float,
+    settings: CalibrationSettings,
+) -> list[Transit]:
+    """Calibrators transiting during ``[start_mjd, end_mjd]`` at pointing Dec ``dec_deg``.
+
+    Sorted by separation at mid-time (the best first).
+    """
+    cands = [
+        c
+        for c in calibrators
+        if c.flux_jy >= settings.min_flux_jy
+        and abs(c.dec_deg - dec_deg) <= settings.transit_max_sep_deg + 0.5
+    ]
+    if not cands:
+        return []
+    mid = 0.5 * (start_mjd + end_mjd)
+    times = np.linspace(start_mjd, end_mjd, 7)
+    pointings = [meridian_pointing_icrs(float(t), dec_deg) for t in times]
+    mid_ra, mid_dec = meridian_pointing_icrs(mid, dec_deg)
+    out = []
+    for c in cands:
+        seps = [
+            math.degrees(
+                float(
+                    angular_separation_rad(
+                        math.radians(c.ra_deg),
+                        math.radians(c.dec_deg),
+                        math.radians(pra),
+                        math.radians(pdec),
+                    )
+                )
+            )
+            for pra, pdec in pointings
+        ]
+        if min(seps) > settings.transit_max_sep_deg:
+            continue
+        sep_mid = math.degrees(
+            float(
+                angular_separation_rad(
+                    math.radians(c.ra_deg),
+                    math.radians(c.dec_deg),
+                    math.radians(mid_ra),
+                    math.radians(mid_dec),
+                )
+            )
+        )
+        out.append(Transit(c.name, c.ra_deg, c.dec_deg, c.flux_jy, sep_mid, min(seps)))
+    return sorted(out, key=lambda t: t.sep_deg)

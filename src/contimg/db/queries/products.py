@@ -1,0 +1,93 @@
+"""SQL for the ``ms_index`` and ``images`` rows written by the convert/calibrate/image stages.
+
+Every write replaces what a previous run of the same group wrote, so re-running a
+group never duplicates rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from contimg.db.products import images, ms_index, photometry
+
+MS_STAGES = ("converted", "calibrated", "imaged", "photometry_complete")
+
+
+def upsert_ms(conn: Connection, *, row: Mapping[str, Any]) -> None:
+    """Insert the ``ms_index`` row of ``row["path"]`` or replace its given columns."""
+    path = row["path"]
+    exists = conn.execute(sa.select(ms_index.c.path).where(ms_index.c.path == path)).first()
+    if exists is None:
+        conn.execute(ms_index.insert().values(**row))
+    else:
+        values = {k: v for k, v in row.items() if k != "path"}
+        conn.execute(ms_index.update().where(ms_index.c.path == path).values(**values))
+
+
+def get_ms(conn: Connection, *, path: str) -> dict[str, Any] | None:
+    """The ``ms_index`` row of ``path`` as a dict, or None."""
+    found = conn.execute(sa.select(ms_index).where(ms_index.c.path == path)).mappings().first()
+    return dict(found) if found is not None else None
+
+
+def set_ms_stage(
+    conn: Connection,
+    *,
+    path: str,
+    stage: str,
+    status: str,
+    now: float,
+    cal_applied: int | None = None,
+    imagename: str | None = None,
+) -> None:
+    """Move the MS ``path`` to ``stage`` (one of :data:`MS_STAGES`) with ``status``."""
+    if stage not in MS_STAGES:
+        raise ValueError(f"unknown MS stage {stage!r}; expected one of {MS_STAGES}")
+    values: dict[str, Any] = {
+        "stage": stage,
+        "status": status,
+        "stage_updated_at": now,
+        "processed_at": now,
+    }
+    if cal_applied is not None:
+        values["cal_applied"] = cal_applied
+    if imagename is not None:
+        values["imagename"] = imagename
+    conn.execute(ms_index.update().where(ms_index.c.path == path).values(**values))
+
+
+def replace_images(conn: Connection, *, ms_path: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Replace every non-mosaic ``images`` row of ``ms_path`` by ``rows``.
+
+    Rows whose path already exists (a re-run writing the same file names) are
+    updated in place, so photometry rows referring to them stay valid; rows of
+    the MS that are not in ``rows`` are deleted (with their photometry).
+    """
+    new_paths = {str(r["path"]) for r in rows}
+    old = conn.execute(
+        sa.select(images.c.path).where(images.c.ms_path == ms_path, images.c.type != "mosaic")
+    ).scalars()
+    stale = [p for p in old if p not in new_paths]
+    if stale:
+        conn.execute(photometry.delete().where(photometry.c.image_path.in_(stale)))
+        conn.execute(images.delete().where(images.c.path.in_(stale)))
+    for row in rows:
+        path = str(row["path"])
+        exists = conn.execute(sa.select(images.c.id).where(images.c.path == path)).first()
+        if exists is None:
+            conn.execute(images.insert().values(**row))
+        else:
+            values = {k: v for k, v in row.items() if k != "path"}
+            conn.execute(images.update().where(images.c.path == path).values(**values))
+
+
+def images_for_ms(conn: Connection, *, ms_path: str) -> list[dict[str, Any]]:
+    """All ``images`` rows made from ``ms_path``, ordered by type."""
+    result = conn.execute(
+        sa.select(images).where(images.c.ms_path == ms_path).order_by(images.c.type)
+    ).mappings()
+    return [dict(r) for r in result]

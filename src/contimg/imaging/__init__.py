@@ -1,0 +1,1 @@
+"""Imaging: WSClean, Airy primary-beam correction, image metadata."""

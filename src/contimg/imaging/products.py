@@ -1,0 +1,186 @@
+"""Airy primary-beam correction and the metadata of an image product.
+
+Conventions (docs/imaging.md):
+
+* pb-corrected image = image / A, with A the Airy power response
+  (:mod:`contimg.science.beams`) at the image's centre frequency, centred on
+  the group's meridian pointing; pixels with A < ``pb_cut`` are NaN.
+* ``noise_jy``: robust rms of the residual image, 1.4826 x MAD over its finite
+  pixels (Jy/beam). For the pb-corrected row it is the same value: the noise at
+  the pointing centre, where A = 1 (it grows as 1/A away from it).
+* ``dynamic_range`` = peak of the image / ``noise_jy``.
+* Centre = the image's reference direction (CRVAL), RA wrapped into [0, 360).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
+
+from contimg.errors import ContimgError
+from contimg.science.beams import primary_beam_at
+from contimg.telescope import DSA110
+
+
+def robust_rms(values: np.ndarray) -> float:
+    """1.4826 x median absolute deviation of the finite values (a Gaussian's sigma)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan")
+    return float(1.4826 * np.median(np.abs(v - np.median(v))))
+
+
+def _celestial_wcs(header: fits.Header) -> WCS:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        return WCS(header).celestial
+
+
+def _freq_axis(header: fits.Header) -> tuple[float, float]:
+    """(centre frequency Hz, bandwidth Hz) from the FITS FREQ axis."""
+    for i in range(1, int(header.get("NAXIS", 0)) + 1):
+        if str(header.get(f"CTYPE{i}", "")).upper().startswith("FREQ"):
+            return float(header[f"CRVAL{i}"]), abs(float(header.get(f"CDELT{i}", 0.0)))
+    raise ContimgError("image has no FREQ axis in its FITS header")
+
+
+def pb_correct(
+    image_path: Path,
+    out_path: Path,
+    *,
+    pointings: Sequence[tuple[float, float]],
+    pb_cut: float,
+) -> Path:
+    """Write ``image / A`` to ``out_path``; pixels with A < ``pb_cut`` become NaN.
+
+    ``A`` is the Airy power response averaged over ``pointings`` (ICRS RA, Dec in
+    degrees, sampled over the group): the sky drifts through the fixed dishes, so a
+    source's effective response is the mean over the group's integrations.
+    """
+    with fits.open(image_path) as hdul:
+        header = hdul[0].header.copy()
+        data = np.asarray(hdul[0].data, dtype=np.float64)
+    wcs = _celestial_wcs(header)
+    ny, nx = data.shape[-2:]
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    sky = wcs.pixel_to_world(xx, yy)
+    freq_hz, _ = _freq_axis(header)
+    if not pointings:
+        raise ValueError("pb_correct needs at least one pointing")
+    ra, dec = sky.ra.deg, sky.dec.deg
+    pb = np.zeros(data.shape[-2:])
+    for pra, pdec in pointings:
+        pb += primary_beam_at(
+            ra,
+            dec,
+            pointing_ra_deg=pra,
+            pointing_dec_deg=pdec,
+            freq_hz=freq_hz,
+            dish_diameter_m=DSA110.dish_diameter_m,
+        )
+    pb /= len(pointings)
+    pb = np.broadcast_to(pb, data.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corrected = np.where(pb >= pb_cut, data / pb, np.nan)
+    header["PBCOR"] = (True, "divided by the Airy primary beam")
+    header["PBCUT"] = (pb_cut, "pixels with beam response below this are blanked")
+    mid_ra, mid_dec = pointings[len(pointings) // 2]
+    header["PBRA"] = (mid_ra, "primary beam centre RA at mid-time (deg, ICRS)")
+    header["PBDEC"] = (mid_dec, "primary beam centre Dec (deg, ICRS)")
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    fits.PrimaryHDU(data=corrected.astype(np.float32), header=header).writeto(tmp, overwrite=True)
+    tmp.replace(out_path)
+    return out_path
+
+
+@dataclass(frozen=True)
+class ImageMeta:
+    beam_major_arcsec: float
+    beam_minor_arcsec: float
+    beam_pa_deg: float
+    peak_jyb: float
+    center_ra_deg: float
+    center_dec_deg: float
+    imsize_x: int
+    imsize_y: int
+    cellsize_arcsec: float
+    freq_ghz: float
+    bandwidth_mhz: float
+
+
+def image_meta(path: Path) -> ImageMeta:
+    """Beam, peak, centre, size, cell and frequency of a WSClean FITS image."""
+    with fits.open(path) as hdul:
+        h = hdul[0].header
+        data = np.asarray(hdul[0].data, dtype=np.float64)
+    if "BMAJ" not in h:
+        raise ContimgError(f"{path}: no restoring beam (BMAJ) in the FITS header")
+    freq_hz, bw_hz = _freq_axis(h)
+    finite = data[np.isfinite(data)]
+    return ImageMeta(
+        beam_major_arcsec=float(h["BMAJ"]) * 3600.0,
+        beam_minor_arcsec=float(h["BMIN"]) * 3600.0,
+        beam_pa_deg=float(h["BPA"]),
+        peak_jyb=float(finite.max()) if finite.size else float("nan"),
+        center_ra_deg=float(np.mod(float(h["CRVAL1"]), 360.0)),
+        center_dec_deg=float(h["CRVAL2"]),
+        imsize_x=int(h["NAXIS1"]),
+        imsize_y=int(h["NAXIS2"]),
+        cellsize_arcsec=abs(float(h["CDELT2"])) * 3600.0,
+        freq_ghz=freq_hz / 1e9,
+        bandwidth_mhz=bw_hz / 1e6,
+    )
+
+
+def residual_noise_jy(path: Path) -> float:
+    """Robust rms (Jy/beam) of a residual image."""
+    with fits.open(path) as hdul:
+        return robust_rms(np.asarray(hdul[0].data))
+
+
+def image_rows(
+    *,
+    ms_path: Path,
+    paths: dict[str, Path],
+    noise_jy: float,
+    field_name: str,
+    integration_s: float,
+    now: float,
+) -> list[dict[str, Any]]:
+    """``images`` rows for the "image", "pbcor" and "residual" products, every column filled."""
+    rows = []
+    for kind, path in paths.items():
+        meta = image_meta(path)
+        rows.append(
+            {
+                "path": str(path),
+                "ms_path": str(ms_path),
+                "created_at": now,
+                "type": kind,
+                "format": "fits",
+                "beam_major_arcsec": meta.beam_major_arcsec,
+                "beam_minor_arcsec": meta.beam_minor_arcsec,
+                "beam_pa_deg": meta.beam_pa_deg,
+                "noise_jy": noise_jy,
+                "dynamic_range": meta.peak_jyb / noise_jy if noise_jy > 0 else None,
+                "pbcor": 1 if kind == "pbcor" else 0,
+                "field_name": field_name,
+                "center_ra_deg": meta.center_ra_deg,
+                "center_dec_deg": meta.center_dec_deg,
+                "imsize_x": meta.imsize_x,
+                "imsize_y": meta.imsize_y,
+                "cellsize_arcsec": meta.cellsize_arcsec,
+                "freq_ghz": meta.freq_ghz,
+                "bandwidth_mhz": meta.bandwidth_mhz,
+                "integration_sec": integration_s,
+            }
+        )
+    return rows

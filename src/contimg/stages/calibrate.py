@@ -1,0 +1,230 @@
+"""Calibration stage: transit check, flagging, solving (calibrator groups), lookup and apply.
+
+For every group:
+
+1. find calibrator transits (name, position, flux, separation from the meridian
+   pointing at mid-time) and store them in ``ingest_queue.calibrators``;
+2. for a transit group: flag (autocorrelations, AOFlagger), solve K, BP, G with
+   DP3 against the calibrator's apparent (beam-attenuated) model and register
+   the set in ``caltables``;
+3. look the group's set up (science.md section 6). None: raise
+   :class:`~contimg.stages.base.StageDeferred` (the group waits and is retried)
+   until ``wait_timeout_h`` after the group was received, then fail with a clear
+   message, unless ``imaging.allow_uncalibrated`` (then it goes on, marked
+   ``cal_applied = 0``);
+4. flag and apply K, BP, G in order into CORRECTED_DATA; ``ms_index``:
+   ``cal_applied = 1``, stage ``calibrated``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from contimg.calibration import dp3 as d
+from contimg.calibration.calibrators import (
+    Transit,
+    find_calibrator,
+    find_transits,
+    load_calibrators,
+)
+from contimg.calibration.registry import (
+    ORDER_INDEX,
+    CalSet,
+    choose_set,
+    set_name_for,
+    validity_window,
+)
+from contimg.config import Settings, get_settings
+from contimg.db.engine import Databases
+from contimg.db.queries import calibration as cq
+from contimg.db.queries import products as pq
+from contimg.errors import ContimgError
+from contimg.ingest.hooks import PendingGroup, set_calibrator_matcher
+from contimg.stages.base import REGISTRY, Phase, StageContext, StageDeferred
+from contimg.stages.convert import artifacts_from_db, read_group_header
+
+DAY_H = 24.0
+
+
+def caltables_dir(settings: Settings, set_name: str) -> Path:
+    """Where the h5parm files of ``set_name`` live."""
+    return settings.products_path / "caltables" / set_name
+
+
+def lookup_set(dbs: Databases, settings: Settings, *, mjd: float) -> CalSet | None:
+    """The set to use for an observation at ``mjd`` (science.md section 6), or None."""
+    cs = settings.calibration
+    with dbs.cal_registry.read() as conn:
+        rows = cq.candidate_rows(
+            conn,
+            mjd=mjd,
+            max_extrapolate_days=cs.extrapolate_max_h / DAY_H
+            + max(cs.k_validity_h, cs.bp_validity_h, cs.g_validity_h) / DAY_H,
+        )
+    return choose_set(rows, mjd=mjd, extrapolate_max_h=cs.extrapolate_max_h)
+
+
+def solve_transit(
+    ctx: StageContext,
+    runner: d.Dp3Runner,
+    *,
+    ms: Path,
+    transit: Transit,
+    row: dict[str, Any],
+) -> str:
+    """Solve K/BP/G on a calibrator group and register the set; returns its name."""
+    settings = ctx.settings
+    cs = settings.calibration
+    cal = find_calibrator(load_calibrators(cs.calibrators_csv), transit.name)
+    header = read_group_header([ctx.subband_paths[i] for i in sorted(ctx.subband_paths)][:1])
+    mid = float(row["mid_mjd"])
+    set_name = set_name_for(cal.name, mid)
+    out_dir = caltables_dir(settings, set_name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    flux, terms = d.apparent_model(
+        cal,
+        start_mjd=float(row["start_mjd"]),
+        end_mjd=float(row["end_mjd"]),
+        dec_deg=header.pointing_dec_deg,
+    )
+    skymodel = d.write_skymodel(out_dir / "model.skymodel", cal, flux_jy=flux, terms=terms)
+    ctx.progress(
+        f"solving {set_name} on {cal.name} (apparent {flux:.2f} Jy at 1.4 GHz, "
+        f"{transit.sep_deg:.2f} deg from the pointing)"
+    )
+    solint = d.solint_steps(cs.solve_int_s, header.integration_s)
+    paths = d.solve_set(
+        runner, ms, skymodel=skymodel, out_dir=out_dir, g_solint=solint, timings=ctx.timings_s
+    )
+    now = time.time()
+    rows = []
+    for kind, path in paths.items():
+        start, end = validity_window(kind, mid, cs)
+        rows.append(
+            {
+                "path": str(path),
+                "table_type": kind,
+                "order_index": ORDER_INDEX[kind],
+                "valid_start_mjd": start,
+                "valid_end_mjd": end,
+                "created_at": now,
+                "active": 1,
+            }
+        )
+    with ctx.dbs.cal_registry.write() as conn:
+        cq.replace_set(conn, set_name=set_name, rows=rows)
+    return set_name
+
+
+class CalibrateStage:
+    """Flag, solve (transit groups), look up and apply calibration."""
+
+    name = "calibrate"
+    phase: Phase = "fresh"
+
+    def run(self, ctx: StageContext) -> None:
+        art = artifacts_from_db(ctx)
+        ms = Path(art["ms_path"])
+        cs = ctx.settings.calibration
+        with ctx.dbs.products.read() as conn:
+            row = pq.get_ms(conn, path=str(ms))
+        if row is None:
+            raise ContimgError(f"group {ctx.group_id}: {ms} has no ms_index row")
+        header = read_group_header([ctx.subband_paths[i] for i in sorted(ctx.subband_paths)][:1])
+        transits = find_transits(
+            load_calibrators(cs.calibrators_csv),
+            start_mjd=float(row["start_mjd"]),
+            end_mjd=float(row["end_mjd"]),
+            dec_deg=header.pointing_dec_deg,
+            settings=cs,
+        )
+        with ctx.dbs.ingest.write() as conn:
+            cq.record_transits(
+                conn, group_id=ctx.group_id, transits=[t.to_json() for t in transits]
+            )
+        runner = d.Dp3Runner(
+            d.dp3_executable(cs.dp3_executable), log_dir=ctx.workdir / "logs", progress=ctx.progress
+        )
+        flagged = False
+        if transits:
+            d.flag(runner, ms, aoflagger=cs.aoflagger)
+            flagged = True
+            solve_transit(ctx, runner, ms=ms, transit=transits[0], row=row)
+        chosen = lookup_set(ctx.dbs, ctx.settings, mjd=float(row["mid_mjd"]))
+        if chosen is None:
+            self._no_set(ctx, mjd=float(row["mid_mjd"]))
+            return
+        if not flagged:
+            d.flag(runner, ms, aoflagger=cs.aoflagger)
+        missing = [t["path"] for t in chosen.tables if not Path(t["path"]).is_file()]
+        if missing:
+            raise ContimgError(
+                f"calibration set {chosen.set_name} lists tables that do not exist: "
+                f"{', '.join(missing)}; deactivate it ('contimg cal deactivate "
+                f"{chosen.set_name}') or re-solve its transit"
+            )
+        how = f"extrapolated {chosen.distance_h:.1f} h" if chosen.extrapolated else "covering"
+        ctx.progress(f"applying {chosen.set_name} ({how})")
+        d.apply(
+            runner,
+            ms,
+            [(t["table_type"], Path(t["path"])) for t in chosen.tables],
+            label="apply",
+        )
+        with ctx.dbs.products.write() as conn:
+            pq.set_ms_stage(
+                conn, path=str(ms), stage="calibrated", status="ok", now=time.time(), cal_applied=1
+            )
+        ctx.artifacts["cal_set"] = chosen.set_name
+        ctx.artifacts["cal_extrapolated"] = chosen.extrapolated
+
+    def _no_set(self, ctx: StageContext, *, mjd: float) -> None:
+        cs = ctx.settings.calibration
+        with ctx.dbs.ingest.read() as conn:
+            received = cq.group_received_at(conn, group_id=ctx.group_id)
+        now = time.time()
+        waited_h = 0.0 if received is None else (now - received) / 3600.0
+        msg = (
+            f"no active calibration set covers MJD {mjd:.5f} (nor one within "
+            f"{cs.extrapolate_max_h:g} h)"
+        )
+        if waited_h < cs.wait_timeout_h:
+            raise StageDeferred(
+                f"waiting for calibration: {msg}; waited {waited_h:.2f} h of "
+                f"{cs.wait_timeout_h:g} h",
+                retry_after_s=cs.retry_after_s,
+            )
+        if ctx.settings.imaging.allow_uncalibrated:
+            ctx.progress(f"UNCALIBRATED: {msg}; imaging DATA (imaging.allow_uncalibrated)")
+            ctx.artifacts["cal_set"] = None
+            return
+        raise ContimgError(
+            f"group {ctx.group_id} cannot be calibrated: {msg}, after waiting "
+            f"{waited_h:.1f} h (calibration.wait_timeout_h = {cs.wait_timeout_h:g}); solve a "
+            "transit ('contimg cal solve MS') or activate a set, then 'contimg queue retry'"
+        )
+
+
+def match_pending(group: PendingGroup) -> list[str] | None:
+    """Calibrator matcher for the ingest hook: names of calibrators transiting ``group``.
+
+    ``None`` (cannot tell) when the group's times or declination are unknown. The
+    calibrate stage later stores the full record (position, flux, separation).
+    """
+    if group.start_jd is None or group.end_jd is None or group.dec_deg is None:
+        return None
+    cs = get_settings().calibration
+    transits = find_transits(
+        load_calibrators(cs.calibrators_csv),
+        start_mjd=group.start_jd - 2400000.5,
+        end_mjd=group.end_jd - 2400000.5,
+        dec_deg=group.dec_deg,
+        settings=cs,
+    )
+    return [t.name for t in transits]
+
+
+REGISTRY.register(CalibrateStage(), order=20)
+set_calibrator_matcher(match_pending)
