@@ -151,3 +151,23 @@ mosaics = sa.Table(
     sa.Index("idx_mosaics_mjd", "start_mjd", "end_mjd"),
     sqlite_autoincrement=True,
 )
+
+# products_0005: automatic mosaic windows (claims, so no window is built twice).
+mosaic_windows = sa.Table(
+    "mosaic_windows",
+    metadata,
+    sa.Column("window_key", TEXT, primary_key=True),
+    sa.Column("start_mjd", REAL, nullable=False),
+    sa.Column("end_mjd", REAL, nullable=False),
+    sa.Column("dec_min_deg", REAL, nullable=False),
+    sa.Column("dec_max_deg", REAL, nullable=False),
+    sa.Column("state", TEXT, nullable=False),
+    sa.Column("claimed_by", TEXT),
+    sa.Column("claimed_at", REAL),
+    sa.Column("attempts", INTEGER, nullable=False, server_default=sa.text("0")),
+    sa.Column("mosaic_path", TEXT),
+    sa.Column("error_message", TEXT),
+    sa.Column("updated_at", REAL, nullable=False),
+    sa.Index("idx_mosaic_windows_start", "start_mjd"),
+    sa.Index("idx_mosaic_windows_state", "state"),
+)
