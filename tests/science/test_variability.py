@@ -47,7 +47,10 @@ def assert_same(a: VariabilityStats, b: VariabilityStats, f: np.ndarray, s: np.n
         assert math.isclose(x, y, rel_tol=1e-9, abs_tol=abs_tol), (name, x, y)
 
 
-flux = st.floats(min_value=-1e3, max_value=1e5, allow_nan=False, allow_infinity=False)
+# fluxes on a 1 nJy grid: sub-nJy values (down to denormals) have no physical meaning
+flux = st.floats(min_value=-1e3, max_value=1e5, allow_nan=False, allow_infinity=False).map(
+    lambda v: round(v, 6)
+)
 err = st.floats(min_value=1e-2, max_value=1e2, allow_nan=False, allow_infinity=False)
 rel_err = st.floats(min_value=1.0, max_value=10.0, allow_nan=False, allow_infinity=False)
 # One source's errors vary within a factor 10 (primary-beam position, image noise); the

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from astropy.wcs import WCS  # type: ignore[import-untyped]
+from astropy.wcs import WCS
 from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage, signal
 from scipy.sparse import coo_matrix
@@ -95,7 +95,7 @@ def beam_from_header(header: Any, *, origin: str = "header") -> Beam:
 
 def read_fits_image(path: Path | str) -> FitsImage:
     """Read a (possibly 4-D, degenerate-axis) FITS image for photometry."""
-    from astropy.io import fits  # type: ignore[import-untyped]
+    from astropy.io import fits
 
     p = Path(path)
     if not p.is_file():
