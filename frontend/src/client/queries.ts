@@ -1,0 +1,305 @@
+/**
+ * Data hooks: one per API read, one per write. Query keys are hierarchical so a
+ * live event can invalidate a whole family (see lib/events.ts):
+ *
+ *   ["status"], ["performance", ...], ["groups", params], ["group", id],
+ *   ["calibration", ...], ["images", params], ["latest-images"], ["image", id],
+ *   ["sources", ...], ["source", id, ...], ["candidates", params], ["candidate", id],
+ *   ["mosaics", params], ["mosaic", id]
+ */
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { client, unwrap } from "./http";
+
+const V = "/api/v1";
+
+// ----------------------------------------------------------------- status
+
+export function useStatus() {
+  return useQuery({
+    queryKey: ["status"],
+    queryFn: ({ signal }) => unwrap(client.GET("/api/v1/status", { params: { query: { recent: 12 } }, signal })),
+  });
+}
+
+export function useThroughput(windowH: number, binS: number) {
+  return useQuery({
+    queryKey: ["performance", "throughput", windowH, binS],
+    queryFn: ({ signal }) => {
+      const until = Date.now() / 1000;
+      return unwrap(
+        client.GET("/api/v1/performance/throughput", {
+          params: { query: { since: until - windowH * 3600, until, bin_s: binS } },
+          signal,
+        }),
+      );
+    },
+  });
+}
+
+// ------------------------------------------------------------------ queue
+
+export interface GroupParams {
+  state?: string[];
+  received_since?: number;
+  received_until?: number;
+  group_id_prefix?: string;
+  sort?: string;
+  limit: number;
+  offset: number;
+}
+
+export function useGroups(p: GroupParams) {
+  return useQuery({
+    queryKey: ["groups", p],
+    queryFn: ({ signal }) =>
+      unwrap(
+        client.GET("/api/v1/groups", {
+          params: { query: { ...p, state: p.state?.length ? (p.state as never) : undefined } },
+          signal,
+        }),
+      ),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useGroup(groupId: string) {
+  return useQuery({
+    queryKey: ["group", groupId],
+    queryFn: ({ signal }) =>
+      unwrap(client.GET("/api/v1/groups/{group_id}", { params: { path: { group_id: groupId } }, signal })),
+  });
+}
+
+export function useRetryGroup() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (groupId: string) =>
+      unwrap(client.POST("/api/v1/groups/{group_id}/retry", { params: { path: { group_id: groupId } } })),
+    onSuccess: (r) => {
+      void qc.invalidateQueries({ queryKey: ["group", r.group_id] });
+      void qc.invalidateQueries({ queryKey: ["groups"] });
+      void qc.invalidateQueries({ queryKey: ["status"] });
+    },
+  });
+}
+
+// ------------------------------------------------------------ calibration
+
+export function useCalibrationSets() {
+  return useQuery({
+    queryKey: ["calibration", "sets"],
+    queryFn: ({ signal }) =>
+      unwrap(client.GET("/api/v1/calibration/sets", { params: { query: { limit: 500 } }, signal })),
+  });
+}
+
+// ----------------------------------------------------------------- images
+
+export interface ImageParams {
+  type?: "image" | "pbcor" | "residual" | "mosaic";
+  field_name?: string;
+  created_since?: number;
+  created_until?: number;
+  ra_deg?: number;
+  dec_deg?: number;
+  radius_deg?: number;
+  sort?: string;
+  limit: number;
+  offset: number;
+}
+
+export function useImages(p: ImageParams) {
+  return useQuery({
+    queryKey: ["images", p],
+    queryFn: ({ signal }) =>
+      unwrap(client.GET("/api/v1/images", { params: { query: p as never }, signal })),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useImage(id: number) {
+  return useQuery({
+    queryKey: ["image", id],
+    queryFn: ({ signal }) =>
+      unwrap(client.GET("/api/v1/images/{image_id}", { params: { path: { image_id: id } }, signal })),
+  });
+}
+
+export const imagePreviewUrl = (id: number, overlay: boolean, maxSize = 900) =>
+  `${V}/images/${id}/preview.png?max_size=${maxSize}${overlay ? "&overlay=true" : ""}`;
+export const imageFitsUrl = (id: number) => `${V}/images/${id}/fits`;
+export const cutoutUrl = (imageId: number, raDeg: number, decDeg: number, sizeArcmin = 10) =>
+  `${V}/images/${imageId}/cutout?format=png&max_size=160&ra_deg=${raDeg.toFixed(6)}&dec_deg=${decDeg.toFixed(6)}&size_arcmin=${sizeArcmin}`;
+
+// ---------------------------------------------------------------- sources
+
+export interface SourceSearch {
+  ra_deg?: number;
+  dec_deg?: number;
+  radius_deg?: number;
+  source_id_contains?: string;
+  min_flux_mjy?: number;
+  max_flux_mjy?: number;
+  min_sigma_deviation?: number;
+  min_chi2_nu?: number;
+  min_eta?: number;
+  min_n_obs?: number;
+  sort?: string;
+  limit: number;
+  offset: number;
+}
+
+export function useSources(p: SourceSearch) {
+  return useQuery({
+    queryKey: ["sources", "list", p],
+    queryFn: ({ signal }) =>
+      unwrap(client.GET("/api/v1/sources", { params: { query: p as never }, signal })),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useScatter(p: Omit<SourceSearch, "limit" | "offset" | "sort">) {
+  return useQuery({
+    queryKey: ["sources", "scatter", p],
+    queryFn: ({ signal }) =>
+      unwrap(client.GET("/api/v1/sources/variability-scatter", { params: { query: p as never }, signal })),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useSource(sourceId: string) {
+  return useQuery({
+    queryKey: ["source", sourceId],
+    queryFn: ({ signal }) =>
+      unwrap(client.GET("/api/v1/sources/{source_id}", { params: { path: { source_id: sourceId } }, signal })),
+  });
+}
+
+export function useLightCurve(sourceId: string) {
+  return useQuery({
+    queryKey: ["source", sourceId, "lightcurve"],
+    queryFn: ({ signal }) =>
+      unwrap(
+        client.GET("/api/v1/sources/{source_id}/lightcurve", { params: { path: { source_id: sourceId } }, signal }),
+      ),
+  });
+}
+
+/** The source's photometry rows (each names its image) and the images around the
+ * source, joined by image path: the epochs with an image to cut out. */
+export function useEpochImages(sourceId: string, raDeg: number | undefined, decDeg: number | undefined) {
+  return useQuery({
+    queryKey: ["source", sourceId, "epochs"],
+    enabled: raDeg !== undefined && decDeg !== undefined,
+    queryFn: async ({ signal }) => {
+      const [phot, imgs] = await Promise.all([
+        unwrap(
+          client.GET("/api/v1/photometry", {
+            params: { query: { source_id: sourceId, sort: "-mjd", limit: 1000 } },
+            signal,
+          }),
+        ),
+        unwrap(
+          client.GET("/api/v1/images", {
+            params: { query: { ra_deg: raDeg, dec_deg: decDeg, radius_deg: 5, sort: "-created_at", limit: 1000 } },
+            signal,
+          }),
+        ),
+      ]);
+      const byPath = new Map(imgs.data.map((i) => [i.path, i]));
+      return phot.data
+        .map((p) => ({ phot: p, image: byPath.get(p.image_path) }))
+        .filter((e): e is { phot: (typeof phot.data)[number]; image: (typeof imgs.data)[number] } => e.image !== undefined);
+    },
+  });
+}
+
+export function useFlagSource(sourceId: string) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (body: { flagged_by: string; notes?: string }) =>
+      unwrap(
+        client.POST("/api/v1/sources/{source_id}/flag", { params: { path: { source_id: sourceId } }, body }),
+      ),
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: ["source", sourceId] });
+      void qc.invalidateQueries({ queryKey: ["candidates"] });
+    },
+  });
+}
+
+// ------------------------------------------------------------- candidates
+
+export interface CandidateParams {
+  status?: ("active" | "resolved" | "false_positive")[];
+  flag_type?: string;
+  min_significance?: number;
+  sort?: string;
+  limit: number;
+  offset: number;
+}
+
+export function useCandidates(p: CandidateParams) {
+  return useQuery({
+    queryKey: ["candidates", p],
+    queryFn: ({ signal }) =>
+      unwrap(client.GET("/api/v1/candidates", { params: { query: p as never }, signal })),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useCandidateStatus() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (v: { id: number; status: "active" | "resolved" | "false_positive"; note?: string }) =>
+      unwrap(
+        client.POST("/api/v1/candidates/{candidate_id}/status", {
+          params: { path: { candidate_id: v.id } },
+          body: { status: v.status, note: v.note || null },
+        }),
+      ),
+    onSuccess: (c) => {
+      void qc.invalidateQueries({ queryKey: ["candidates"] });
+      void qc.invalidateQueries({ queryKey: ["source", c.source_id] });
+      void qc.invalidateQueries({ queryKey: ["status"] });
+    },
+  });
+}
+
+export function useCandidateNote() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (v: { id: number; note: string }) =>
+      unwrap(
+        client.POST("/api/v1/candidates/{candidate_id}/notes", {
+          params: { path: { candidate_id: v.id } },
+          body: { note: v.note },
+        }),
+      ),
+    onSuccess: (c) => {
+      void qc.invalidateQueries({ queryKey: ["candidates"] });
+      void qc.invalidateQueries({ queryKey: ["source", c.source_id] });
+    },
+  });
+}
+
+// ---------------------------------------------------------------- mosaics
+
+export function useMosaics(p: { limit: number; offset: number }) {
+  return useQuery({
+    queryKey: ["mosaics", p],
+    queryFn: ({ signal }) => unwrap(client.GET("/api/v1/mosaics", { params: { query: p }, signal })),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useMosaic(id: number) {
+  return useQuery({
+    queryKey: ["mosaic", id],
+    queryFn: ({ signal }) =>
+      unwrap(client.GET("/api/v1/mosaics/{mosaic_id}", { params: { path: { mosaic_id: id } }, signal })),
+  });
+}
+
+export const mosaicThumbUrl = (id: number) => `${V}/mosaics/${id}/thumbnail.png`;
+export const mosaicFitsUrl = (id: number) => `${V}/mosaics/${id}/fits`;

@@ -1,0 +1,22 @@
+/** Short names for the generated OpenAPI schema types (src/client/schema.d.ts). */
+import type { components } from "./schema";
+
+type S = components["schemas"];
+
+export type PipelineStatus = S["PipelineStatus"];
+export type QueueStats = S["QueueStats"];
+export type CalibrationSet = S["CalibrationSet"];
+export type RecentGroup = S["RecentGroup"];
+export type GroupDetail = S["GroupDetail"];
+export type Health = S["Health"];
+export type Throughput = S["Throughput"];
+export type ImageRow = S["ImageRow"];
+export type ImageDetail = S["ImageDetail"];
+export type SourceListItem = S["SourceListItem"];
+export type SourceDetail = S["SourceDetail"];
+export type LightCurve = S["LightCurve"];
+export type LightCurvePoint = S["LightCurvePoint"];
+export type VariabilityScatter = S["VariabilityScatter"];
+export type ESECandidate = S["ESECandidate"];
+export type RecentMosaic = S["RecentMosaic"];
+export type MosaicRow = S["MosaicRow"];

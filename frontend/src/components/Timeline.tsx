@@ -1,0 +1,128 @@
+/**
+ * Validity windows of calibration sets on a shared MJD time axis (SVG). Each set is
+ * one row; its window is a bar, coloured by whether it covers now, lies in the
+ * future, has expired, or is inactive; a vertical line marks now.
+ */
+import { useMemo, useState } from "react";
+import { fmtMjd, fmtMjdUtc } from "../lib/format";
+import { validityOf, type Validity } from "../lib/status";
+
+export interface TimelineItem {
+  id: string;
+  label: string;
+  startMjd: number;
+  endMjd: number;
+  active: boolean;
+  detail?: string;
+}
+
+const COLORS: Record<Validity | "inactive", string> = {
+  current: "#2e7d5b",
+  future: "#3a7ca5",
+  expired: "#9aa7b3",
+  inactive: "#d5dbe0",
+};
+
+export function colorFor(item: TimelineItem, nowMjd: number): string {
+  if (!item.active) return COLORS.inactive;
+  return COLORS[validityOf(item.startMjd, item.endMjd, nowMjd)];
+}
+
+/** Nice tick positions (MJD) for a range: whole days, hours or fractions. */
+export function mjdTicks(lo: number, hi: number, maxTicks = 8): number[] {
+  const span = hi - lo;
+  if (!(span > 0)) return [lo];
+  const steps = [1 / 24, 2 / 24, 3 / 24, 6 / 24, 12 / 24, 1, 2, 5, 10, 20, 50, 100, 200, 500];
+  const step = steps.find((s) => span / s <= maxTicks) ?? steps[steps.length - 1];
+  const out: number[] = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-9; t += step) out.push(Number(t.toFixed(6)));
+  return out;
+}
+
+export function Timeline({
+  items,
+  nowMjd,
+  onSelect,
+  selected,
+}: {
+  items: TimelineItem[];
+  nowMjd: number;
+  onSelect?: (id: string) => void;
+  selected?: string | null;
+}) {
+  const [hover, setHover] = useState<string | null>(null);
+  const { lo, hi } = useMemo(() => {
+    const starts = items.map((i) => i.startMjd);
+    const ends = items.map((i) => i.endMjd);
+    let a = Math.min(nowMjd, ...starts);
+    let b = Math.max(nowMjd, ...ends);
+    const pad = Math.max((b - a) * 0.04, 1 / 48);
+    a -= pad;
+    b += pad;
+    return { lo: a, hi: b };
+  }, [items, nowMjd]);
+
+  const labelW = 190;
+  const width = 1000;
+  const rowH = 22;
+  const top = 8;
+  const axisH = 34;
+  const height = top + items.length * rowH + axisH;
+  const x = (mjd: number) => labelW + ((mjd - lo) / (hi - lo)) * (width - labelW - 10);
+  const ticks = mjdTicks(lo, hi);
+  const dayTicks = hi - lo > 2;
+
+  return (
+    <div className="timeline">
+      <svg viewBox={`0 0 ${width} ${height}`} width="100%" role="img" aria-label="Calibration validity timeline" style={{ minWidth: 640 }}>
+        {ticks.map((t) => (
+          <g key={t} className="axis">
+            <line x1={x(t)} x2={x(t)} y1={top - 4} y2={top + items.length * rowH} stroke="#eef1f4" />
+            <text x={x(t)} y={top + items.length * rowH + 14} textAnchor="middle">
+              {fmtMjd(t, dayTicks ? 0 : 2)}
+            </text>
+            <text x={x(t)} y={top + items.length * rowH + 27} textAnchor="middle">
+              {fmtMjdUtc(t, false).slice(dayTicks ? 0 : 5, dayTicks ? 10 : 16)}
+            </text>
+          </g>
+        ))}
+        {items.map((it, i) => {
+          const y = top + i * rowH;
+          const x0 = x(it.startMjd);
+          const x1 = Math.max(x(it.endMjd), x0 + 2);
+          const isSel = selected === it.id || hover === it.id;
+          return (
+            <g
+              key={it.id}
+              data-testid="timeline-row"
+              style={{ cursor: onSelect ? "pointer" : undefined }}
+              onClick={() => onSelect?.(it.id)}
+              onMouseEnter={() => setHover(it.id)}
+              onMouseLeave={() => setHover(null)}
+            >
+              <rect x={0} y={y} width={width} height={rowH} fill={isSel ? "#e3eef6" : i % 2 ? "#fafbfc" : "#fff"} />
+              <text x={6} y={y + 15} fontSize={12} fill="#1f2b36" fontFamily="ui-monospace, monospace">
+                {it.label.length > 24 ? `${it.label.slice(0, 23)}…` : it.label}
+              </text>
+              <rect x={x0} y={y + 4} width={x1 - x0} height={rowH - 8} rx={3} fill={colorFor(it, nowMjd)}>
+                <title>
+                  {`${it.label}\n${fmtMjdUtc(it.startMjd)} → ${fmtMjdUtc(it.endMjd)} UTC\nMJD ${fmtMjd(it.startMjd)} → ${fmtMjd(it.endMjd)}${it.active ? "" : "\n(inactive)"}${it.detail ? `\n${it.detail}` : ""}`}
+                </title>
+              </rect>
+            </g>
+          );
+        })}
+        <line x1={x(nowMjd)} x2={x(nowMjd)} y1={top - 6} y2={top + items.length * rowH} stroke="#b03a3a" strokeWidth={1.5} strokeDasharray="4 3" />
+        <text x={x(nowMjd) + 4} y={top + 2} fontSize={11} fill="#b03a3a">
+          now
+        </text>
+      </svg>
+      <div className="legend">
+        <span><i style={{ background: COLORS.current }} />covers now</span>
+        <span><i style={{ background: COLORS.future }} />future</span>
+        <span><i style={{ background: COLORS.expired }} />expired</span>
+        <span><i style={{ background: COLORS.inactive }} />inactive</span>
+      </div>
+    </div>
+  );
+}

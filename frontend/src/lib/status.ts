@@ -1,0 +1,95 @@
+/**
+ * How states and statuses look: one mapping from a pipeline word to a label and a
+ * tone (a calm colour family defined in styles.css as `.tone-<tone>`).
+ */
+
+export type Tone = "neutral" | "info" | "progress" | "ok" | "warn" | "bad" | "muted";
+
+export const GROUP_STATES = [
+  "collecting",
+  "pending",
+  "in_progress",
+  "processing_fresh",
+  "completed",
+  "failed",
+] as const;
+export type GroupState = (typeof GROUP_STATES)[number];
+
+const GROUP_TONES: Record<GroupState, Tone> = {
+  collecting: "neutral",
+  pending: "info",
+  in_progress: "progress",
+  processing_fresh: "progress",
+  completed: "ok",
+  failed: "bad",
+};
+
+const GROUP_LABELS: Record<GroupState, string> = {
+  collecting: "collecting",
+  pending: "pending",
+  in_progress: "in progress",
+  processing_fresh: "processing (fresh)",
+  completed: "completed",
+  failed: "failed",
+};
+
+export function groupStateTone(state: string): Tone {
+  return (GROUP_TONES as Record<string, Tone>)[state] ?? "neutral";
+}
+
+export function groupStateLabel(state: string): string {
+  return (GROUP_LABELS as Record<string, string>)[state] ?? state;
+}
+
+/** Whether a group in this state may be retried by an operator. */
+export function canRetry(state: string): boolean {
+  return state === "failed";
+}
+
+/** ESE candidate statuses in the API's words (the table stores active |
+ * investigated | dismissed; the API maps investigated -> resolved and
+ * dismissed -> false_positive). */
+export const CANDIDATE_STATUSES = ["active", "resolved", "false_positive"] as const;
+export type CandidateStatus = (typeof CANDIDATE_STATUSES)[number];
+
+const CANDIDATE_LABELS: Record<CandidateStatus, string> = {
+  active: "active",
+  resolved: "investigated",
+  false_positive: "dismissed",
+};
+
+const CANDIDATE_TONES: Record<CandidateStatus, Tone> = {
+  active: "warn",
+  resolved: "ok",
+  false_positive: "muted",
+};
+
+export function candidateStatusLabel(status: string): string {
+  return (CANDIDATE_LABELS as Record<string, string>)[status] ?? status;
+}
+
+export function candidateStatusTone(status: string): Tone {
+  return (CANDIDATE_TONES as Record<string, Tone>)[status] ?? "neutral";
+}
+
+/** Where a validity window [start, end] (MJD) lies relative to `nowMjd`. */
+export type Validity = "current" | "future" | "expired";
+
+export function validityOf(startMjd: number, endMjd: number, nowMjd: number): Validity {
+  if (nowMjd < startMjd) return "future";
+  if (nowMjd > endMjd) return "expired";
+  return "current";
+}
+
+export function validityTone(v: Validity, active: boolean): Tone {
+  if (!active) return "muted";
+  return v === "current" ? "ok" : v === "future" ? "info" : "neutral";
+}
+
+/** Tone of a variability significance (sigma): quiet, notable, strong. */
+export function sigmaTone(sigma: number | null | undefined): Tone {
+  if (sigma == null || !Number.isFinite(sigma)) return "neutral";
+  if (sigma >= 5) return "bad";
+  if (sigma >= 3) return "warn";
+  return "neutral";
+}

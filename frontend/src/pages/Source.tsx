@@ -1,0 +1,266 @@
+import { useMemo, useState, type FormEvent } from "react";
+import { Link, useParams } from "react-router-dom";
+import { cutoutUrl, useEpochImages, useFlagSource, useLightCurve, useSource } from "../client/queries";
+import type { LightCurve, SourceDetail } from "../client/types";
+import { Empty, ErrorBox, QueryView } from "../components/Async";
+import { Badge } from "../components/Badge";
+import { Plot } from "../components/Plot";
+import { fmtDec, fmtDeg, fmtFixed, fmtIsoUtc, fmtJyAsMjy, fmtMjd, fmtMjdUtc, fmtSig } from "../lib/format";
+import { hasRaw, series, weightedMean, type LcMode } from "../lib/lightcurve";
+import { candidateStatusLabel, candidateStatusTone, sigmaTone } from "../lib/status";
+import { fmtRa } from "../lib/format";
+import { getToken } from "../lib/token";
+
+const MODES: [LcMode, string][] = [
+  ["normalised", "normalised (mJy)"],
+  ["relative", "relative F/⟨F⟩"],
+  ["raw", "raw (mJy)"],
+];
+
+function LightCurvePlot({ lc }: { lc: LightCurve }) {
+  const [mode, setMode] = useState<LcMode>("normalised");
+  const [xUtc, setXUtc] = useState(false);
+  const rawAvailable = hasRaw(lc.points);
+  const pts = useMemo(() => lc.points.filter((p) => p.mjd != null), [lc]);
+  const fig = useMemo(() => {
+    const s = series(pts, mode);
+    const x = pts.map((p) => (xUtc ? new Date(((p.mjd as number) - 40587) * 86400000).toISOString() : p.mjd));
+    const mu = weightedMean(pts);
+    const base = mode === "relative" ? 1 : mode === "normalised" ? mu : null;
+    const text = pts.map(
+      (p, i) =>
+        `MJD ${fmtMjd(p.mjd)}<br>${fmtMjdUtc(p.mjd)} UTC<br>${fmtSig(s.y[i], 4)} ± ${fmtSig(s.err[i], 2)} ${s.unit}` +
+        `<br>S/N ${fmtFixed(p.snr, 1)} · field ${p.field_name ?? "–"}<br>image rms ${fmtSig(p.image_noise_mjy, 3)} mJy/beam`,
+    );
+    return {
+      data: [
+        {
+          type: "scatter",
+          mode: "markers",
+          name: s.unit === "mJy" ? "normalised flux" : s.unit,
+          x,
+          y: s.y,
+          error_y: { type: "data", array: s.err.map((e) => e ?? 0), visible: true, color: "#7a98b3", thickness: 1.2, width: 3 },
+          marker: { color: "#2f6690", size: 7, line: { color: "#fff", width: 0.5 } },
+          text,
+          hovertemplate: "%{text}<extra></extra>",
+        },
+      ],
+      layout: {
+        xaxis: xUtc ? { title: { text: "UTC" }, type: "date" } : { title: { text: "MJD (UTC)" }, tickformat: ".2f", hoverformat: ".5f" },
+        yaxis: { title: { text: `flux density [${s.unit}]` } },
+        shapes:
+          base != null
+            ? [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: base, y1: base, line: { color: "#9aa7b3", dash: "dash", width: 1 } }]
+            : [],
+        showlegend: false,
+        hovermode: "closest",
+      },
+    };
+  }, [pts, mode, xUtc]);
+  if (!pts.length) return <Empty>No measurements with an observation time yet.</Empty>;
+  return (
+    <>
+      <div className="row" style={{ marginBottom: 4 }}>
+        <div className="seg" role="group" aria-label="Flux scale">
+          {MODES.map(([m, label]) => (
+            <button
+              key={m}
+              type="button"
+              aria-pressed={mode === m}
+              disabled={m === "raw" && !rawAvailable}
+              title={m === "raw" && !rawAvailable ? "The API does not provide raw (un-normalised) fluxes for this source" : undefined}
+              onClick={() => setMode(m)}
+            >
+              {label}
+            </button>
+          ))}
+        </div>
+        <div className="seg" role="group" aria-label="Time axis">
+          <button type="button" aria-pressed={!xUtc} onClick={() => setXUtc(false)}>MJD</button>
+          <button type="button" aria-pressed={xUtc} onClick={() => setXUtc(true)}>UTC</button>
+        </div>
+        <span className="small muted">{pts.length} epochs · dashed: weighted mean</span>
+      </div>
+      <Plot data={fig.data} layout={fig.layout} height={340} testId="lightcurve-plot" />
+    </>
+  );
+}
+
+function Metrics({ d }: { d: SourceDetail }) {
+  const v = d.variability;
+  const c = d.catalog;
+  const items: [string, React.ReactNode][] = [
+    ["N obs", v?.n_obs ?? "–"],
+    ["mean flux", v ? `${fmtSig(v.mean_flux_mjy, 4)} mJy` : "–"],
+    ["std", v ? `${fmtSig(v.std_flux_mjy, 3)} mJy` : "–"],
+    ["min / max", v ? `${fmtSig(v.min_flux_mjy, 3)} / ${fmtSig(v.max_flux_mjy, 3)} mJy` : "–"],
+    ["V = std/mean", v && v.mean_flux_mjy && v.std_flux_mjy != null ? fmtFixed(v.std_flux_mjy / v.mean_flux_mjy, 3) : "–"],
+    ["χ²_ν", fmtSig(v?.chi2_nu, 3)],
+    ["η", fmtSig(v?.eta_metric, 3)],
+    ["max deviation", v?.sigma_deviation != null ? <Badge tone={sigmaTone(v.sigma_deviation)}>{fmtFixed(v.sigma_deviation, 2)} σ</Badge> : "–"],
+    ["NVSS flux", c?.s_nvss != null ? fmtJyAsMjy(c.s_nvss) : v?.nvss_flux_mjy != null ? `${fmtSig(v.nvss_flux_mjy, 3)} mJy` : "–"],
+    ["VLASS flux", c?.s_vlass != null ? fmtJyAsMjy(c.s_vlass) : "–"],
+    ["spectral index α", fmtFixed(c?.alpha, 2)],
+    ["last measured", v?.last_mjd != null ? `${fmtMjdUtc(v.last_mjd, false)} · MJD ${fmtMjd(v.last_mjd, 4)}` : "–"],
+  ];
+  return (
+    <div className="metrics" data-testid="variability-metrics">
+      {items.map(([k, val]) => (
+        <div className="metric" key={k}>
+          <div className="k">{k}</div>
+          <div className="v">{val}</div>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+const USER_KEY = "contimg.userName";
+
+function FlagForm({ sourceId, onDone }: { sourceId: string; onDone: () => void }) {
+  const flag = useFlagSource(sourceId);
+  const [by, setBy] = useState(() => localStorage.getItem(USER_KEY) ?? "");
+  const [note, setNote] = useState("");
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    localStorage.setItem(USER_KEY, by.trim());
+    flag.mutate({ flagged_by: by.trim(), notes: note.trim() || undefined }, { onSuccess: onDone });
+  };
+  return (
+    <form className="panel" onSubmit={submit} data-testid="flag-form">
+      <h2>Flag as ESE candidate</h2>
+      {!getToken() && <p className="hint">Writes need the token: set it with the control at the top right.</p>}
+      <div className="filters">
+        <label>
+          Your name or e-mail
+          <input required value={by} onChange={(e) => setBy(e.target.value)} placeholder="astronomer@example.org" />
+        </label>
+      </div>
+      <label className="field">
+        Note
+        <textarea value={note} onChange={(e) => setNote(e.target.value)} placeholder="Why this looks like an extreme scattering event" />
+      </label>
+      <div className="row" style={{ marginTop: 6 }}>
+        <button type="submit" className="btn primary" disabled={flag.isPending || !by.trim()}>
+          {flag.isPending ? "Flagging…" : "Flag"}
+        </button>
+        <button type="button" className="btn" onClick={onDone}>
+          Cancel
+        </button>
+        {flag.isError && <ErrorBox error={flag.error} />}
+      </div>
+    </form>
+  );
+}
+
+function Epochs({ sourceId, ra, dec }: { sourceId: string; ra: number; dec: number }) {
+  const q = useEpochImages(sourceId, ra, dec);
+  const [all, setAll] = useState(false);
+  return (
+    <QueryView q={q}>
+      {(epochs) => {
+        if (!epochs.length) return <Empty>No images of this source are on record.</Empty>;
+        const shown = all ? epochs : epochs.slice(0, 12);
+        return (
+          <>
+            <div className="cutouts" data-testid="cutouts">
+              {shown.map(({ phot, image }) => (
+                <Link className="cutout" key={phot.id} to={`/images/${image.id}`} title={`${image.path}\n${fmtMjdUtc(phot.mjd)} UTC`}>
+                  <img loading="lazy" src={cutoutUrl(image.id, ra, dec)} alt={`Cutout at MJD ${fmtMjd(phot.mjd)}`} />
+                  <div>MJD {fmtMjd(phot.mjd, 3)}</div>
+                  <div className="muted">{fmtSig(phot.peak_jyb * 1000, 3)} mJy</div>
+                </Link>
+              ))}
+            </div>
+            {epochs.length > shown.length && (
+              <button type="button" className="btn small" style={{ marginTop: 6 }} onClick={() => setAll(true)}>
+                show all {epochs.length} epochs
+              </button>
+            )}
+          </>
+        );
+      }}
+    </QueryView>
+  );
+}
+
+export function SourcePage() {
+  const { sourceId = "" } = useParams();
+  const q = useSource(sourceId);
+  const lc = useLightCurve(sourceId);
+  const [flagging, setFlagging] = useState(false);
+  return (
+    <section className="page">
+      <div className="crumbs">
+        <Link to="/sources">Sources</Link> /
+      </div>
+      <QueryView q={q} lines={6}>
+        {(d) => {
+          const ra = d.variability?.ra_deg ?? d.catalog?.ra_deg;
+          const dec = d.variability?.dec_deg ?? d.catalog?.dec_deg;
+          const open = d.candidates.filter((c) => c.status === "active");
+          return (
+            <>
+              <div className="page-head">
+                <h1>{d.source_id}</h1>
+                {open.length > 0 && <Badge tone="warn">ESE candidate</Badge>}
+                <span className="sub mono">
+                  {fmtRa(ra)} {fmtDec(dec)} <span className="muted">({fmtDeg(ra, 5)}, {fmtDeg(dec, 5)})</span>
+                </span>
+                <div className="actions">
+                  <button type="button" className="btn primary" onClick={() => setFlagging(true)} disabled={flagging || !d.variability} data-testid="flag-button" title={d.variability ? undefined : "Only measured sources can be flagged"}>
+                    Flag as ESE…
+                  </button>
+                </div>
+              </div>
+              {flagging && <FlagForm sourceId={d.source_id} onDone={() => setFlagging(false)} />}
+              <div className="panel">
+                <div className="panel-head">
+                  <h2>Light curve</h2>
+                  <a className="more small" href={`/api/v1/photometry/export?format=csv&source_id=${encodeURIComponent(d.source_id)}`}>
+                    photometry CSV
+                  </a>
+                </div>
+                <QueryView q={lc}>{(l) => <LightCurvePlot lc={l} />}</QueryView>
+              </div>
+              <div className="grid">
+                <div className="panel span-7">
+                  <h2>Variability</h2>
+                  <Metrics d={d} />
+                </div>
+                <div className="panel span-5">
+                  <h2>ESE candidates</h2>
+                  {d.candidates.length ? (
+                    <table className="kv">
+                      <tbody>
+                        {d.candidates.map((c) => (
+                          <tr key={c.id}>
+                            <th>
+                              <Link to={`/candidates?focus=${c.id}`}>#{c.id}</Link>{" "}
+                              <Badge tone={candidateStatusTone(c.status)}>{candidateStatusLabel(c.status)}</Badge>
+                            </th>
+                            <td>
+                              {fmtFixed(c.max_sigma_dev, 1)} σ · last {fmtIsoUtc(c.last_detection_at).slice(0, 16)}
+                              {c.notes && <div className="small muted" style={{ whiteSpace: "pre-wrap" }}>{c.notes}</div>}
+                            </td>
+                          </tr>
+                        ))}
+                      </tbody>
+                    </table>
+                  ) : (
+                    <Empty>Not flagged.</Empty>
+                  )}
+                </div>
+              </div>
+              <div className="panel">
+                <h2>Cutouts of the epochs</h2>
+                {ra != null && dec != null ? <Epochs sourceId={d.source_id} ra={ra} dec={dec} /> : <Empty>No position.</Empty>}
+              </div>
+            </>
+          );
+        }}
+      </QueryView>
+    </section>
+  );
+}
