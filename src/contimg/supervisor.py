@@ -1,0 +1,122 @@
+"""A small process supervisor: runs the pipeline's long-lived commands side by side.
+
+Used by ``contimg demo`` (and usable for a one-machine deployment): each child is a
+``contimg`` command line. Its output goes to ``<log_dir>/<name>.log``. A child that
+exits unexpectedly is restarted with a growing delay; a child marked ``once`` (the
+simulator, say) may finish. :meth:`Supervisor.stop` sends SIGTERM to every child,
+waits, then SIGKILLs what is left, so Ctrl-C stops everything cleanly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Child:
+    """One supervised command."""
+
+    name: str
+    argv: Sequence[str]
+    once: bool = False
+    """True when the command is expected to finish (then it is not restarted)."""
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    finished: bool = False
+    _log: IO[bytes] | None = None
+
+
+class Supervisor:
+    """Start, watch and stop a set of child processes."""
+
+    def __init__(self, children: Sequence[Child], *, log_dir: Path, max_backoff_s: float = 30.0):
+        self.children = list(children)
+        self.log_dir = log_dir
+        self.max_backoff_s = max_backoff_s
+        self._stopping = False
+
+    def _spawn(self, child: Child) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        if child._log is None:
+            child._log = (self.log_dir / f"{child.name}.log").open("ab")
+        env = {**os.environ, **child.env}
+        child.proc = subprocess.Popen(
+            list(child.argv),
+            stdout=child._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # Ctrl-C reaches the supervisor, which stops children
+        )
+        log.info("started %s (pid %d): %s", child.name, child.proc.pid, " ".join(child.argv))
+
+    def start(self) -> None:
+        for child in self.children:
+            self._spawn(child)
+
+    def poll(self) -> list[str]:
+        """Restart children that died; return one message per event."""
+        events: list[str] = []
+        now = time.monotonic()
+        for child in self.children:
+            if child.finished or self._stopping:
+                continue
+            if child.proc is None:
+                if now >= child.next_start:
+                    self._spawn(child)
+                    events.append(f"{child.name} restarted")
+                continue
+            code = child.proc.poll()
+            if code is None:
+                continue
+            if child.once and code == 0:
+                child.finished = True
+                events.append(f"{child.name} finished")
+                continue
+            child.restarts += 1
+            delay = min(self.max_backoff_s, 2.0 ** min(child.restarts, 5))
+            child.proc = None
+            child.next_start = now + delay
+            events.append(
+                f"{child.name} exited with code {code}; restarting in {delay:.0f} s "
+                f"(log: {self.log_dir / (child.name + '.log')})"
+            )
+        return events
+
+    def running(self) -> list[str]:
+        return [c.name for c in self.children if c.proc is not None and c.proc.poll() is None]
+
+    def stop(self, *, timeout_s: float = 20.0) -> None:
+        """SIGTERM every child, wait up to ``timeout_s``, then SIGKILL the rest."""
+        self._stopping = True
+        live = [c for c in self.children if c.proc is not None and c.proc.poll() is None]
+        for child in live:
+            assert child.proc is not None
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for child in live:
+            assert child.proc is not None
+            try:
+                child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in %.0f s; killing it", child.name, timeout_s)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.proc.pid, signal.SIGKILL)
+                child.proc.wait(timeout=10)
+        for child in self.children:
+            if child._log is not None:
+                child._log.close()
+                child._log = None

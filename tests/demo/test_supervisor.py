@@ -1,0 +1,60 @@
+"""The supervisor restarts crashed children, lets one-shot children finish and stops
+everything on request."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from contimg.supervisor import Child, Supervisor
+
+
+def _wait(cond, timeout_s: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_restart_finish_and_stop(tmp_path: Path) -> None:
+    py = sys.executable
+    flaky = tmp_path / "ran"
+    children = [
+        Child("sleeper", [py, "-c", "import time; print('up', flush=True); time.sleep(600)"]),
+        Child("oneshot", [py, "-c", "print('done')"], once=True),
+        # Dies the first time, then stays up: must be restarted once.
+        Child(
+            "flaky",
+            [
+                py,
+                "-c",
+                f"import pathlib, sys, time; p = pathlib.Path({str(flaky)!r});\n"
+                "if not p.exists():\n    p.write_text('x'); sys.exit(3)\ntime.sleep(600)",
+            ],
+        ),
+    ]
+    sup = Supervisor(children, log_dir=tmp_path / "logs", max_backoff_s=0.2)
+    sup.start()
+    events: list[str] = []
+    assert _wait(
+        lambda: (
+            bool(events.extend(sup.poll()))
+            or (set(sup.running()) == {"sleeper", "flaky"} and children[2].restarts == 1)
+        )
+    )
+    assert any("oneshot finished" in e for e in events)
+    assert any("flaky exited with code 3" in e for e in events)
+    pids = [c.proc.pid for c in children if c.proc is not None and c.proc.poll() is None]
+    t0 = time.monotonic()
+    sup.stop(timeout_s=5)
+    assert time.monotonic() - t0 < 5
+    assert sup.running() == []
+    for pid in pids:
+        assert (
+            not Path(f"/proc/{pid}").exists()
+            or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+        )
+    assert "up" in (tmp_path / "logs" / "sleeper.log").read_text()
