@@ -15,6 +15,7 @@ from contimg import __version__
 from contimg.cli import catalog as catalog_cli
 from contimg.cli import db as db_cli
 from contimg.cli import ingest as ingest_cli
+from contimg.cli import mosaic as mosaic_cli
 from contimg.cli import queue as queue_cli
 from contimg.cli import serve as serve_cli
 from contimg.cli import worker as worker_cli
@@ -39,6 +40,7 @@ app.add_typer(db_cli.app, name="db")
 app.add_typer(catalog_cli.app, name="catalog")
 app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(queue_cli.app, name="queue")
+app.add_typer(mosaic_cli.app, name="mosaic")
 app.command(name="worker")(worker_cli.worker)
 app.command(name="serve")(serve_cli.serve)
 app.command(name="openapi")(serve_cli.openapi)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 from numpy.typing import NDArray
+from sqlalchemy.engine import Connection
 
 from contimg.config import Settings
 from contimg.db.engine import Databases
@@ -196,6 +197,7 @@ def build_mosaic(
     name: str | None = None,
     replace: bool = False,
     progress: Callable[[str], None] | None = None,
+    on_saved: Callable[[Connection, dict[str, Any]], None] | None = None,
 ) -> MosaicProducts:
     """Build the mosaic of the 'pbcor' images observed in ``[start_mjd, end_mjd)``.
 
@@ -213,6 +215,9 @@ def build_mosaic(
         Rebuild a mosaic of the same name (its row is updated, files replaced).
     progress : callable, optional
         Receives one line per step.
+    on_saved : callable, optional
+        Called with the connection and the row inside the transaction that saves
+        the row (the scheduler records the window's outcome atomically with it).
 
     Raises
     ------
@@ -395,6 +400,8 @@ def build_mosaic(
     }
     with dbs.products.write() as conn:
         mosaic_id = q.save_mosaic(conn, row=row)
+        if on_saved is not None:
+            on_saved(conn, row)
     timings["total_s"] = time.perf_counter() - t0
     say(
         f"mosaic {name!r}: {len(used)} images, noise {noise_jy * 1e3:.3f} mJy/beam, "
