@@ -77,3 +77,28 @@ def write_group(
             )
         )
     return paths
+
+
+def queue_pending_groups(db, n: int, *, first: str = "2025-10-02T00:00:00") -> list[str]:  # type: ignore[no-untyped-def]
+    """Put ``n`` complete groups straight into the queue as ``pending`` (their file
+    paths need not exist: for worker tests whose stages do not read them)."""
+    import time
+
+    from contimg.db.queries import ingest as iq
+
+    ids = group_timestamps(first, n)
+    now = time.time()
+    with db.write() as conn:
+        for k, gid in enumerate(ids):
+            iq.create_group(conn, group_id=gid, expected_subbands=16, now=now + k * 1e-3)
+            for sb in range(16):
+                iq.add_subband(
+                    conn,
+                    group_id=gid,
+                    subband_idx=sb,
+                    path=f"/nonexistent/{subband_file_name(gid, sb)}",
+                    size=1,
+                    now=now,
+                )
+            iq.set_state(conn, group_id=gid, state="pending", now=now + k * 1e-3)
+    return ids

@@ -166,25 +166,18 @@ class Worker:
         with self.dbs.ingest.read() as conn:
             return iq.has_future_work(conn)
 
-    def reap(self) -> None:
-        with self.dbs.ingest.write() as conn:
-            reaped = iq.reap_expired(
-                conn, now=time.time(), max_retries=self.settings.worker.max_retries
-            )
-        for group_id, owner, state in reaped:
-            self.stats.reaped += 1
-            log.warning("group %s: lease of %s expired; now %s", group_id, owner, state)
-
     def claim(self) -> str | None:
-        """Return expired groups to the queue, then claim the oldest claimable group."""
-        self.reap()
+        """Return groups of dead workers (expired leases) to the queue, then claim the
+        oldest claimable group; one short write transaction."""
+        now = time.time()
+        cfg = self.settings.worker
         with self.dbs.ingest.write() as conn:
-            return iq.claim_next(
-                conn,
-                worker_id=self.worker_id,
-                now=time.time(),
-                lease_s=self.settings.worker.lease_s,
-            )
+            reaped = iq.reap_expired(conn, now=now, max_retries=cfg.max_retries)
+            group_id = iq.claim_next(conn, worker_id=self.worker_id, now=now, lease_s=cfg.lease_s)
+        for gid, owner, state in reaped:
+            self.stats.reaped += 1
+            log.warning("group %s: lease of %s expired; now %s", gid, owner, state)
+        return group_id
 
     def run_one(self) -> str | None:
         """Claim and process one group; returns its id, or None if nothing was claimable."""
