@@ -76,6 +76,11 @@ photometry = sa.Table(
     sa.Column("mjd", REAL),
     sa.Column("sep_from_center_deg", REAL),
     sa.Column("flags", INTEGER, server_default=sa.text("0")),
+    # products_0002: raw values and the image's normalisation (science.md section 2)
+    sa.Column("raw_peak_jyb", REAL),
+    sa.Column("raw_peak_err_jyb", REAL),
+    sa.Column("norm_factor", REAL),
+    sa.Column("norm_factor_err", REAL),
     sa.Index("idx_photometry_image", "image_path"),
     sa.Index("idx_photometry_source", "source_id"),
     sa.Index("idx_photometry_mjd", "mjd"),
@@ -124,6 +129,51 @@ ese_candidates = sa.Table(
     sa.Index("idx_ese_status", "status"),
     sa.Index("idx_ese_flagged", "flagged_at"),
     sqlite_autoincrement=True,
+)
+
+# products_0003: at most one active candidate per source and flag type.
+sa.Index(
+    "uq_ese_open",
+    ese_candidates.c.source_id,
+    ese_candidates.c.flag_type,
+    unique=True,
+    sqlite_where=ese_candidates.c.status == "active",
+    postgresql_where=ese_candidates.c.status == "active",
+)
+
+# products_0002: frozen normalisation baselines and per-image corrections.
+normalisation_baselines = sa.Table(
+    "normalisation_baselines",
+    metadata,
+    sa.Column("source_id", TEXT, primary_key=True),
+    sa.Column("baseline_jyb", REAL, nullable=False),
+    sa.Column("n_epochs", INTEGER, nullable=False),
+    sa.Column("first_mjd", REAL),
+    sa.Column("last_mjd", REAL),
+    sa.Column("set_at", REAL, nullable=False),
+)
+
+image_normalisation = sa.Table(
+    "image_normalisation",
+    metadata,
+    sa.Column("image_path", TEXT, primary_key=True),
+    sa.Column("factor", REAL),
+    sa.Column("factor_err", REAL),
+    sa.Column("n_refs", INTEGER, nullable=False),
+    sa.Column("n_rejected", INTEGER, nullable=False),
+    sa.Column("computed_at", REAL, nullable=False),
+)
+
+# products_0003: running state of incremental variability statistics.
+variability_sums = sa.Table(
+    "variability_sums",
+    metadata,
+    sa.Column("source_id", TEXT, primary_key=True),
+    sa.Column("state", TEXT, nullable=False),
+    sa.Column("last_good_mjd", REAL),
+    sa.Column("last_good_flux_mjy", REAL),
+    sa.Column("last_good_err_mjy", REAL),
+    sa.Column("updated_at", REAL, nullable=False),
 )
 
 mosaics = sa.Table(
