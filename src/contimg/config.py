@@ -185,6 +185,30 @@ class MosaicSettings(BaseModel):
     thumbnail_max_px: int = Field(512, ge=16, le=4096)
 
 
+class PhotometrySettings(BaseModel):
+    """Forced photometry, normalisation, variability and ESE rules (docs/photometry.md)."""
+
+    flux_limit_mjy: float = Field(
+        5.0, ge=0, description="Measure catalog sources with NVSS flux at least this (mJy)."
+    )
+    pb_cut: float = Field(
+        0.25, ge=0, le=1, description="Flag BELOW_PB where the primary-beam response is lower."
+    )
+    reference_pb_min: float = Field(
+        0.5, gt=0, le=1, description="References must lie where the beam response is >= this."
+    )
+    blend_radius_beams: float = Field(1.5, ge=0, description="Joint-fit radius, beam majors.")
+    baseline_epochs: int = Field(10, ge=1, description="A baseline is the median of this many.")
+    baseline_min_epochs: int = Field(3, ge=1, description="Fewest epochs to set a baseline.")
+    clip_sigma: float = Field(3.0, gt=0, description="Reject reference ratios beyond this.")
+    min_references: int = Field(3, ge=1, description="Fewer left: the image stays raw.")
+    ese_sigma_deviation: float = Field(5.0, gt=0)
+    ese_chi2_nu: float = Field(3.0, gt=0)
+    ese_min_obs: int = Field(5, ge=2)
+    rapid_vs: float = Field(4.3, gt=0)
+    rapid_m: float = Field(0.26, gt=0)
+
+
 class Settings(BaseSettings):
     """Top-level settings. Build with :func:`get_settings`, never at import time."""
 
@@ -216,6 +240,7 @@ class Settings(BaseSettings):
     calibration: CalibrationSettings = CalibrationSettings()
     imaging: ImagingSettings = ImagingSettings()
     mosaic: MosaicSettings = MosaicSettings()
+    photometry: PhotometrySettings = PhotometrySettings()
 
     @model_validator(mode="after")
     def _derive_dirs(self) -> Settings:
