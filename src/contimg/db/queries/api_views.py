@@ -19,6 +19,7 @@ from contimg.db.products import (
     variability_stats,
 )
 from contimg.db.queries.listing import Listing
+from contimg.db.types import BIGINT
 
 
 def _cols(table: sa.Table) -> dict[str, sa.ColumnElement[Any]]:
@@ -47,7 +48,7 @@ def _groups() -> Listing:
         .scalar_subquery()
     )
     size = (
-        sa.select(sa.func.sum(f.c.file_size))
+        sa.select(sa.cast(sa.func.sum(f.c.file_size), BIGINT))
         .where(f.c.group_id == q.c.group_id)
         .correlate(q)
         .scalar_subquery()

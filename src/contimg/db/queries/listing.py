@@ -22,6 +22,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -204,6 +205,12 @@ def _ordered(listing: Listing, stmt: sa.Select[Any], query: Query) -> sa.Select[
     return stmt.order_by(*order)
 
 
+def check(listing: Listing, query: Query) -> None:
+    """Raise :class:`ListingError` if ``query`` names a column or operator the
+    listing does not allow (without touching the database)."""
+    _ordered(listing, _filtered(listing, query), query)
+
+
 def count(conn: Connection, listing: Listing, query: Query) -> int:
     """Number of rows of the whole (filtered) result."""
     sub = _filtered(listing, query).order_by(None).subquery()
@@ -233,6 +240,8 @@ def iter_rows(
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):  # PostgreSQL's SUM of integers
+        value = int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
