@@ -196,8 +196,9 @@ def claim_window(
             updated_at=now,
         )
         .on_conflict_do_nothing(index_elements=["window_key"])
+        .returning(mosaic_windows.c.window_key)
     )
-    return bool(conn.execute(stmt).rowcount == 1)
+    return conn.execute(stmt).first() is not None
 
 
 def reclaim_window(

@@ -1,0 +1,173 @@
+"""Automatic mosaics: hourly windows built once all their images exist, never twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from contimg.config import Settings
+from contimg.db.engine import Databases
+from contimg.db.products import mosaic_windows, mosaics
+from contimg.db.queries import mosaics as q
+from contimg.mosaic.scheduler import plan_windows, run_once
+
+from . import synth
+
+START = 61000.0  # 2025-11-21T00:00 UTC, an hour boundary
+HOUR_D = 1.0 / 24.0
+NOW = 1.8e9
+TINY = synth.SynthConfig(
+    n_px=48, cell_arcsec=360.0, beam_major_arcsec=1800.0, beam_minor_arcsec=1200.0
+)
+
+
+def _groups(root: Path, *, start_mjd: float, n: int, seed: int, dec: float = 54.57) -> list:
+    cfg = synth.SynthConfig(**{**TINY.__dict__, "dec_deg": dec})
+    return synth.drift_groups(
+        root, start_mjd=start_mjd, n_groups=n, ra0_deg=30.0, sources=[], seed=seed, cfg=cfg
+    )
+
+
+def _record(dbs: Databases, groups: list, *, state: str = "completed") -> None:
+    with dbs.products.write() as conn:
+        synth.record_groups(conn, groups)
+    with dbs.ingest.write() as conn:
+        synth.record_queue(conn, groups, state=state, received_at=NOW - 60)
+
+
+def _mosaic_rows(dbs: Databases) -> list[dict]:
+    with dbs.products.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(mosaics.select().order_by(mosaics.c.id))]
+
+
+def test_plan_windows_by_hour_and_pointing() -> None:
+    epochs = [(START + 0.01, 54.57), (START + 0.02, 54.57), (START + 0.05, 54.57)]
+    epochs += [(START + 0.03, 16.3)]
+    windows = plan_windows(epochs, window_s=3600.0, dec_tolerance_deg=0.5)
+    assert [(w.key, w.n_images) for w in windows] == [
+        ("2025-11-21T00:00:00/3600s/dec+16.3", 1),
+        ("2025-11-21T00:00:00/3600s/dec+54.6", 2),
+        ("2025-11-21T01:00:00/3600s/dec+54.6", 1),
+    ]
+    assert windows[1].start_mjd == pytest.approx(START)
+    assert windows[1].end_mjd == pytest.approx(START + HOUR_D)
+    assert windows[1].dec_min_deg < 54.57 < windows[1].dec_max_deg
+    assert windows[1].name == "2025-11-21T00:00:00_1h_dec+54.6"
+
+
+def test_hourly_windows_built_once_when_complete(
+    dbs: Databases, settings: Settings, tmp_path: Path
+) -> None:
+    # Hour 0 complete (12 groups) and the first 3 groups of hour 1.
+    hour0 = _groups(tmp_path / "a", start_mjd=START, n=12, seed=1)
+    hour1 = _groups(tmp_path / "b", start_mjd=START + 12 * synth.GROUP_S / 86400, n=3, seed=2)
+    _record(dbs, hour0 + hour1)
+
+    report = run_once(settings, dbs, scheduler_id="s1", now=NOW)
+    assert [k for k, _ in report.built] == ["2025-11-21T00:00:00/3600s/dec+54.6"]
+    assert [k for k, _ in report.waiting] == ["2025-11-21T01:00:00/3600s/dec+54.6"]
+    rows = _mosaic_rows(dbs)
+    assert len(rows) == 1 and rows[0]["n_images"] == 12
+    assert rows[0]["name"] == "2025-11-21T00:00:00_1h_dec+54.6"
+    assert all(v is not None for v in rows[0].values())
+
+    # A second pass (and a second scheduler) builds nothing again.
+    assert run_once(settings, dbs, scheduler_id="s1", now=NOW + 10).built == []
+    assert run_once(settings, dbs, scheduler_id="s2", now=NOW + 20).built == []
+    assert len(_mosaic_rows(dbs)) == 1
+
+    # Hour 1 completes and data move on: it is built, hour 0 is not rebuilt.
+    rest = _groups(tmp_path / "c", start_mjd=START + 15 * synth.GROUP_S / 86400, n=10, seed=3)
+    _record(dbs, rest)
+    report = run_once(settings, dbs, scheduler_id="s2", now=NOW + 30)
+    assert [k for k, _ in report.built] == ["2025-11-21T01:00:00/3600s/dec+54.6"]
+    rows = _mosaic_rows(dbs)
+    assert [r["n_images"] for r in rows] == [12, 11]  # 11.6 groups an hour
+    with dbs.products.read() as conn:
+        rows_w = conn.execute(mosaic_windows.select()).all()
+    states = {r.window_key: (r.state, r.attempts) for r in rows_w}
+    assert states["2025-11-21T00:00:00/3600s/dec+54.6"] == ("done", 1)
+    assert states["2025-11-21T01:00:00/3600s/dec+54.6"] == ("done", 1)
+
+
+def test_window_waits_for_groups_still_processing(
+    dbs: Databases, settings: Settings, tmp_path: Path
+) -> None:
+    hour0 = _groups(tmp_path / "a", start_mjd=START, n=12, seed=1)
+    later = _groups(tmp_path / "b", start_mjd=START + 13 * synth.GROUP_S / 86400, n=1, seed=2)
+    _record(dbs, hour0[:11] + later)
+    # The 12th group of hour 0 has arrived but is still being imaged.
+    with dbs.ingest.write() as conn:
+        synth.record_queue(conn, hour0[11:], state="in_progress", received_at=NOW - 60)
+    report = run_once(settings, dbs, scheduler_id="s1", now=NOW)
+    assert report.built == []
+    assert report.waiting[0][0] == "2025-11-21T00:00:00/3600s/dec+54.6"
+    assert "1 group(s) still processing" in report.waiting[0][1]
+
+    with dbs.ingest.write() as conn:
+        conn.execute(
+            synth.ingest_queue.update()
+            .where(synth.ingest_queue.c.group_id == hour0[11].group_id)
+            .values(state="completed")
+        )
+    with dbs.products.write() as conn:
+        synth.record_groups(conn, hour0[11:])
+    report = run_once(settings, dbs, scheduler_id="s1", now=NOW + 5)
+    assert [k for k, _ in report.built] == ["2025-11-21T00:00:00/3600s/dec+54.6"]
+    assert _mosaic_rows(dbs)[0]["n_images"] == 12
+
+
+def test_last_window_closes_when_data_stop(
+    dbs: Databases, settings: Settings, tmp_path: Path
+) -> None:
+    groups = _groups(tmp_path / "a", start_mjd=START, n=5, seed=1)
+    _record(dbs, groups)
+    assert run_once(settings, dbs, scheduler_id="s1", now=NOW).built == []
+    idle_now = NOW + settings.mosaic.idle_close_s
+    report = run_once(settings, dbs, scheduler_id="s1", now=idle_now)
+    assert len(report.built) == 1
+    assert _mosaic_rows(dbs)[0]["n_images"] == 5
+
+
+def test_failed_build_is_recorded_and_retried_then_given_up(
+    dbs: Databases, settings: Settings, tmp_path: Path
+) -> None:
+    groups = _groups(tmp_path / "a", start_mjd=START, n=3, seed=1)
+    _record(dbs, groups)
+    groups[1].image_path.unlink()  # a lost input file
+    idle_now = NOW + settings.mosaic.idle_close_s
+    for attempt in range(1, settings.mosaic.max_attempts + 1):
+        report = run_once(settings, dbs, scheduler_id="s1", now=idle_now + attempt)
+        assert len(report.failed) == 1, attempt
+        assert str(groups[1].image_path) in report.failed[0][1]
+    assert run_once(settings, dbs, scheduler_id="s1", now=idle_now + 99).failed == []
+    with dbs.products.read() as conn:
+        (row,) = q.list_windows(conn)
+    assert row["state"] == "failed" and row["attempts"] == settings.mosaic.max_attempts
+    assert "image file not found" in row["error_message"]
+    assert _mosaic_rows(dbs) == []
+
+
+def test_claims_are_exclusive_and_stale_claims_expire(dbs: Databases) -> None:
+    args = dict(window_key="w", start_mjd=START, end_mjd=START + HOUR_D, dec_min_deg=54.0)
+    with dbs.products.write() as conn:
+        assert q.claim_window(conn, **args, dec_max_deg=55.0, claimed_by="a", now=NOW)
+    with dbs.products.write() as conn:
+        assert not q.claim_window(conn, **args, dec_max_deg=55.0, claimed_by="b", now=NOW)
+    with dbs.products.write() as conn:  # a fresh claim is not taken over
+        assert not q.reclaim_window(
+            conn, window_key="w", claimed_by="b", now=NOW, stale_before=NOW - 10, max_attempts=3
+        )
+    with dbs.products.write() as conn:  # a stale one is
+        assert q.reclaim_window(
+            conn, window_key="w", claimed_by="b", now=NOW, stale_before=NOW + 1, max_attempts=3
+        )
+    with dbs.products.write() as conn:
+        assert not q.finish_window(conn, window_key="w", claimed_by="a", state="done", now=NOW)
+        assert q.finish_window(
+            conn, window_key="w", claimed_by="b", state="done", now=NOW, mosaic_path="/m.fits"
+        )
+    with dbs.products.read() as conn:
+        (row,) = q.list_windows(conn)
+    assert (row["state"], row["attempts"], row["claimed_by"]) == ("done", 2, "b")
