@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.api.testclient import TestClient
 
 from contimg.api import create_app
 from contimg.config import Settings
 from contimg.db.engine import Databases
 from tests.api.data import Deployment, populate
+from tests.api.testclient import TestClient
 
 TOKEN = "test-token-0123456789"
 

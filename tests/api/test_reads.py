@@ -8,10 +8,10 @@ import urllib.parse
 
 import numpy as np
 from astropy.io import fits
-from tests.api.testclient import TestClient
 from PIL import Image
 
-from tests.api.data import MJD0, RA0, DEC0, STATES, Deployment, sid
+from tests.api.data import DEC0, MJD0, RA0, STATES, Deployment, sid
+from tests.api.testclient import TestClient
 
 V1 = "/api/v1"
 
