@@ -119,5 +119,6 @@ BUILTIN_STAGE_MODULES: list[str] = [
     "contimg.stages.convert",
     "contimg.stages.calibrate",
     "contimg.stages.image",
+    "contimg.stages.photometry",
 ]
 """Dotted names of built-in stage modules, in no particular order (order is per stage)."""

@@ -1,0 +1,212 @@
+"""SQL for ``photometry`` rows and differential normalisation (baselines, corrections)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from contimg.db.products import (
+    image_normalisation,
+    images,
+    ms_index,
+    normalisation_baselines,
+    photometry,
+)
+from contimg.db.queries.bulk import insert_many
+
+PHOTOMETRY_COLUMNS: tuple[str, ...] = (
+    "image_path",
+    "source_id",
+    "ra_deg",
+    "dec_deg",
+    "nvss_flux_mjy",
+    "peak_jyb",
+    "peak_err_jyb",
+    "snr",
+    "measured_at",
+    "mjd",
+    "sep_from_center_deg",
+    "flags",
+    "raw_peak_jyb",
+    "raw_peak_err_jyb",
+    "norm_factor",
+    "norm_factor_err",
+)
+"""Columns written by :func:`replace_image_photometry`, in row-tuple order."""
+
+
+def replace_image_photometry(
+    conn: Connection, *, image_path: str, rows: Sequence[Sequence[Any]]
+) -> list[str]:
+    """Replace every ``photometry`` row of ``image_path`` by ``rows``.
+
+    ``rows`` are tuples in :data:`PHOTOMETRY_COLUMNS` order. Returns the source ids
+    that had rows before (a re-run), whose statistics must be recomputed.
+    """
+    old = list(
+        conn.execute(
+            sa.select(photometry.c.source_id).where(photometry.c.image_path == image_path)
+        ).scalars()
+    )
+    if old:
+        conn.execute(photometry.delete().where(photometry.c.image_path == image_path))
+    insert_many(conn, photometry, columns=PHOTOMETRY_COLUMNS, rows=list(rows))
+    return sorted(set(old))
+
+
+def image_row(conn: Connection, *, path: str) -> dict[str, Any] | None:
+    """The ``images`` row of ``path`` with its MS's ``mid_mjd``, or None."""
+    found = (
+        conn.execute(
+            sa.select(images, ms_index.c.mid_mjd)
+            .select_from(images.outerjoin(ms_index, images.c.ms_path == ms_index.c.path))
+            .where(images.c.path == path)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(found) if found is not None else None
+
+
+def image_measurements(conn: Connection, *, image_path: str) -> list[dict[str, Any]]:
+    """All photometry rows of one image, by source id."""
+    rows = conn.execute(
+        sa.select(photometry)
+        .where(photometry.c.image_path == image_path)
+        .order_by(photometry.c.source_id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def source_measurements(
+    conn: Connection, *, source_ids: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Photometry rows (``source_id``, ``mjd``, ``id``, fluxes, flags, ...) in
+    (source, mjd, id) order; all sources when ``source_ids`` is None."""
+    cols = [
+        photometry.c.id,
+        photometry.c.source_id,
+        photometry.c.ra_deg,
+        photometry.c.dec_deg,
+        photometry.c.nvss_flux_mjy,
+        photometry.c.peak_jyb,
+        photometry.c.peak_err_jyb,
+        photometry.c.raw_peak_jyb,
+        photometry.c.flags,
+        photometry.c.mjd,
+        photometry.c.measured_at,
+    ]
+    out: list[dict[str, Any]] = []
+    order = (photometry.c.source_id, photometry.c.mjd, photometry.c.id)
+    if source_ids is None:
+        rows = conn.execute(sa.select(*cols).order_by(*order)).mappings()
+        return [dict(r) for r in rows]
+    ids = list(source_ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        rows = conn.execute(
+            sa.select(*cols).where(photometry.c.source_id.in_(chunk)).order_by(*order)
+        ).mappings()
+        out.extend(dict(r) for r in rows)
+    return out
+
+
+def good_raw_history(
+    conn: Connection, *, source_ids: Sequence[str], bad_mask: int, limit: int
+) -> dict[str, list[tuple[float, float]]]:
+    """Up to ``limit`` earliest good raw measurements ``(mjd, raw_peak_jyb)`` per source.
+
+    "Good" means ``flags & bad_mask == 0`` and a raw value present.
+    """
+    out: dict[str, list[tuple[float, float]]] = {}
+    ids = list(source_ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        rn = (
+            sa.func.row_number()
+            .over(
+                partition_by=photometry.c.source_id,
+                order_by=(photometry.c.mjd, photometry.c.id),
+            )
+            .label("rn")
+        )
+        inner = (
+            sa.select(photometry.c.source_id, photometry.c.mjd, photometry.c.raw_peak_jyb, rn)
+            .where(
+                photometry.c.source_id.in_(chunk),
+                photometry.c.raw_peak_jyb.is_not(None),
+                photometry.c.flags.op("&")(bad_mask) == 0,
+            )
+            .subquery()
+        )
+        rows = conn.execute(
+            sa.select(inner.c.source_id, inner.c.mjd, inner.c.raw_peak_jyb)
+            .where(inner.c.rn <= limit)
+            .order_by(inner.c.source_id, inner.c.rn)
+        )
+        for sid, mjd, raw in rows:
+            out.setdefault(sid, []).append((float(mjd) if mjd is not None else 0.0, float(raw)))
+    return out
+
+
+def get_baselines(conn: Connection, *, source_ids: Sequence[str]) -> dict[str, float]:
+    """Frozen baselines (Jy/beam) of those sources that have one."""
+    out: dict[str, float] = {}
+    ids = list(source_ids)
+    for i in range(0, len(ids), 500):
+        rows = conn.execute(
+            sa.select(
+                normalisation_baselines.c.source_id, normalisation_baselines.c.baseline_jyb
+            ).where(normalisation_baselines.c.source_id.in_(ids[i : i + 500]))
+        )
+        out.update({sid: float(b) for sid, b in rows})
+    return out
+
+
+def insert_baselines(conn: Connection, *, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Add new baselines (never replaces one: baselines are frozen once set)."""
+    if rows:
+        conn.execute(normalisation_baselines.insert(), [dict(r) for r in rows])
+
+
+def record_image_normalisation(
+    conn: Connection,
+    *,
+    image_path: str,
+    factor: float | None,
+    factor_err: float | None,
+    n_refs: int,
+    n_rejected: int,
+    now: float,
+) -> None:
+    """Store (or replace) the correction of one image."""
+    conn.execute(image_normalisation.delete().where(image_normalisation.c.image_path == image_path))
+    conn.execute(
+        image_normalisation.insert().values(
+            image_path=image_path,
+            factor=factor,
+            factor_err=factor_err,
+            n_refs=n_refs,
+            n_rejected=n_rejected,
+            computed_at=now,
+        )
+    )
+
+
+def get_image_normalisation(conn: Connection, *, image_path: str) -> dict[str, Any] | None:
+    found = (
+        conn.execute(
+            sa.select(image_normalisation).where(image_normalisation.c.image_path == image_path)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(found) if found is not None else None
+
+
+def insert_photometry(conn: Connection, *, rows: Sequence[Sequence[Any]]) -> int:
+    """Insert photometry rows (tuples in :data:`PHOTOMETRY_COLUMNS` order)."""
+    return insert_many(conn, photometry, columns=PHOTOMETRY_COLUMNS, rows=list(rows))

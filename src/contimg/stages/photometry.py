@@ -1,0 +1,633 @@
+"""Photometry stage: forced photometry, normalisation, variability and ESE flags.
+
+For the pb-corrected image of a group (``ctx.artifacts["image_paths"]["pbcor"]``,
+else the restored image; rebuilt from the ``images`` rows after a crash), in ONE
+write transaction, so a killed worker leaves nothing half-done and a re-run
+replaces rather than duplicates:
+
+1. every catalog source in the image above ``photometry.flux_limit_mjy`` (plus the
+   image's ``final_references``) is measured (:mod:`contimg.science.photometry`);
+2. the image's flux-scale correction is derived from its references and applied
+   (:mod:`contimg.science.normalisation`), baselines being set and frozen on the way;
+3. ``variability_stats`` of each measured source is updated from its running state
+   (``variability_sums``), in a time independent of the light curve's length;
+   sources that had rows from an earlier run of this image are recomputed in full;
+4. ESE rules flag 'variability' and 'rapid_change' candidates.
+
+The functions below are also the library behind ``contimg variability`` and
+``contimg ese``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import Connection
+
+from contimg.config import PhotometrySettings, Settings
+from contimg.db.engine import Databases
+from contimg.db.queries import ese as eq
+from contimg.db.queries import photometry as pq
+from contimg.db.queries import products as prq
+from contimg.db.queries import variability as vq
+from contimg.errors import ContimgError, NotFoundError
+from contimg.science import ese as ese_rules
+from contimg.science.beams import airy_power, angular_separation_rad
+from contimg.science.flags import BAD_MASK, RAW_BAD_MASK, PhotFlag
+from contimg.science.normalisation import apply_correction, baseline, image_correction
+from contimg.science.photometry import FitsImage, forced_photometry, read_fits_image
+from contimg.science.variability import RunningSums, VariabilityStats
+from contimg.stages.base import REGISTRY, Phase, StageContext
+from contimg.telescope import DSA110
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CatalogEntry:
+    source_id: str
+    ra_deg: float
+    dec_deg: float
+    nvss_flux_mjy: float | None
+    is_reference: bool = False
+
+
+@dataclass
+class ImageResult:
+    """What one image's photometry produced."""
+
+    image_path: str
+    n_measured: int
+    n_good: int
+    correction: float | None
+    n_refs: int
+    n_candidates: int
+
+
+def thresholds(cfg: PhotometrySettings) -> ese_rules.EseThresholds:
+    return ese_rules.EseThresholds(
+        sigma_deviation=cfg.ese_sigma_deviation,
+        chi2_nu=cfg.ese_chi2_nu,
+        min_obs=cfg.ese_min_obs,
+        rapid_vs=cfg.rapid_vs,
+        rapid_m=cfg.rapid_m,
+    )
+
+
+# ---------------------------------------------------------------- catalogue
+def catalog_sources_in_image(
+    dbs: Databases, image: FitsImage, *, min_flux_mjy: float
+) -> list[CatalogEntry]:
+    """Catalog sources on the image above the flux limit, plus its final references."""
+    from contimg.catalog.footprint import sources_in_image
+
+    shape = (int(image.data.shape[0]), int(image.data.shape[1]))
+    hits = sources_in_image(
+        dbs.master_sources, wcs=image.wcs, shape=shape, min_flux_mjy=min_flux_mjy
+    )
+    refs = sources_in_image(
+        dbs.master_sources, wcs=image.wcs, shape=shape, relation="final_references"
+    )
+    out: dict[str, CatalogEntry] = {}
+    for src, _, _ in hits:
+        out[src.source_id] = CatalogEntry(src.source_id, src.ra_deg, src.dec_deg, src.flux_mjy)
+    for src, _, _ in refs:
+        entry = out.setdefault(
+            src.source_id, CatalogEntry(src.source_id, src.ra_deg, src.dec_deg, src.flux_mjy)
+        )
+        entry.is_reference = True
+    return sorted(out.values(), key=lambda e: e.source_id)
+
+
+def _header_float(header: Any, key: str) -> float | None:
+    try:
+        value = float(header[key])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def image_frequency_hz(image: FitsImage) -> float:
+    """Reference frequency from the FITS spectral axis, else the band centre."""
+    h = image.header
+    for axis in range(1, int(h.get("NAXIS", 0)) + 1):
+        if str(h.get(f"CTYPE{axis}", "")).upper().startswith("FREQ"):
+            value = _header_float(h, f"CRVAL{axis}")
+            if value:
+                return value
+    return DSA110.centre_freq_hz
+
+
+def image_centre_deg(image: FitsImage) -> tuple[float, float]:
+    ny, nx = image.data.shape
+    ra, dec = image.wcs.all_pix2world([(nx - 1) / 2.0], [(ny - 1) / 2.0], 0)
+    return float(ra[0]) % 360.0, float(dec[0])
+
+
+# ---------------------------------------------------------------- measurement
+@dataclass
+class Measured:
+    entries: list[CatalogEntry]
+    raw: np.ndarray
+    raw_err: np.ndarray
+    flags: np.ndarray
+    pb: np.ndarray
+    sep_deg: np.ndarray
+
+
+def measure(image: FitsImage, entries: Sequence[CatalogEntry], cfg: PhotometrySettings) -> Measured:
+    """Forced photometry of ``entries`` on ``image`` with primary-beam flags."""
+    ra = np.array([e.ra_deg for e in entries], dtype=np.float64)
+    dec = np.array([e.dec_deg for e in entries], dtype=np.float64)
+    cra, cdec = image_centre_deg(image)
+    pra = _header_float(image.header, "PBRA")
+    pdec = _header_float(image.header, "PBDEC")
+    if pra is None or pdec is None:
+        pra, pdec = cra, cdec
+    theta = angular_separation_rad(
+        np.deg2rad(pra), np.deg2rad(pdec), np.deg2rad(ra), np.deg2rad(dec)
+    )
+    pb = airy_power(theta, image_frequency_hz(image), dish_diameter_m=DSA110.dish_diameter_m)
+    sep = np.rad2deg(
+        angular_separation_rad(np.deg2rad(cra), np.deg2rad(cdec), np.deg2rad(ra), np.deg2rad(dec))
+    )
+    res = forced_photometry(
+        image.data, image.wcs, image.beam, ra, dec,
+        pb_response=pb, pb_cut=cfg.pb_cut, blend_radius_beams=cfg.blend_radius_beams,
+    )  # fmt: skip
+    return Measured(list(entries), res.peak_jyb, res.peak_err_jyb, res.flags.copy(), pb, sep)
+
+
+# ---------------------------------------------------------------- normalisation
+def normalise_image(
+    conn: Connection,
+    *,
+    image_path: str,
+    m: Measured,
+    mjd: float,
+    cfg: PhotometrySettings,
+    now: float,
+) -> tuple[np.ndarray, np.ndarray, float | None, float | None, int]:
+    """Set missing baselines, compute the image's correction and apply it.
+
+    Returns normalised flux, error, c, sigma_c and the number of references used;
+    when the image cannot be normalised the raw values come back and every
+    measurement gets :attr:`PhotFlag.NOT_NORMALISED`.
+    """
+    good_raw = ((m.flags & RAW_BAD_MASK) == 0) & np.isfinite(m.raw) & (m.raw_err > 0)
+    ref_idx = [
+        i for i, e in enumerate(m.entries)
+        if e.is_reference and good_raw[i] and m.pb[i] >= cfg.reference_pb_min
+    ]  # fmt: skip
+    ids = [m.entries[i].source_id for i in ref_idx]
+    baselines = pq.get_baselines(conn, source_ids=ids)
+    missing = [i for i in ref_idx if m.entries[i].source_id not in baselines]
+    if missing:
+        history = pq.good_raw_history(
+            conn, source_ids=[m.entries[i].source_id for i in missing],
+            bad_mask=RAW_BAD_MASK, limit=cfg.baseline_epochs,
+        )  # fmt: skip
+        new_rows = []
+        for i in missing:
+            sid = m.entries[i].source_id
+            series = sorted([*history.get(sid, []), (mjd, float(m.raw[i]))])[: cfg.baseline_epochs]
+            value = baseline(
+                [v for _, v in series], max_epochs=cfg.baseline_epochs,
+                min_epochs=cfg.baseline_min_epochs,
+            )  # fmt: skip
+            if value is not None and value > 0:
+                baselines[sid] = value
+                new_rows.append(
+                    {"source_id": sid, "baseline_jyb": value, "n_epochs": len(series),
+                     "first_mjd": series[0][0], "last_mjd": series[-1][0], "set_at": now}
+                )  # fmt: skip
+        pq.insert_baselines(conn, rows=new_rows)
+    use = [i for i in ref_idx if m.entries[i].source_id in baselines]
+    corr = image_correction(
+        m.raw[use], [baselines[m.entries[i].source_id] for i in use],
+        clip_sigma=cfg.clip_sigma, min_refs=cfg.min_references,
+    )  # fmt: skip
+    if corr is None:
+        pq.record_image_normalisation(
+            conn, image_path=image_path, factor=None, factor_err=None, n_refs=len(use),
+            n_rejected=0, now=now,
+        )  # fmt: skip
+        m.flags |= int(PhotFlag.NOT_NORMALISED)
+        return m.raw.copy(), m.raw_err.copy(), None, None, len(use)
+    pq.record_image_normalisation(
+        conn, image_path=image_path, factor=corr.factor, factor_err=corr.factor_err,
+        n_refs=corr.n_refs, n_rejected=corr.n_rejected, now=now,
+    )  # fmt: skip
+    norm, norm_err = apply_correction(m.raw, m.raw_err, corr)
+    return norm, norm_err, corr.factor, corr.factor_err, corr.n_refs
+
+
+# ---------------------------------------------------------------- variability
+@dataclass
+class Good:
+    """One good measurement in mJy."""
+
+    source_id: str
+    f_mjy: float
+    s_mjy: float
+    mjd: float
+    measured_at: float
+    ra_deg: float
+    dec_deg: float
+    nvss_flux_mjy: float | None
+
+
+def _stats_row(
+    g: Good, st: VariabilityStats, *, last_mjd: float | None, last_at: float | None, now: float
+) -> dict[str, Any]:
+    return {
+        "source_id": g.source_id,
+        "ra_deg": g.ra_deg,
+        "dec_deg": g.dec_deg,
+        "nvss_flux_mjy": g.nvss_flux_mjy,
+        "n_obs": st.n_obs,
+        "mean_flux_mjy": st.mean_flux_mjy,
+        "std_flux_mjy": st.std_flux_mjy,
+        "min_flux_mjy": st.min_flux_mjy,
+        "max_flux_mjy": st.max_flux_mjy,
+        "chi2_nu": st.chi2_nu,
+        "sigma_deviation": st.sigma_deviation,
+        "eta_metric": st.eta_metric,
+        "last_measured_at": last_at,
+        "last_mjd": last_mjd,
+        "updated_at": now,
+    }
+
+
+def _is_good(flags: int, err: float | None, peak: float | None) -> bool:
+    return (
+        not (int(flags or 0) & BAD_MASK)
+        and err is not None
+        and err > 0
+        and peak is not None
+        and math.isfinite(peak)
+    )
+
+
+def update_variability(
+    conn: Connection,
+    *,
+    new: Sequence[Good],
+    recompute_ids: Iterable[str],
+    th: ese_rules.EseThresholds,
+    now: float,
+) -> int:
+    """Fold this image's good measurements into the running state; update stats and ESE.
+
+    ``recompute_ids`` (sources that had rows from an earlier run of the same image)
+    are rebuilt from ``photometry``. Returns the number of candidates opened or raised.
+    """
+    redo = set(recompute_ids)
+    incremental = [g for g in new if g.source_id not in redo]
+    sums_rows = vq.get_sums(conn, source_ids=[g.source_id for g in incremental])
+    stats_rows: list[dict[str, Any]] = []
+    new_sums: list[dict[str, Any]] = []
+    flags_found: list[tuple[str, str, float]] = []
+    for g in incremental:
+        row = sums_rows.get(g.source_id)
+        state = RunningSums.from_json(row["state"]) if row else RunningSums()
+        last_mjd = row["last_good_mjd"] if row else None
+        state.add(g.f_mjy, g.s_mjy)
+        st = state.stats()
+        # rapid change against the neighbouring good measurement(s) in time
+        if row is not None and last_mjd is not None and g.mjd >= last_mjd:
+            pairs = [(row["last_good_flux_mjy"], row["last_good_err_mjy"])]
+            keep_last = (g.mjd, g.f_mjy, g.s_mjy)
+        elif row is not None and last_mjd is not None:
+            before, after = vq.neighbours(conn, source_id=g.source_id, mjd=g.mjd, bad_mask=BAD_MASK)
+            pairs = [(1e3 * n["peak_jyb"], 1e3 * n["peak_err_jyb"]) for n in (before, after) if n]
+            keep_last = (float(last_mjd), row["last_good_flux_mjy"], row["last_good_err_mjy"])
+        else:
+            pairs = []
+            keep_last = (g.mjd, g.f_mjy, g.s_mjy)
+        for fa, sa_ in pairs:
+            sig = ese_rules.rapid_change_significance(fa, sa_, g.f_mjy, g.s_mjy, th)
+            if sig is not None:
+                flags_found.append((g.source_id, "rapid_change", sig))
+        var_sig = ese_rules.variability_significance(st.n_obs, st.chi2_nu, st.sigma_deviation, th)
+        if var_sig is not None:
+            flags_found.append((g.source_id, "variability", var_sig))
+        new_sums.append({
+            "source_id": g.source_id, "state": state.to_json(), "last_good_mjd": keep_last[0],
+            "last_good_flux_mjy": keep_last[1], "last_good_err_mjy": keep_last[2],
+            "updated_at": now,
+        })  # fmt: skip
+        stats_rows.append(
+            _stats_row(g, st, last_mjd=max(keep_last[0], g.mjd), last_at=g.measured_at, now=now)
+        )
+    if redo:
+        rows, found = _recompute(conn, sorted(redo), th=th, now=now)
+        stats_rows.extend(rows[0])
+        new_sums.extend(rows[1])
+        flags_found.extend(found)
+    vq.upsert_stats(conn, rows=stats_rows)
+    vq.upsert_sums(conn, rows=new_sums)
+    n = 0
+    for sid, ftype, sig in flags_found:
+        n += auto_flag(conn, source_id=sid, flag_type=ftype, significance=sig, now=now)
+    return n
+
+
+def _recompute(
+    conn: Connection, source_ids: Sequence[str] | None, *, th: ese_rules.EseThresholds, now: float
+) -> tuple[tuple[list[dict[str, Any]], list[dict[str, Any]]], list[tuple[str, str, float]]]:
+    """Statistics and running state from scratch (from ``photometry``)."""
+    rows = pq.source_measurements(conn, source_ids=source_ids)
+    stats_rows: list[dict[str, Any]] = []
+    sums_rows: list[dict[str, Any]] = []
+    found: list[tuple[str, str, float]] = []
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_source.setdefault(r["source_id"], []).append(r)
+    for sid, meas in by_source.items():
+        good = [r for r in meas if _is_good(r["flags"], r["peak_err_jyb"], r["peak_jyb"])]
+        if not good:
+            continue
+        f = [1e3 * r["peak_jyb"] for r in good]
+        s = [1e3 * r["peak_err_jyb"] for r in good]
+        state = RunningSums()
+        state.extend(f, s)
+        st = state.stats()
+        last = good[-1]
+        g = Good(
+            sid,
+            f[-1],
+            s[-1],
+            last["mjd"],
+            last["measured_at"],
+            last["ra_deg"],
+            last["dec_deg"],
+            last["nvss_flux_mjy"],
+        )
+        last_mjd = max((r["mjd"] for r in good if r["mjd"] is not None), default=None)
+        last_at = max(r["measured_at"] for r in good)
+        stats_rows.append(_stats_row(g, st, last_mjd=last_mjd, last_at=last_at, now=now))
+        sums_rows.append({
+            "source_id": sid, "state": state.to_json(), "last_good_mjd": last["mjd"],
+            "last_good_flux_mjy": f[-1], "last_good_err_mjy": s[-1], "updated_at": now,
+        })  # fmt: skip
+        var_sig = ese_rules.variability_significance(st.n_obs, st.chi2_nu, st.sigma_deviation, th)
+        if var_sig is not None:
+            found.append((sid, "variability", var_sig))
+        rapid = ese_rules.rapid_change_series(f, s, th)
+        if rapid is not None:
+            found.append((sid, "rapid_change", rapid))
+    return (stats_rows, sums_rows), found
+
+
+def recompute_variability(
+    dbs: Databases, settings: Settings, *, now: float | None = None
+) -> tuple[int, int]:
+    """Rebuild every ``variability_stats`` row and running state from ``photometry``.
+
+    Stats rows of sources without good measurements are removed unless an ESE
+    candidate refers to them. Candidates are raised/opened by the same rules.
+    Returns (sources with statistics, candidates opened or raised).
+    """
+    now = time.time() if now is None else now
+    th = thresholds(settings.photometry)
+    with dbs.products.write() as conn:
+        (stats_rows, sums_rows), found = _recompute(conn, None, th=th, now=now)
+        vq.delete_sums_and_orphan_stats(conn, keep_ids=[r["source_id"] for r in stats_rows])
+        vq.upsert_stats(conn, rows=stats_rows)
+        vq.upsert_sums(conn, rows=sums_rows)
+        n = sum(
+            auto_flag(conn, source_id=sid, flag_type=ft, significance=sig, now=now)
+            for sid, ft, sig in found
+        )
+    return len(stats_rows), n
+
+
+# ---------------------------------------------------------------- ESE candidates
+def auto_flag(
+    conn: Connection, *, source_id: str, flag_type: str, significance: float, now: float
+) -> int:
+    """Open or raise the automatic candidate of a source and type; 1 if anything changed.
+
+    An active candidate has its significance raised (never a second row). After a
+    person has closed one (investigated/dismissed), a new active candidate is opened
+    only when the new significance exceeds the closed one's.
+    """
+    current = eq.open_candidate(conn, source_id=source_id, flag_type=flag_type)
+    if current is not None:
+        if significance > float(current["significance"]):
+            eq.raise_significance(conn, candidate_id=int(current["id"]), significance=significance)
+            return 1
+        return 0
+    closed = eq.latest_closed(conn, source_id=source_id, flag_type=flag_type)
+    if closed is not None and significance <= float(closed["significance"]):
+        return 0
+    eq.insert_candidate(
+        conn, source_id=source_id, flag_type=flag_type, significance=significance, now=now,
+        flagged_by="auto", notes=None,
+    )  # fmt: skip
+    return 1
+
+
+def user_flag(
+    dbs: Databases, *, source_id: str, note: str, author: str, now: float | None = None
+) -> int:
+    """Flag a source by hand ('user' candidate); returns the candidate id.
+
+    Needs the source's ``variability_stats`` row (foreign key): built from its
+    photometry when missing. An open 'user' candidate gets the note appended.
+    """
+    now = time.time() if now is None else now
+    th_sig = None
+    with dbs.products.write() as conn:
+        stats = vq.get_stats(conn, source_id=source_id)
+        if stats is None:
+            (rows, sums), _ = _recompute(conn, [source_id], th=ese_rules.EseThresholds(), now=now)
+            if not rows:
+                raise NotFoundError(
+                    f"source {source_id!r} has no good photometry, so no variability_stats row to "
+                    "attach a candidate to; check the id with 'contimg ese list' or the catalog"
+                )
+            vq.upsert_stats(conn, rows=rows)
+            vq.upsert_sums(conn, rows=sums)
+            stats = rows[0]
+        th_sig = stats.get("sigma_deviation") or 0.0
+        current = eq.open_candidate(conn, source_id=source_id, flag_type="user")
+        if current is not None:
+            notes = ese_rules.append_note(current["notes"], note, author=author, at=now)
+            eq.update_candidate(conn, candidate_id=int(current["id"]), values={"notes": notes})
+            return int(current["id"])
+        return eq.insert_candidate(
+            conn, source_id=source_id, flag_type="user", significance=float(th_sig), now=now,
+            flagged_by=author, notes=ese_rules.append_note(None, note, author=author, at=now),
+        )  # fmt: skip
+
+
+def set_candidate_status(
+    dbs: Databases,
+    *,
+    candidate_id: int,
+    status: str,
+    note: str,
+    author: str,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Move a candidate through the workflow, appending a dated note; returns the row."""
+    now = time.time() if now is None else now
+    status = ese_rules.TABLE_STATUS.get(status, status)
+    with dbs.products.write() as conn:
+        row = eq.get_candidate(conn, candidate_id=candidate_id)
+        if row is None:
+            raise NotFoundError(f"ESE candidate {candidate_id} does not exist")
+        old = str(row["status"] or "active")
+        try:
+            ese_rules.check_transition(old, status)
+        except ValueError as exc:
+            raise ContimgError(f"candidate {candidate_id}: {exc}") from None
+        if status == "active":
+            other = eq.open_candidate(conn, source_id=row["source_id"], flag_type=row["flag_type"])
+            if other is not None:
+                raise ContimgError(
+                    f"candidate {candidate_id}: source {row['source_id']} already has an active "
+                    f"{row['flag_type']!r} candidate ({other['id']}); add notes there instead"
+                )
+        values: dict[str, Any] = {
+            "status": status,
+            "notes": ese_rules.append_note(
+                row["notes"], note, author=author, at=now, change=f"{old}->{status}"
+            ),
+        }
+        if status == "investigated":
+            values["investigated_at"] = now
+        elif status == "dismissed":
+            values["dismissed_at"] = now
+        eq.update_candidate(conn, candidate_id=candidate_id, values=values)
+        updated = eq.get_candidate(conn, candidate_id=candidate_id)
+    assert updated is not None
+    return updated
+
+
+# ---------------------------------------------------------------- one image
+def process_image(
+    dbs: Databases,
+    settings: Settings,
+    *,
+    image_path: Path,
+    mid_mjd: float,
+    now: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ImageResult:
+    """Photometry, normalisation, variability and ESE for one image (one transaction)."""
+    cfg = settings.photometry
+    now = time.time() if now is None else now
+    report = progress or (lambda msg: log.info("%s", msg))
+    image = read_fits_image(image_path)
+    entries = catalog_sources_in_image(dbs, image, min_flux_mjy=cfg.flux_limit_mjy)
+    report(f"photometry: {len(entries)} catalog sources in {image_path.name}")
+    m = measure(image, entries, cfg)
+    key = str(image_path)
+    with dbs.products.write() as conn:
+        if pq.image_row(conn, path=key) is None:
+            raise ContimgError(
+                f"image {key} has no 'images' row; the imaging stage records it before photometry"
+            )
+        previous = pq.replace_image_photometry(conn, image_path=key, rows=[])
+        norm, norm_err, c, c_err, n_refs = normalise_image(
+            conn, image_path=key, m=m, mjd=mid_mjd, cfg=cfg, now=now
+        )
+        rows = []
+        good: list[Good] = []
+        for i, e in enumerate(entries):
+            flags = int(m.flags[i])
+            finite = math.isfinite(norm[i]) and math.isfinite(norm_err[i])
+            peak = float(norm[i]) if finite else 0.0
+            err = float(norm_err[i]) if finite else None
+            snr = peak / err if err else None
+            raw = float(m.raw[i]) if math.isfinite(m.raw[i]) else None
+            raw_err = float(m.raw_err[i]) if math.isfinite(m.raw_err[i]) else None
+            rows.append((
+                key, e.source_id, e.ra_deg, e.dec_deg, e.nvss_flux_mjy, peak, err, snr, now,
+                mid_mjd, float(m.sep_deg[i]), flags, raw, raw_err, c, c_err,
+            ))  # fmt: skip
+            if finite and _is_good(flags, err, peak):
+                assert err is not None
+                good.append(
+                    Good(
+                        e.source_id,
+                        1e3 * peak,
+                        1e3 * err,
+                        mid_mjd,
+                        now,
+                        e.ra_deg,
+                        e.dec_deg,
+                        e.nvss_flux_mjy,
+                    )
+                )
+        pq.insert_photometry(conn, rows=rows)
+        n_cand = update_variability(
+            conn, new=good, recompute_ids=previous, th=thresholds(cfg), now=now
+        )
+        image_info = pq.image_row(conn, path=key)
+        if image_info is not None:
+            prq.set_ms_stage(
+                conn, path=str(image_info["ms_path"]), stage="photometry_complete", status="ok",
+                now=now,
+            )  # fmt: skip
+    report(
+        f"photometry: {len(rows)} rows ({len(good)} good), correction "
+        f"{'none' if c is None else f'{c:.4f}'} from {n_refs} references, {n_cand} ESE updates"
+    )
+    return ImageResult(key, len(rows), len(good), c, n_refs, n_cand)
+
+
+def _image_and_mjd(ctx: StageContext) -> tuple[Path, float]:
+    """The image to measure and the observation mid-time, from artifacts or the database."""
+    paths = ctx.artifacts.get("image_paths") or {}
+    mid = ctx.artifacts.get("mid_mjd")
+    chosen = paths.get("pbcor") or paths.get("image")
+    if chosen is None or mid is None:
+        ms_path = ctx.artifacts.get("ms_path") or ctx.workdir / f"{ctx.group_id}.ms"
+        with ctx.dbs.products.read() as conn:
+            ms = prq.get_ms(conn, path=str(ms_path))
+            rows = prq.images_for_ms(conn, ms_path=str(ms_path))
+        if ms is None:
+            raise ContimgError(
+                f"group {ctx.group_id}: no ms_index row for {ms_path}; "
+                "run conversion and imaging first"
+            )
+        by_type = {r["type"]: r["path"] for r in rows}
+        if chosen is None:
+            chosen = by_type.get("pbcor") or by_type.get("image")
+        if mid is None:
+            mid = ms["mid_mjd"]
+    if chosen is None:
+        raise ContimgError(f"group {ctx.group_id}: no image recorded; run imaging first")
+    if mid is None:
+        raise ContimgError(f"group {ctx.group_id}: the MS has no mid_mjd")
+    return Path(chosen), float(mid)
+
+
+class PhotometryStage:
+    """Forced photometry, normalisation, variability and ESE of a group's image."""
+
+    name = "photometry"
+    phase: Phase = "fresh"
+
+    def run(self, ctx: StageContext) -> None:
+        t0 = time.perf_counter()
+        image_path, mid = _image_and_mjd(ctx)
+        result = process_image(
+            ctx.dbs, ctx.settings, image_path=image_path, mid_mjd=mid, progress=ctx.progress
+        )
+        ctx.artifacts["photometry"] = result
+        ctx.timings_s["photometry_time"] = time.perf_counter() - t0
+
+
+REGISTRY.register(PhotometryStage(), order=40)
