@@ -18,6 +18,7 @@ from contimg.cli import ingest as ingest_cli
 from contimg.cli import mosaic as mosaic_cli
 from contimg.cli import queue as queue_cli
 from contimg.cli import serve as serve_cli
+from contimg.cli import sim as sim_cli
 from contimg.cli import worker as worker_cli
 from contimg.cli.common import CliState, validation_message
 from contimg.config import get_settings
@@ -37,6 +38,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(db_cli.app, name="db")
+app.add_typer(sim_cli.app, name="sim")
 app.add_typer(catalog_cli.app, name="catalog")
 app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(queue_cli.app, name="queue")
