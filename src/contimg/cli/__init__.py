@@ -14,11 +14,14 @@ from pydantic import ValidationError
 from contimg import __version__
 from contimg.cli import catalog as catalog_cli
 from contimg.cli import db as db_cli
+from contimg.cli import ese as ese_cli
 from contimg.cli import ingest as ingest_cli
 from contimg.cli import mosaic as mosaic_cli
+from contimg.cli import photometry as photometry_cli
 from contimg.cli import queue as queue_cli
 from contimg.cli import serve as serve_cli
 from contimg.cli import sim as sim_cli
+from contimg.cli import variability as variability_cli
 from contimg.cli import worker as worker_cli
 from contimg.cli.common import CliState, validation_message
 from contimg.config import get_settings
@@ -43,6 +46,9 @@ app.add_typer(catalog_cli.app, name="catalog")
 app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(queue_cli.app, name="queue")
 app.add_typer(mosaic_cli.app, name="mosaic")
+app.add_typer(photometry_cli.app, name="photometry")
+app.add_typer(variability_cli.app, name="variability")
+app.add_typer(ese_cli.app, name="ese")
 app.command(name="worker")(worker_cli.worker)
 app.command(name="serve")(serve_cli.serve)
 app.command(name="openapi")(serve_cli.openapi)

@@ -1,0 +1,150 @@
+"""``contimg ese``: list, inspect, flag and triage ESE candidates."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from contimg.cli.common import settings
+from contimg.cli.variability import open_products
+
+app = typer.Typer(
+    help="Extreme-scattering-event candidates: list, show, flag by hand, triage.",
+    no_args_is_help=True,
+)
+
+STATUS_HELP = (
+    "active | investigated | dismissed (the API's 'resolved' / 'false_positive' are accepted)"
+)
+
+
+def _when(unix_s: float | None) -> str:
+    if unix_s is None:
+        return "-"
+    return datetime.fromtimestamp(unix_s, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.2f}" if isinstance(v, float) else ("-" if v is None else str(v))
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help=f"Only this status: {STATUS_HELP}.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Candidates, newest first."""
+    from contimg.db.queries import ese as eq
+    from contimg.science.ese import STATUSES, TABLE_STATUS
+
+    if status is not None:
+        status = TABLE_STATUS.get(status, status)
+        if status not in STATUSES:
+            raise typer.BadParameter(f"unknown status {status!r}; {STATUS_HELP}")
+    dbs = open_products(settings(ctx))
+    try:
+        with dbs.products.read() as conn:
+            rows = eq.list_candidates(conn, status=status, source_id=source, limit=limit)
+    finally:
+        dbs.dispose()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1, default=str))
+        return
+    if not rows:
+        typer.echo("no candidates")
+        return
+    typer.echo(
+        f"{'id':>5}  {'source':<28} {'type':<13} {'status':<13} {'signif':>7}  flagged (UTC)"
+    )
+    for r in rows:
+        typer.echo(
+            f"{r['id']:>5}  {r['source_id']:<28} {r['flag_type']:<13} {r['status']:<13} "
+            f"{r['significance']:>7.2f}  {_when(r['flagged_at'])}"
+        )
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    candidate_id: Annotated[int, typer.Argument(metavar="ID", help="Candidate id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """One candidate with its notes and the source's statistics."""
+    from contimg.db.queries import ese as eq
+    from contimg.db.queries import variability as vq
+    from contimg.errors import NotFoundError
+
+    dbs = open_products(settings(ctx))
+    try:
+        with dbs.products.read() as conn:
+            row = eq.get_candidate(conn, candidate_id=candidate_id)
+            if row is None:
+                raise NotFoundError(f"ESE candidate {candidate_id} does not exist")
+            stats = vq.get_stats(conn, source_id=row["source_id"])
+    finally:
+        dbs.dispose()
+    if as_json:
+        typer.echo(json.dumps({"candidate": row, "stats": stats}, indent=1, default=str))
+        return
+    for key in ("id", "source_id", "flag_type", "status", "significance", "flagged_by"):
+        typer.echo(f"{key:>16}: {_fmt(row[key])}")
+    for key in ("flagged_at", "investigated_at", "dismissed_at"):
+        typer.echo(f"{key:>16}: {_when(row[key])}")
+    if stats:
+        for key in ("n_obs", "mean_flux_mjy", "std_flux_mjy", "chi2_nu", "sigma_deviation"):
+            typer.echo(f"{key:>16}: {_fmt(stats[key])}")
+    typer.echo("notes:")
+    typer.echo(row["notes"] or "  (none)")
+
+
+@app.command()
+def flag(
+    ctx: typer.Context,
+    source_id: Annotated[str, typer.Argument(metavar="SOURCE", help="Source id (NVSS name).")],
+    note: Annotated[str, typer.Option("--note", help="Why you flag it.")],
+    by: Annotated[str | None, typer.Option(help="Your id (default: login name).")] = None,
+) -> None:
+    """Flag SOURCE by hand (a 'user' candidate); a second flag appends to its notes."""
+    from contimg.stages.photometry import user_flag
+
+    dbs = open_products(settings(ctx))
+    try:
+        cid = user_flag(dbs, source_id=source_id, note=note, author=by or _user())
+    finally:
+        dbs.dispose()
+    typer.echo(f"candidate {cid}: {source_id} flagged")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    candidate_id: Annotated[int, typer.Argument(metavar="ID", help="Candidate id.")],
+    new_status: Annotated[str, typer.Argument(metavar="STATUS", help=STATUS_HELP)],
+    note: Annotated[str, typer.Option("--note", help="Why (appended to the notes).")],
+    by: Annotated[str | None, typer.Option(help="Your id (default: login name).")] = None,
+) -> None:
+    """Move candidate ID to STATUS (active -> investigated -> dismissed, or back)."""
+    from contimg.stages.photometry import set_candidate_status
+
+    dbs = open_products(settings(ctx))
+    try:
+        row = set_candidate_status(
+            dbs, candidate_id=candidate_id, status=new_status, note=note, author=by or _user()
+        )
+    finally:
+        dbs.dispose()
+    typer.echo(f"candidate {candidate_id}: now {row['status']}")
