@@ -7,9 +7,10 @@ advancing by 309 s of sidereal time per group), with:
 
 * noise correlated on the scale of the restoring beam (white noise convolved
   with the beam, scaled to an exact rms before primary-beam correction);
-* point sources of known true flux, attenuated by the Airy primary beam of the
-  group's pointing, then the whole image divided by that beam (pb-correction)
-  and blanked where the beam is below 0.2;
+* point sources of known true flux, attenuated by the group's effective
+  primary beam (the Airy beam averaged over the meridian pointings the sky
+  drifts through during the group, as the imaging stage models it), then the
+  whole image divided by that beam (pb-correction) and blanked below 0.2;
 * the matching ``ms_index`` and ``images`` rows, written through the products
   Table objects (and optionally the ``ingest_queue`` row of the group).
 """
@@ -20,6 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.io import fits
@@ -30,7 +32,7 @@ from sqlalchemy.engine import Connection
 
 from contimg.db.ingest import ingest_queue
 from contimg.db.products import images, ms_index
-from contimg.science.beams import primary_beam_at
+from contimg.science.mosaic import drift_offsets_deg, drift_scan_beam
 from contimg.telescope import DSA110
 
 SIDEREAL_DEG_PER_S = 360.98564736629 / 86_400.0
@@ -126,6 +128,25 @@ def correlated_noise(
     return conv * (rms_jy / math.sqrt(float(np.sum(kernel**2))))
 
 
+def drift_offsets() -> NDArray[np.float64]:
+    """RA offsets of the meridian pointing over one group (start to end, mid = 0)."""
+    half = 0.5 * GROUP_S / 86_400.0
+    return drift_offsets_deg(start_mjd=-half, mid_mjd=0.0, end_mjd=half)
+
+
+def beam_of(g: SynthGroup, ra_deg: NDArray[np.float64], dec_deg: NDArray[np.float64]) -> Any:
+    """The effective primary beam of group ``g`` at sky positions."""
+    return drift_scan_beam(
+        ra_deg,
+        dec_deg,
+        pointing_ra_deg=g.ra_deg,
+        pointing_dec_deg=g.dec_deg,
+        ra_offsets_deg=drift_offsets(),
+        freq_hz=g.config.freq_hz,
+        dish_diameter_m=DSA110.dish_diameter_m,
+    )
+
+
 def group_id_at(mjd: float) -> str:
     return str(Time(mjd, format="mjd", scale="utc").isot)[:19]
 
@@ -144,19 +165,26 @@ def write_pbcor_image(
     rng: np.random.Generator,
     cfg: SynthConfig,
     rms_jy: float | None = None,
+    ra_offsets_deg: NDArray[np.float64] | None = None,
 ) -> None:
-    """Write one primary-beam-corrected WSClean-like FITS image."""
+    """Write one primary-beam-corrected WSClean-like FITS image.
+
+    ``ra_offsets_deg``: drift of the meridian pointing over the group (default: the
+    24 integrations' 309 s, sampled as the imaging stage samples them).
+    """
+    offsets = drift_offsets() if ra_offsets_deg is None else ra_offsets_deg
     rms = cfg.rms_jy if rms_jy is None else rms_jy
     w = image_wcs(ra_deg, dec_deg, cfg)
     n = cfg.n_px
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float64)
     zeros = np.zeros_like(xx)
     ra, dec, _, _ = w.wcs_pix2world(xx, yy, zeros, zeros, 0)
-    pb = primary_beam_at(
+    pb = drift_scan_beam(
         ra,
         dec,
         pointing_ra_deg=ra_deg,
         pointing_dec_deg=dec_deg,
+        ra_offsets_deg=offsets,
         freq_hz=cfg.freq_hz,
         dish_diameter_m=DSA110.dish_diameter_m,
     )
@@ -166,11 +194,12 @@ def write_pbcor_image(
         if not (-10 < sx[0] < n + 10 and -10 < sy[0] < n + 10):
             continue
         att = float(
-            primary_beam_at(
-                src.ra_deg,
-                src.dec_deg,
+            drift_scan_beam(
+                np.array(src.ra_deg),
+                np.array(src.dec_deg),
                 pointing_ra_deg=ra_deg,
                 pointing_dec_deg=dec_deg,
+                ra_offsets_deg=offsets,
                 freq_hz=cfg.freq_hz,
                 dish_diameter_m=DSA110.dish_diameter_m,
             )

@@ -32,7 +32,6 @@ from contimg.db.queries import mosaics as q
 from contimg.errors import ContimgError
 from contimg.mosaic.inputs import ImageGeometry, read_geometry, read_plane
 from contimg.science import mosaic as mm
-from contimg.science.beams import primary_beam_at
 from contimg.science.stretch import render_png
 from contimg.telescope import DSA110
 
@@ -108,8 +107,8 @@ def _check_input(img: q.InputImage) -> None:
     problems = []
     if img.noise_jy is None or not (img.noise_jy > 0 and math.isfinite(img.noise_jy)):
         problems.append(f"noise_jy={img.noise_jy!r}")
-    if img.center_ra_deg is None or img.center_dec_deg is None:
-        problems.append("no pointing centre (center_ra_deg/center_dec_deg)")
+    if img.pointing_ra_deg is None or img.pointing_dec_deg is None:
+        problems.append("no pointing (ms_index pointing_ra_deg/pointing_dec_deg)")
     if problems:
         raise ContimgError(
             f"image {img.path} (MS {img.ms_path}) cannot be weighted: {'; '.join(problems)}. "
@@ -125,21 +124,64 @@ def _freq_hz(img: q.InputImage, geometry: ImageGeometry) -> float:
     return DSA110.centre_freq_hz
 
 
-def _primary_beam_plane(
-    geometry: ImageGeometry, *, ra_deg: float, dec_deg: float, freq_hz: float
-) -> NDArray[np.float64]:
-    """Airy power response at every pixel of an input image, shape ``(n_y, n_x)``."""
-    n_y, n_x = geometry.shape
-    yy, xx = np.mgrid[0:n_y, 0:n_x]
-    ra, dec = geometry.wcs.wcs_pix2world(xx.astype(np.float64), yy.astype(np.float64), 0)
-    return primary_beam_at(
-        ra,
-        dec,
-        pointing_ra_deg=ra_deg,
-        pointing_dec_deg=dec_deg,
-        freq_hz=freq_hz,
-        dish_diameter_m=DSA110.dish_diameter_m,
-    )
+class BeamPlanes:
+    """The effective primary beam of input images on their own pixel grids.
+
+    The imaging stage divides each image by the Airy beam averaged over the
+    group's drifting meridian pointings (:func:`contimg.science.mosaic.drift_scan_beam`);
+    the same beam gives the weights here. Images of one imaging setup share the
+    beam's pixel pattern (same grid relative to the pointing, same Dec, frequency
+    and drift), so planes are cached on those quantities.
+    """
+
+    def __init__(self, max_cached: int = 4) -> None:
+        self._cache: dict[tuple[Any, ...], NDArray[np.float64]] = {}
+        self._max = max_cached
+        self.computed = 0
+
+    def plane(self, img: q.InputImage, geometry: ImageGeometry) -> NDArray[np.float64]:
+        """Beam response at every pixel of ``img``, shape ``(n_y, n_x)``."""
+        assert img.pointing_ra_deg is not None and img.pointing_dec_deg is not None
+        freq_hz = _freq_hz(img, geometry)
+        if img.start_mjd is not None and img.end_mjd is not None:
+            offsets = mm.drift_offsets_deg(
+                start_mjd=img.start_mjd, mid_mjd=img.mid_mjd, end_mjd=img.end_mjd
+            )
+        else:
+            offsets = np.zeros(1)
+        w = geometry.wcs.wcs
+        key = (
+            geometry.shape,
+            tuple(np.round(w.cdelt, 12)),
+            tuple(np.round(w.crpix, 6)),
+            tuple(w.ctype),
+            tuple(np.round(w.get_pc().ravel(), 12)),
+            round(float(w.crval[1]), 6),
+            round((float(img.pointing_ra_deg) - float(w.crval[0]) + 180.0) % 360.0 - 180.0, 6),
+            round(float(img.pointing_dec_deg), 6),
+            round(freq_hz, 0),
+            tuple(np.round(offsets, 6)),
+        )
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        n_y, n_x = geometry.shape
+        yy, xx = np.mgrid[0:n_y, 0:n_x]
+        ra, dec = geometry.wcs.wcs_pix2world(xx.astype(np.float64), yy.astype(np.float64), 0)
+        pb = mm.drift_scan_beam(
+            ra,
+            dec,
+            pointing_ra_deg=float(img.pointing_ra_deg),
+            pointing_dec_deg=float(img.pointing_dec_deg),
+            ra_offsets_deg=offsets,
+            freq_hz=freq_hz,
+            dish_diameter_m=DSA110.dish_diameter_m,
+        )
+        self.computed += 1
+        if len(self._cache) >= self._max:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = pb
+        return pb
 
 
 def resample_onto(
@@ -285,17 +327,13 @@ def build_mosaic(
     # 2. Accumulate one input at a time.
     t1 = time.perf_counter()
     acc = mm.WeightedAccumulator(grid.shape)
+    beams = BeamPlanes()
     used: list[q.InputImage] = []
     for i, (img, foot) in enumerate(zip(inputs, footprints, strict=True), start=1):
         data, geometry = read_plane(Path(img.path))
-        assert img.center_ra_deg is not None and img.center_dec_deg is not None
+        assert img.pointing_ra_deg is not None and img.pointing_dec_deg is not None
         assert img.noise_jy is not None
-        pb = _primary_beam_plane(
-            geometry,
-            ra_deg=float(img.center_ra_deg),
-            dec_deg=float(img.center_dec_deg),
-            freq_hz=_freq_hz(img, geometry),
-        )
+        pb = beams.plane(img, geometry)
         n_pix = 0
         for box in grid.boxes_for(*foot):
             image_o, pb_o = resample_onto(data, pb, geometry, grid, box, pb_min=cfg.pb_min)

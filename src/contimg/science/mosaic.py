@@ -34,6 +34,8 @@ from astropy.wcs import WCS
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from contimg.science.beams import primary_beam_at
+
 FloatArray = NDArray[np.float64]
 
 
@@ -429,3 +431,68 @@ def mean_beam(
     if math.isclose(pa, 180.0, abs_tol=1e-9):
         pa = 0.0
     return maj, mnr, pa
+
+
+SIDEREAL_DEG_PER_DAY = 360.98564736629
+"""Rate at which a meridian pointing's RA advances (degrees per solar day)."""
+
+
+def drift_offsets_deg(
+    *, start_mjd: float, mid_mjd: float, end_mjd: float, n_samples: int = 9
+) -> NDArray[np.float64]:
+    """RA offsets (deg) from the mid-time pointing of ``n_samples`` meridian pointings
+    spread evenly from ``start_mjd`` to ``end_mjd`` (the sky drifts at the sidereal rate).
+
+    This is the sampling the imaging stage's primary-beam correction uses
+    (docs/imaging.md), so the mosaic weights use the beam the images were divided by.
+    """
+    if n_samples < 2 or not end_mjd > start_mjd:
+        return np.zeros(1)
+    t = start_mjd + np.arange(n_samples) * (end_mjd - start_mjd) / (n_samples - 1)
+    return np.asarray((t - mid_mjd) * SIDEREAL_DEG_PER_DAY, dtype=np.float64)
+
+
+def drift_scan_beam(
+    ra_deg: FloatArray,
+    dec_deg: FloatArray,
+    *,
+    pointing_ra_deg: float,
+    pointing_dec_deg: float,
+    ra_offsets_deg: NDArray[np.float64],
+    freq_hz: float,
+    dish_diameter_m: float,
+) -> FloatArray:
+    """Effective primary beam of a drift-scan image: the Airy power response averaged
+    over the meridian pointings ``pointing_ra_deg + ra_offsets_deg`` (fixed Dec).
+
+    Parameters
+    ----------
+    ra_deg, dec_deg : numpy.ndarray
+        Sky positions, degrees (any shape, broadcast together).
+    pointing_ra_deg, pointing_dec_deg : float
+        Mid-time pointing, degrees.
+    ra_offsets_deg : numpy.ndarray
+        Shape ``(n_samples,)``; see :func:`drift_offsets_deg`.
+    freq_hz : float
+        Frequency, Hz.
+    dish_diameter_m : float
+        Dish diameter, m.
+
+    Returns
+    -------
+    numpy.ndarray
+        Power response in [0, 1], shape of the broadcast positions.
+    """
+    total: FloatArray | None = None
+    for off in np.asarray(ra_offsets_deg, dtype=np.float64).ravel():
+        pb = primary_beam_at(
+            ra_deg,
+            dec_deg,
+            pointing_ra_deg=float((pointing_ra_deg + off) % 360.0),
+            pointing_dec_deg=pointing_dec_deg,
+            freq_hz=freq_hz,
+            dish_diameter_m=dish_diameter_m,
+        )
+        total = pb if total is None else total + pb
+    assert total is not None
+    return total / max(1, np.asarray(ra_offsets_deg).size)

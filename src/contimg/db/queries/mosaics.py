@@ -33,8 +33,9 @@ class InputImage:
     start_mjd: float | None
     end_mjd: float | None
     noise_jy: float | None
-    center_ra_deg: float | None
-    center_dec_deg: float | None
+    pointing_ra_deg: float | None
+    """Mid-time meridian pointing (``ms_index``; else the image centre): the beam centre."""
+    pointing_dec_deg: float | None
     freq_ghz: float | None
     beam_major_arcsec: float | None
     beam_minor_arcsec: float | None
@@ -53,11 +54,11 @@ def select_input_images(
 ) -> list[InputImage]:
     """'pbcor' images whose observation mid-time lies in ``[start_mjd, end_mjd)``.
 
-    The Dec range (inclusive) applies to the image's pointing centre (the
-    image's ``center_dec_deg``, else the Measurement Set's pointing). Measurement
+    The Dec range (inclusive) applies to the pointing (the Measurement Set's
+    pointing Dec, else the image's ``center_dec_deg``). Measurement
     Sets marked 'failed' are left out. Ordered by mid-time, then path.
     """
-    dec = sa.func.coalesce(images.c.center_dec_deg, ms_index.c.pointing_dec_deg)
+    dec = sa.func.coalesce(ms_index.c.pointing_dec_deg, images.c.center_dec_deg)
     query = (
         sa.select(
             images.c.path,
@@ -66,10 +67,10 @@ def select_input_images(
             ms_index.c.start_mjd,
             ms_index.c.end_mjd,
             images.c.noise_jy,
-            sa.func.coalesce(images.c.center_ra_deg, ms_index.c.pointing_ra_deg).label(
-                "center_ra_deg"
+            sa.func.coalesce(ms_index.c.pointing_ra_deg, images.c.center_ra_deg).label(
+                "pointing_ra_deg"
             ),
-            dec.label("center_dec_deg"),
+            dec.label("pointing_dec_deg"),
             images.c.freq_ghz,
             images.c.beam_major_arcsec,
             images.c.beam_minor_arcsec,
@@ -95,7 +96,7 @@ def select_input_images(
 
 def pbcor_image_epochs(conn: Connection, *, since_mjd: float) -> list[tuple[float, float]]:
     """``(mid_mjd, pointing Dec)`` of every 'pbcor' image observed at or after ``since_mjd``."""
-    dec = sa.func.coalesce(images.c.center_dec_deg, ms_index.c.pointing_dec_deg)
+    dec = sa.func.coalesce(ms_index.c.pointing_dec_deg, images.c.center_dec_deg)
     query = (
         sa.select(ms_index.c.mid_mjd, dec)
         .join(ms_index, images.c.ms_path == ms_index.c.path)
