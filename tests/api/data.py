@@ -154,21 +154,19 @@ def populate(dbs: Databases, settings: Settings, *, n_groups: int = 12) -> Deplo
     positions = [pixel_sky(32, 32), pixel_sky(20, 40), pixel_sky(45, 15), (RA0 + 3, DEC0)]
     with dbs.master_sources.write() as conn:
         for i, (ra, dec) in enumerate(positions):
-            conn.execute(
-                master_sources.sources.insert().values(
-                    source_id=sid(i),
-                    ra_deg=ra,
-                    dec_deg=dec,
-                    s_nvss=[0.5, 0.1, 0.05, 0.02][i],
-                    snr_nvss=[500, 100, 50, 20][i],
-                    alpha=-0.7,
-                )
-            )
-            conn.execute(
-                master_sources.sources_healpix.insert().values(
-                    hpx=int(healpix_index(ra, dec)), source_id=sid(i)
-                )
-            )
+            values = {
+                "source_id": sid(i),
+                "ra_deg": ra,
+                "dec_deg": dec,
+                "s_nvss": [0.5, 0.1, 0.05, 0.02][i],
+                "snr_nvss": [500, 100, 50, 20][i],
+                "alpha": -0.7,
+            }
+            conn.execute(master_sources.sources.insert().values(**values))
+            if dbs.master_sources.is_sqlite:  # the SQLite cone-search side table
+                hpx = master_sources.sources_healpix
+                row = {k: v for k, v in values.items() if k in hpx.c}
+                conn.execute(hpx.insert().values(hpx=int(healpix_index(ra, dec)), **row))
     # ------------------------------------------------------------------ products
     n_images = 6
     with dbs.products.write() as conn:
