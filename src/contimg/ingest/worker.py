@@ -55,15 +55,27 @@ def make_worker_id() -> str:
 
 
 def load_stages(settings: Settings, extra_modules: list[str] | None = None) -> StageRegistry:
-    """Fill the stage registry: built-in stages (unless disabled), then plug-in modules."""
+    """The stages a worker runs: the built-in ones (unless ``worker.builtin_stages`` is
+    false) and those of the plug-in modules (``worker.stage_modules`` + ``extra_modules``).
+
+    Without built-ins, the result holds only stages defined in the plug-in modules,
+    even if other modules of this process registered theirs in the shared registry.
+    """
+    modules = [*settings.worker.stage_modules, *(extra_modules or [])]
     if settings.worker.builtin_stages:
         load_builtin_stages()
-    for module in [*settings.worker.stage_modules, *(extra_modules or [])]:
+    for module in modules:
         try:
             importlib.import_module(module)
         except ImportError as exc:
             raise ContimgError(f"cannot import stage module {module!r}: {exc}") from exc
-    return REGISTRY
+    if settings.worker.builtin_stages:
+        return REGISTRY
+    only = StageRegistry()
+    for order, stage in enumerate(REGISTRY):
+        if type(stage).__module__ in modules:
+            only.register(stage, order=order)
+    return only
 
 
 @dataclass

@@ -589,6 +589,11 @@ def release(conn: Connection, *, group_id: str, worker_id: str, now: float, reas
     return defer(conn, group_id=group_id, worker_id=worker_id, now=now, reason=reason, retry_at=now)
 
 
+def _expired(now: float) -> sa.ColumnElement[bool]:
+    # No lease at all (e.g. set in_progress before leases existed) counts as expired.
+    return sa.or_(q.lease_expires_at.is_(None), q.lease_expires_at < now)
+
+
 def reap_expired(conn: Connection, *, now: float, max_retries: int) -> list[tuple[str, str, str]]:
     """Return groups whose worker's lease expired to pending (or failed past ``max_retries``).
 
@@ -597,7 +602,7 @@ def reap_expired(conn: Connection, *, now: float, max_retries: int) -> list[tupl
     """
     rows = conn.execute(
         sa.select(q.group_id, q.lease_owner, q.retry_count, q.state)
-        .where(q.state.in_(ACTIVE_STATES), q.lease_expires_at < now)
+        .where(q.state.in_(ACTIVE_STATES), _expired(now))
         .order_by(q.group_id)
         .with_for_update(skip_locked=True)
     ).all()
@@ -610,7 +615,7 @@ def reap_expired(conn: Connection, *, now: float, max_retries: int) -> list[tupl
         )
         moved = conn.execute(
             ingest_queue.update()
-            .where(q.group_id == group_id, q.lease_expires_at < now, q.state.in_(ACTIVE_STATES))
+            .where(q.group_id == group_id, _expired(now), q.state.in_(ACTIVE_STATES))
             .values(
                 state=new_state,
                 retry_count=retries,

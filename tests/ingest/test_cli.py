@@ -1,0 +1,100 @@
+"""``contimg ingest``, ``contimg queue`` and ``contimg worker`` on both backends."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from contimg.cli import app
+from contimg.config import Settings
+from contimg.db.engine import Database
+from contimg.db.queries import ingest as iq
+from contimg.errors import ContimgError, NotFoundError
+from tests.ingest.helpers import write_group
+
+runner = CliRunner()
+
+
+def run(cfg: Settings, *args: str) -> str:
+    root = ["--home", str(cfg.home)]
+    if cfg.database_url:
+        root += ["--database-url", cfg.database_url]
+    result = runner.invoke(app, [*root, *args], catch_exceptions=True)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_scan_queue_commands_and_retry(idb: Database, fast: Settings) -> None:
+    write_group(fast.incoming_path, "2025-10-02T00:12:00")
+    write_group(fast.incoming_path, "2025-10-02T00:17:09", subbands=range(12))
+    (fast.incoming_path / "2025-10-02T00:22:18_sb00.hdf5").write_bytes(b"junk")
+    out = run(fast, "ingest", "scan", "--finalize")
+    assert "1 rejected" in out and "1 groups now pending" in out
+
+    stats = json.loads(run(fast, "queue", "status", "--json"))
+    assert stats == {
+        "total": 3,
+        "pending": 1,
+        "in_progress": 0,
+        "completed": 0,
+        "failed": 2,
+        "collecting": 0,
+    }
+    assert "failed" in run(fast, "queue", "status")
+
+    listed = run(fast, "queue", "list", "--state", "failed")
+    assert "2025-10-02T00:17:09" in listed and "missing sb12, sb13, sb14, sb15" in listed
+    assert "2025-10-02T00:12:00" not in listed
+
+    shown = run(fast, "queue", "show", "2025-10-02T00:22:18")
+    assert "REJECTED" in shown and "cannot open as HDF5" in shown
+    shown = run(fast, "queue", "show", "2025-10-02T00:12:00")
+    assert "16 of 16" in shown and "2025-10-02T00:12:00_sb15.hdf5" in shown
+
+    out = run(fast, "queue", "retry", "2025-10-02T00:17:09")
+    assert "failed -> pending with 12 of 16 subbands" in out
+    # The junk file is replaced by a good copy: retry takes it.
+    write_group(fast.incoming_path, "2025-10-02T00:22:18", subbands=[0])
+    out = run(fast, "queue", "retry", "--all-failed")
+    assert (
+        "2025-10-02T00:22:18: failed -> pending with 1 of 16 subbands; 1 previously rejected" in out
+    )
+    with idb.read() as conn:
+        assert iq.count_by_state(conn)["pending"] == 3
+
+    run(fast, "worker", "--drain", "--no-builtin-stages")
+    assert json.loads(run(fast, "queue", "status", "--json"))["completed"] == 3
+    shown = run(fast, "queue", "show", "2025-10-02T00:12:00")
+    assert "total_time" in shown and "completed" in shown
+
+
+def test_clear_errors(idb: Database, fast: Settings) -> None:
+    with pytest.raises(ContimgError, match="unknown state 'done'"):
+        run(fast, "queue", "list", "--state", "done")
+    with pytest.raises(NotFoundError, match="no group '2000-01-01T00:00:00'"):
+        run(fast, "queue", "show", "2000-01-01T00:00:00")
+    with pytest.raises(ContimgError, match="either a GROUP or --all-failed"):
+        run(fast, "queue", "retry")
+    with pytest.raises(ContimgError, match="is not a directory"):
+        run(fast, "ingest", "scan", str(fast.home / "nowhere"))
+
+
+def test_commands_refuse_a_missing_database(fast: Settings) -> None:
+    with pytest.raises(ContimgError, match="contimg db init"):
+        run(fast, "queue", "status")
+
+
+def test_help_texts() -> None:
+    for args in (
+        ["ingest", "--help"],
+        ["queue", "--help"],
+        ["worker", "--help"],
+        ["ingest", "watch", "--help"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0
+        assert "Usage" in result.output
