@@ -215,6 +215,9 @@ def resample_onto(
         shape_out=(3, *box.shape),
         order="bicubic",
         return_footprint=False,
+        # Boxes come from the input's own footprint, so no output pixel maps through
+        # the far side of the input's projection: the round-trip check is not needed.
+        roundtrip_coords=False,
     )
     img_o, fin_o, pb_o = out[0], out[1], out[2]
     valid = np.isfinite(img_o) & (fin_o > 0.999) & np.isfinite(pb_o) & (pb_o >= pb_min)
