@@ -132,6 +132,8 @@ def _fmt(samples: list[float]) -> str:
 def run(label: str, settings: Settings, sizes: list[int], n_queries: int) -> None:
     for n_rows in sizes:
         print(f"\n[{label}] photometry rows: {n_rows:,}", flush=True)
+        # A fresh state directory per size (PostgreSQL schemas are dropped by _fresh).
+        settings = settings.model_copy(update={"state_dir": settings.home / f"state-{n_rows}"})
         dbs = _fresh(settings)
         rate = populate(dbs, n_rows)
         print(f"  batch insert:             {rate:12,.0f} rows/s")
@@ -145,6 +147,7 @@ def run(label: str, settings: Settings, sizes: list[int], n_queries: int) -> Non
         if dbs.products.is_sqlite:
             size = Path(dbs.products.location).stat().st_size
             print(f"  products.sqlite3 size:    {size / 1e9:.2f} GB")
+            Path(dbs.products.location).unlink()
         dbs.dispose()
 
 
