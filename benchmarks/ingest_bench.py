@@ -8,7 +8,8 @@
 2. Claims: ``contimg worker --drain`` processes (no stages registered) empty a queue
    of 1,000 pending groups; throughput of 4 workers against 1 worker (baseline).
    Measured inside the database: groups / (last completion - first claim), so
-   process start-up is not counted.
+   process start-up is not counted. Then the same with a stage that sleeps 0.1 s
+   per group (groups/5 groups): how well workers share real work.
 
 Usage::
 
@@ -40,14 +41,15 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.conftest import init_databases  # noqa: E402
+from tests.ingest.helpers import queue_pending_groups, write_tiny_uvh5  # noqa: E402
+
 from contimg.config import Settings, get_settings  # noqa: E402
 from contimg.db.engine import Databases  # noqa: E402
 from contimg.db.queries import ingest as iq  # noqa: E402
 from contimg.ingest.names import TIMESTAMP_FORMAT, classify, subband_file_name  # noqa: E402
 from contimg.ingest.scanner import Scanner  # noqa: E402
 from contimg.ingest.uvh5 import read_header  # noqa: E402
-from tests.conftest import init_databases  # noqa: E402
-from tests.ingest.helpers import queue_pending_groups, write_tiny_uvh5  # noqa: E402
 
 CONTIMG = str(Path(sys.executable).parent / "contimg")
 
@@ -123,7 +125,9 @@ def burst(backend: str, pg_url: str | None, files_dir: Path, n_groups: int) -> f
     return elapsed
 
 
-def claims(backend: str, pg_url: str | None, n_groups: int, n_workers: int) -> float:
+def claims(
+    backend: str, pg_url: str | None, n_groups: int, n_workers: int, stage_s: float = 0.0
+) -> float:
     with deployment(backend, pg_url) as cfg:
         dbs = Databases(cfg)
         queue_pending_groups(dbs.ingest, n_groups)
@@ -134,6 +138,12 @@ def claims(backend: str, pg_url: str | None, n_groups: int, n_workers: int) -> f
             CONTIMG_WORKER__POLL_INTERVAL_S="0.1",
             OPENBLAS_NUM_THREADS="1",
         )
+        if stage_s:  # a stage that takes stage_s seconds per group (tests' recording stage)
+            env.update(
+                PYTHONPATH=str(REPO),
+                CONTIMG_WORKER__STAGE_MODULES=json.dumps(["tests.ingest.stages_for_tests"]),
+                CONTIMG_TEST_STAGE_SLEEP_S=str(stage_s),
+            )
         if cfg.database_url:
             env["CONTIMG_DATABASE_URL"] = cfg.database_url
         procs = [
@@ -190,7 +200,17 @@ def main() -> None:
                 f"[{backend}] claim+complete throughput: 1 worker {one:.0f} groups/s, "
                 f"4 workers {four:.0f} groups/s (ratio {four / one:.2f})"
             )
+            n_work = max(args.groups // 5, 20)
+            one_w = claims(backend, args.pg_url, n_work, 1, stage_s=0.1)
+            four_w = claims(backend, args.pg_url, n_work, 4, stage_s=0.1)
+            print(
+                f"[{backend}] {n_work} groups with a 0.1 s stage: 1 worker {one_w:.1f} groups/s, "
+                f"4 workers {four_w:.1f} groups/s (ratio {four_w / one_w:.2f})"
+            )
             results[backend] = {
+                "stage_0.1s_1_worker_per_s": round(one_w, 2),
+                "stage_0.1s_4_workers_per_s": round(four_w, 2),
+                "stage_0.1s_ratio_4_vs_1": round(four_w / one_w, 2),
                 "burst_s": round(b, 3),
                 "burst_files_per_s": round(n / b),
                 "burst_vs_baseline": round(b / base, 2),

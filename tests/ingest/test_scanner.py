@@ -25,27 +25,37 @@ def state_of(db: Database, group_id: str) -> str | None:
         return iq.group_state(conn, group_id=group_id)
 
 
-def test_file_taken_only_once_its_size_is_stable(
-    idb: Database, fast: Settings, tmp_path: Path
-) -> None:
-    incoming = fast.incoming_path
+def test_file_taken_only_once_its_size_is_stable(idb: Database, fast: Settings) -> None:
+    cfg = fast.model_copy(update={"ingest": fast.ingest.model_copy(update={"settle_s": 10.0})})
+    incoming = cfg.incoming_path
     incoming.mkdir(parents=True)
     path = write_tiny_uvh5(
         incoming / "2025-10-02T00:12:00_sb00.hdf5", timestamp="2025-10-02T00:12:00", subband_idx=0
     )
-    scanner = Scanner(idb, fast)
+    clock = [1000.0]
+    scanner = Scanner(idb, cfg, clock=lambda: clock[0])
     assert scanner.scan_directory(incoming).waiting == 1
     with path.open("ab") as fh:  # still being written
         fh.write(b"\0" * 100)
-    time.sleep(0.06)
+    clock[0] += 11
     r = scanner.scan_directory(incoming)
     assert r.waiting == 1 and not r.ingest.accepted  # size changed: the count restarts
+    clock[0] += 5
     r = scanner.scan_directory(incoming)  # too soon after the last check: does not count
-    assert not r.ingest.accepted
-    time.sleep(0.06)
+    assert r.waiting == 1 and not r.ingest.accepted
+    clock[0] += 6
     r = scanner.scan_directory(incoming)
     assert r.ingest.accepted == [str(path)]
     assert state_of(idb, "2025-10-02T00:12:00") == "collecting"
+    path.unlink()
+    other = write_tiny_uvh5(
+        incoming / "2025-10-02T00:12:00_sb01.hdf5", timestamp="2025-10-02T00:12:00", subband_idx=1
+    )
+    scanner.scan_directory(incoming)
+    other.unlink()  # vanished before it was taken: forgotten
+    clock[0] += 11
+    assert scanner.recheck_waiting().vanished == 1
+    assert scanner.recheck_waiting().vanished == 0
 
 
 def test_backfill_scan_groups_files_and_logs_ignored_once(

@@ -118,6 +118,14 @@ def _settle_id(conn: Connection, *, group_id: str) -> str:
     return want
 
 
+def _maybe_settle(conn: Connection, *, group_id: str, checked: CheckedFile) -> str:
+    """The canonical id can only change when this file is sb00 or earlier than the id."""
+    name = checked.name
+    if (name.subband_idx == 0 and name.timestamp != group_id) or name.timestamp < group_id:
+        return _settle_id(conn, group_id=group_id)
+    return group_id
+
+
 def _fail_group(
     conn: Connection, *, group_id: str, message: str, now: float, report: IngestReport
 ) -> None:
@@ -204,7 +212,7 @@ def take_file(
             now=now,
         )
         report.rejected.append(checked.path)
-        group_id = _settle_id(conn, group_id=group_id)
+        group_id = _maybe_settle(conn, group_id=group_id, checked=checked)
         _fail_group(
             conn,
             group_id=group_id,
@@ -234,7 +242,7 @@ def take_file(
         now=now,
     )
     report.accepted.append(checked.path)
-    group_id = _settle_id(conn, group_id=group_id)
+    group_id = _maybe_settle(conn, group_id=group_id, checked=checked)
     row = iq.group_row(conn, group_id=group_id)
     assert row is not None
     expected = int(row["expected_subbands"] or ing.expected_subbands)

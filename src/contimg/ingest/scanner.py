@@ -81,46 +81,57 @@ class Scanner:
                 candidates.append((path, parsed))
         report.seen = len(candidates)
         self._log_ignored(ignored, report)
-        if candidates:  # files already taken or rejected need no write transaction
-            with self.db.read() as conn:
-                known = iq.file_rows(conn, paths=[p for p, _ in candidates])
-            candidates = [
-                (p, n) for p, n in candidates if p not in known or known[p].status == "waiting"
-            ]
-
+        if not candidates:
+            return report
+        with self.db.read() as conn:
+            known = iq.file_rows(conn, paths=[p for p, _ in candidates])
         ing = self.settings.ingest
         stable: list[tuple[str, SubbandName, int]] = []
         for start in range(0, len(candidates), WRITE_BATCH):
-            batch = candidates[start : start + WRITE_BATCH]
-            sizes: list[tuple[str, SubbandName, int | None]] = []
+            batch = [
+                (p, n)
+                for p, n in candidates[start : start + WRITE_BATCH]
+                if p not in known or known[p].status == "waiting"  # taken files need nothing
+            ]
+            fresh: list[dict[str, object]] = []
+            checks: list[dict[str, object]] = []
+            gone: list[str] = []
+            now = self.clock()
             for path, name in batch:
                 try:
-                    st = os.stat(path)
+                    size = os.stat(path).st_size
                 except FileNotFoundError:
-                    sizes.append((path, name, None))
+                    gone.append(path)
                     continue
-                sizes.append((path, name, st.st_size))
-            now = self.clock()
-            with self.db.write() as conn:
-                for path, name, size in sizes:
-                    if size is None:
-                        iq.forget_waiting(conn, path=path)
-                        report.vanished += 1
-                        continue
-                    count = iq.observe_file(
-                        conn,
-                        path=path,
-                        name=os.path.basename(path),
-                        subband_idx=name.subband_idx,
-                        obs_time=name.obs_time,
-                        size=size,
-                        now=now,
-                        min_interval_s=ing.settle_s,
+                row = known.get(path)
+                if row is None:
+                    count = 1
+                    fresh.append(
+                        {
+                            "file_path": path,
+                            "file_name": os.path.basename(path),
+                            "subband_idx": name.subband_idx,
+                            "obs_time": name.obs_time,
+                            "file_size": size,
+                        }
                     )
-                    if count >= ing.stable_checks:
-                        stable.append((path, name, size))
-                    elif count > 0:
-                        report.waiting += 1
+                elif row.file_size == size and now - row.last_checked_at < ing.settle_s:
+                    count = row.stable_count  # too soon to count as another check
+                else:
+                    count = row.stable_count + 1 if row.file_size == size else 1
+                    checks.append({"path": path, "size": size, "count": count})
+                if count >= ing.stable_checks:
+                    stable.append((path, name, size))
+                else:
+                    report.waiting += 1
+            if not (fresh or checks or gone):
+                continue
+            with self.db.write() as conn:
+                iq.insert_waiting(conn, rows=fresh, now=now)
+                iq.update_checks(conn, rows=checks, now=now)
+                for path in gone:
+                    iq.forget_waiting(conn, path=path)
+                    report.vanished += 1
         self._take(stable, report)
         return report
 

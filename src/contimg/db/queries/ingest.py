@@ -65,6 +65,7 @@ class FileRow:
     status: str
     reason: str | None
     group_id: str | None
+    last_checked_at: float
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -107,6 +108,7 @@ def file_rows(conn: Connection, *, paths: Sequence[str]) -> dict[str, FileRow]:
         f.status,
         f.reason,
         f.group_id,
+        f.last_checked_at,
     ]
     for chunk in _chunks(paths):
         for r in conn.execute(sa.select(*cols).where(f.file_path.in_(chunk))):
@@ -166,6 +168,41 @@ def observe_file(
         .values(file_size=size, stable_count=count, last_checked_at=now)
     )
     return count
+
+
+def insert_waiting(conn: Connection, *, rows: Sequence[dict[str, Any]], now: float) -> None:
+    """First sight of new subband files (one executemany). Each row: ``file_path``,
+    ``file_name``, ``subband_idx``, ``obs_time``, ``file_size``."""
+    if rows:
+        conn.execute(
+            ingest_files.insert(),
+            [
+                {
+                    **r,
+                    "stable_count": 1,
+                    "status": "waiting",
+                    "first_seen_at": now,
+                    "last_checked_at": now,
+                }
+                for r in rows
+            ],
+        )
+
+
+def update_checks(conn: Connection, *, rows: Sequence[dict[str, Any]], now: float) -> None:
+    """Record new size checks of waiting files (one executemany). Each row:
+    ``path``, ``size``, ``count``."""
+    if rows:
+        stmt = (
+            ingest_files.update()
+            .where(f.file_path == sa.bindparam("path"), f.status == "waiting")
+            .values(
+                file_size=sa.bindparam("size"),
+                stable_count=sa.bindparam("count"),
+                last_checked_at=now,
+            )
+        )
+        conn.execute(stmt, list(rows))
 
 
 def forget_waiting(conn: Connection, *, path: str) -> None:
