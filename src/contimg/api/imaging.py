@@ -93,7 +93,7 @@ def cutout(plane: Plane, *, ra_deg: float, dec_deg: float, size_deg: float) -> P
             mode="partial",
             fill_value=np.nan,
         )
-    except NoOverlapError:
+    except (NoOverlapError, ValueError):  # ValueError: no pixel (beyond the projection)
         raise ContimgError(
             f"position RA={ra_deg} Dec={dec_deg} deg lies outside the image"
         ) from None

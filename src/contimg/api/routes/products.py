@@ -35,7 +35,7 @@ router = APIRouter(tags=["products"], dependencies=[ReadAccess])
 Text = Annotated[str | None, Query(max_length=500, pattern=TEXT_PATTERN)]
 FMjd = Annotated[float | None, Query(allow_inf_nan=False, ge=-1e6, le=1e6)]
 FDeg = Annotated[float | None, Query(allow_inf_nan=False, ge=-360, le=360)]
-Radius = Annotated[float | None, Query(allow_inf_nan=False, gt=0, le=180)]
+Radius = Annotated[float | None, Query(allow_inf_nan=False, ge=1e-6, le=180)]
 ImageId = Annotated[int, Path(ge=1, le=2**62)]
 StretchName = Literal["asinh", "linear", "sqrt", "log"]
 PNG: dict[int | str, dict[str, Any]] = {

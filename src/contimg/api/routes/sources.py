@@ -322,7 +322,7 @@ def catalog_cone(
     paging: PagingDep,
     ra_deg: Annotated[float, Query(ge=-360, le=360, allow_inf_nan=False)],
     dec_deg: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
-    radius_deg: Annotated[float, Query(gt=0, le=10, allow_inf_nan=False)],
+    radius_deg: Annotated[float, Query(ge=1e-6, le=10, allow_inf_nan=False)],
     min_flux_mjy: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
     relation: Literal["sources", "good_references", "final_references"] = "sources",
 ) -> Page[CatalogConeItem]:
