@@ -17,6 +17,7 @@ advancing by 309 s of sidereal time per group), with:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -147,6 +148,26 @@ def beam_of(g: SynthGroup, ra_deg: NDArray[np.float64], dec_deg: NDArray[np.floa
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _beam_plane(
+    cfg: SynthConfig, dec_deg: float, offsets: tuple[float, ...]
+) -> NDArray[np.float64]:
+    w = image_wcs(0.0, dec_deg, cfg)
+    n = cfg.n_px
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float64)
+    zeros = np.zeros_like(xx)
+    ra, dec, _, _ = w.wcs_pix2world(xx, yy, zeros, zeros, 0)
+    return drift_scan_beam(
+        ra,
+        dec,
+        pointing_ra_deg=0.0,
+        pointing_dec_deg=dec_deg,
+        ra_offsets_deg=np.array(offsets),
+        freq_hz=cfg.freq_hz,
+        dish_diameter_m=DSA110.dish_diameter_m,
+    )
+
+
 def group_id_at(mjd: float) -> str:
     return str(Time(mjd, format="mjd", scale="utc").isot)[:19]
 
@@ -176,35 +197,34 @@ def write_pbcor_image(
     rms = cfg.rms_jy if rms_jy is None else rms_jy
     w = image_wcs(ra_deg, dec_deg, cfg)
     n = cfg.n_px
-    yy, xx = np.mgrid[0:n, 0:n].astype(np.float64)
-    zeros = np.zeros_like(xx)
-    ra, dec, _, _ = w.wcs_pix2world(xx, yy, zeros, zeros, 0)
-    pb = drift_scan_beam(
-        ra,
-        dec,
-        pointing_ra_deg=ra_deg,
-        pointing_dec_deg=dec_deg,
-        ra_offsets_deg=offsets,
-        freq_hz=cfg.freq_hz,
-        dish_diameter_m=DSA110.dish_diameter_m,
-    )
+    # The beam's pixel pattern does not depend on the pointing RA (pointing = CRVAL).
+    pb = _beam_plane(cfg, dec_deg, tuple(np.round(offsets, 9)))
     apparent = correlated_noise(rng, (n, n), cfg, rms)
-    for src in sources:
-        sx, sy, _, _ = w.wcs_world2pix([src.ra_deg], [src.dec_deg], [cfg.freq_hz], [1.0], 0)
-        if not (-10 < sx[0] < n + 10 and -10 < sy[0] < n + 10):
-            continue
-        att = float(
-            drift_scan_beam(
-                np.array(src.ra_deg),
-                np.array(src.dec_deg),
-                pointing_ra_deg=ra_deg,
-                pointing_dec_deg=dec_deg,
-                ra_offsets_deg=offsets,
-                freq_hz=cfg.freq_hz,
-                dish_diameter_m=DSA110.dish_diameter_m,
-            )
+    if sources:
+        s_ra = np.array([s.ra_deg for s in sources])
+        s_dec = np.array([s.dec_deg for s in sources])
+        ones = np.ones_like(s_ra)
+        sx, sy, _, _ = w.wcs_world2pix(s_ra, s_dec, ones * cfg.freq_hz, ones, 0)
+        inside = np.isfinite(sx) & (sx > -10) & (sx < n + 10) & (sy > -10) & (sy < n + 10)
+        idx = np.flatnonzero(inside)
+        att = drift_scan_beam(
+            s_ra[idx],
+            s_dec[idx],
+            pointing_ra_deg=ra_deg,
+            pointing_dec_deg=dec_deg,
+            ra_offsets_deg=offsets,
+            freq_hz=cfg.freq_hz,
+            dish_diameter_m=DSA110.dish_diameter_m,
         )
-        apparent += src.flux_jy * att * beam_image(xx - sx[0], yy - sy[0], cfg)
+        half = math.ceil(4 * cfg.beam_major_arcsec / cfg.cell_arcsec) + 1
+        for i, a in zip(idx, np.atleast_1d(att), strict=True):
+            x0, y0 = float(sx[i]), float(sy[i])
+            xa, xb = max(0, int(x0) - half), min(n, int(x0) + half + 1)
+            ya, yb = max(0, int(y0) - half), min(n, int(y0) + half + 1)
+            if xa >= xb or ya >= yb:
+                continue
+            cy, cx = np.mgrid[ya:yb, xa:xb].astype(np.float64)
+            apparent[ya:yb, xa:xb] += sources[i].flux_jy * a * beam_image(cx - x0, cy - y0, cfg)
     pbcor = np.where(pb >= cfg.pb_cut, apparent / pb, np.nan).astype(np.float32)
     header = w.to_header()
     header["BMAJ"] = cfg.beam_major_arcsec / 3600.0
