@@ -53,3 +53,26 @@ bench: deps venv  ## Run every benchmark script.
 
 clean:  ## Remove the virtualenv and caches (not your data).
 	rm -rf .venv .stamp-* .mypy_cache .ruff_cache .pytest_cache
+
+# ------------------------------------------------------------------ web app (frontend/)
+.PHONY: frontend frontend-test frontend-playwright types types-check
+
+frontend/node_modules/.stamp: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	@touch $@
+
+frontend: frontend/node_modules/.stamp  ## Build the dashboard into src/contimg/api/static (served by contimg serve).
+	cd frontend && npx tsc -b && npx vite build
+
+frontend-test: venv frontend/node_modules/.stamp  ## Dashboard: type check, vitest, generated API types up to date.
+	cd frontend && npx tsc -b && npx vitest run
+	cd frontend && node scripts/gen-types.mjs --check
+
+frontend-playwright: venv frontend  ## Dashboard end to end: Playwright in Debian chromium against a seeded contimg serve.
+	cd frontend && npx playwright test
+
+types: venv frontend/node_modules/.stamp  ## Regenerate frontend/src/client/schema.d.ts from the API's OpenAPI schema.
+	cd frontend && node scripts/gen-types.mjs
+
+types-check: venv frontend/node_modules/.stamp  ## Fail when frontend/src/client/schema.d.ts is stale.
+	cd frontend && node scripts/gen-types.mjs --check

@@ -57,7 +57,7 @@ export function Layout() {
           <span className="brand-mark">DSA-110</span> contimg
         </NavLink>
         <button type="button" className="btn small menu-btn" aria-expanded={menu} onClick={() => setMenu((m) => !m)}>
-          ☰ menu
+          ≡ menu
         </button>
         <nav className={menu ? "open" : ""} aria-label="Pages">
           {NAV.map(([to, label]) => (

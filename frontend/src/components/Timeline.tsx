@@ -29,14 +29,14 @@ export function colorFor(item: TimelineItem, nowMjd: number): string {
 }
 
 /** Nice tick positions (MJD) for a range: whole days, hours or fractions. */
-export function mjdTicks(lo: number, hi: number, maxTicks = 8): number[] {
+export function mjdTicks(lo: number, hi: number, maxTicks = 8): { ticks: number[]; step: number } {
   const span = hi - lo;
-  if (!(span > 0)) return [lo];
+  if (!(span > 0)) return { ticks: [lo], step: 1 };
   const steps = [1 / 24, 2 / 24, 3 / 24, 6 / 24, 12 / 24, 1, 2, 5, 10, 20, 50, 100, 200, 500];
   const step = steps.find((s) => span / s <= maxTicks) ?? steps[steps.length - 1];
-  const out: number[] = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-9; t += step) out.push(Number(t.toFixed(6)));
-  return out;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-9; t += step) ticks.push(Number(t.toFixed(6)));
+  return { ticks, step };
 }
 
 export function Timeline({
@@ -69,8 +69,8 @@ export function Timeline({
   const axisH = 34;
   const height = top + items.length * rowH + axisH;
   const x = (mjd: number) => labelW + ((mjd - lo) / (hi - lo)) * (width - labelW - 10);
-  const ticks = mjdTicks(lo, hi);
-  const dayTicks = hi - lo > 2;
+  const { ticks, step } = mjdTicks(lo, hi);
+  const dayTicks = step >= 1;
 
   return (
     <div className="timeline">
@@ -82,7 +82,7 @@ export function Timeline({
               {fmtMjd(t, dayTicks ? 0 : 2)}
             </text>
             <text x={x(t)} y={top + items.length * rowH + 27} textAnchor="middle">
-              {fmtMjdUtc(t, false).slice(dayTicks ? 0 : 5, dayTicks ? 10 : 16)}
+              {dayTicks ? fmtMjdUtc(t, false).slice(0, 10) : `${fmtMjdUtc(t, false).slice(5, 16)}`}
             </text>
           </g>
         ))}

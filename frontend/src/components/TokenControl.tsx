@@ -16,7 +16,7 @@ export function TokenControl() {
         onClick={() => setOpen((o) => !o)}
         title={has ? "A write token is set: writes are enabled" : "Set the write token to enable writes"}
       >
-        {has ? "✎ token set" : "🔒 read-only"}
+        {has ? "token set" : "read-only"}
       </button>
       {open && (
         <form

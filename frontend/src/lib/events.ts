@@ -62,14 +62,14 @@ export interface EventSourceLike {
 export function connectEvents(
   qc: QueryClient,
   onState: (s: LiveState, lastEvent?: string) => void,
-  make: (url: string) => EventSourceLike = (url) => new EventSource(url) as unknown as EventSourceLike,
+  make?: (url: string) => EventSourceLike,
   url = "/api/v1/events",
 ): () => void {
-  if (typeof EventSource === "undefined" && make.length === 0) {
+  if (!make && typeof EventSource === "undefined") {
     onState("unsupported");
     return () => {};
   }
-  const es = make(url);
+  const es = make ? make(url) : (new EventSource(url) as unknown as EventSourceLike);
   let dropped = false;
   onState("connecting");
   es.onopen = () => {

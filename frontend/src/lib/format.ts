@@ -150,13 +150,15 @@ export function fmtDec(decDeg: number | null | undefined): string {
 export function fmtDuration(s: number | null | undefined): string {
   if (!isNum(s)) return DASH;
   if (s < 1) return `${Math.round(s * 1000)} ms`;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  if (s < 3600) {
-    const m = Math.floor(s / 60);
-    return `${m} min ${pad(Math.round(s - m * 60), 2)} s`;
+  if (s < 59.95) return `${s.toFixed(1)} s`;
+  const whole = Math.round(s);
+  if (whole < 3600) {
+    const m = Math.floor(whole / 60);
+    return `${m} min ${pad(whole - m * 60, 2)} s`;
   }
-  const h = Math.floor(s / 3600);
-  return `${h} h ${pad(Math.round((s - h * 3600) / 60), 2)} min`;
+  const minutes = Math.round(s / 60);
+  const h = Math.floor(minutes / 60);
+  return `${h} h ${pad(minutes - h * 60, 2)} min`;
 }
 
 /** File size in bytes as "512 B", "3.4 MB". */

@@ -75,6 +75,7 @@ function StageTimings({ d }: { d: GroupDetail }) {
 function RetryButton({ d }: { d: GroupDetail }) {
   const retry = useRetryGroup();
   const g = d.group;
+  if (retry.isSuccess) return <span className="note-ok">queued again: now {retry.data.state}, retry {retry.data.retry_count}</span>;
   if (!canRetry(g.state)) return null;
   return (
     <div className="row">
@@ -88,7 +89,6 @@ function RetryButton({ d }: { d: GroupDetail }) {
         {retry.isPending ? "Retrying…" : "Retry group"}
       </button>
       {retry.isError && <ErrorBox error={retry.error} />}
-      {retry.isSuccess && <span className="note-ok">queued again ({retry.data.state})</span>}
     </div>
   );
 }

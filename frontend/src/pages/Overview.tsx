@@ -7,7 +7,7 @@ import { Badge } from "../components/Badge";
 import { DataTable, type Column } from "../components/DataTable";
 import { Plot } from "../components/Plot";
 import { Time } from "../components/Time";
-import { fmtArcsec, fmtDuration, fmtFixed, fmtIsoUtc, fmtJyAsMjy, fmtMjd, fmtMjdUtc, fmtNoise, unixToMjd } from "../lib/format";
+import { fmtAgo, fmtUtc, fmtArcsec, fmtDuration, fmtFixed, fmtIsoUtc, fmtJyAsMjy, fmtMjd, fmtMjdUtc, fmtNoise, unixToMjd } from "../lib/format";
 import { candidateStatusLabel, candidateStatusTone, groupStateLabel, groupStateTone, sigmaTone, validityOf, validityTone } from "../lib/status";
 
 const COUNTS: [keyof QueueStats, string, string][] = [
@@ -101,7 +101,7 @@ const groupCols: Column<RecentGroup>[] = [
   { key: "state", header: "State", render: (g) => <GroupStateBadge state={g.state} /> },
   { key: "sb", header: "Subbands", num: true, render: (g) => `${g.subbands_present}/${g.expected_subbands}` },
   { key: "t", header: "Processing", num: true, minor: true, render: (g) => fmtDuration(g.total_time_s) },
-  { key: "upd", header: "Last update", unit: "UTC · MJD", render: (g) => <Time unix={g.last_update} /> },
+  { key: "upd", header: "Last update", render: (g) => <span className="time" title={`${fmtUtc(g.last_update)} UTC · MJD ${fmtMjd(unixToMjd(g.last_update))}`}>{fmtAgo(g.last_update)}</span> },
 ];
 
 function calWindow(s: CalibrationSet, nowMjd: number) {
@@ -121,8 +121,8 @@ function ActiveSets({ sets }: { sets: CalibrationSet[] }) {
       rowHref={() => "/calibration"}
       columns={[
         { key: "n", header: "Set", render: (s) => <span className="mono">{s.set_name}</span> },
-        { key: "t", header: "Tables", render: (s) => s.tables.map((t) => t.table_type).join(" · ") },
-        { key: "v", header: "Validity", unit: "UTC", render: (s) => `${fmtMjdUtc(s.valid_start_mjd, false).slice(5)} → ${fmtMjdUtc(s.valid_end_mjd, false).slice(5)}` },
+        { key: "t", header: "Tables", render: (s) => <span className="nowrap">{s.tables.map((t) => t.table_type).join(" · ")}</span> },
+        { key: "v", header: "Validity", unit: "UTC", render: (s) => <span className="nowrap">{`${fmtMjdUtc(s.valid_start_mjd, false).slice(5)} → ${fmtMjdUtc(s.valid_end_mjd, false).slice(5)}`}</span> },
         { key: "m", header: "MJD", minor: true, num: true, render: (s) => `${fmtMjd(s.valid_start_mjd, 3)}–${fmtMjd(s.valid_end_mjd, 3)}` },
         { key: "s", header: "", render: (s) => calWindow(s, nowMjd) },
       ]}

@@ -167,7 +167,9 @@ function Epochs({ sourceId, ra, dec }: { sourceId: string; ra: number; dec: numb
             <div className="cutouts" data-testid="cutouts">
               {shown.map(({ phot, image }) => (
                 <Link className="cutout" key={phot.id} to={`/images/${image.id}`} title={`${image.path}\n${fmtMjdUtc(phot.mjd)} UTC`}>
-                  <img loading="lazy" src={cutoutUrl(image.id, ra, dec)} alt={`Cutout at MJD ${fmtMjd(phot.mjd)}`} />
+                  <span className="frame">
+                    <img loading="lazy" src={cutoutUrl(image.id, ra, dec)} alt={`Cutout at MJD ${fmtMjd(phot.mjd)}`} />
+                  </span>
                   <div>MJD {fmtMjd(phot.mjd, 3)}</div>
                   <div className="muted">{fmtSig(phot.peak_jyb * 1000, 3)} mJy</div>
                 </Link>
@@ -254,7 +256,10 @@ export function SourcePage() {
                 </div>
               </div>
               <div className="panel">
-                <h2>Cutouts of the epochs</h2>
+                <div className="panel-head">
+                  <h2>Cutouts of the epochs</h2>
+                  <span className="small muted">10′ × 10′, north up, newest first; the ticks mark the source</span>
+                </div>
                 {ra != null && dec != null ? <Epochs sourceId={d.source_id} ra={ra} dec={dec} /> : <Empty>No position.</Empty>}
               </div>
             </>

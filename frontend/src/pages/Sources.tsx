@@ -84,7 +84,7 @@ function ScatterPlot({ d, y }: { d: VariabilityScatter; y: YMetric }) {
   }, [d, y]);
   return (
     <>
-      <Plot data={data} layout={layout} height={360} testId="variability-scatter" onPointClick={(id) => typeof id === "string" && navigate(sourceHref(id))} />
+      <Plot data={data} layout={layout} height={330} testId="variability-scatter" onPointClick={(id) => typeof id === "string" && navigate(sourceHref(id))} />
       <p className="figure-note">
         {d.count} sources{d.truncated ? ` (first ${d.source_id.length} plotted)` : ""}
         {omitted > 0 ? ` · ${omitted} without positive statistics (fewer than 2 measurements) not shown on log axes` : ""} · click a point
@@ -177,39 +177,46 @@ export function SourcesPage() {
         <h1>Sources</h1>
         <span className="sub">Cone, flux and variability search over measured sources</span>
       </div>
-      <form className="panel" onSubmit={submit} role="search" aria-label="Source search">
-        <div className="filters">
-          <fieldset className="row" style={{ border: 0, padding: 0, margin: 0, alignItems: "flex-end" }}>
-            {input("ra", "RA (deg or hh:mm:ss)", "188.73", "9em")}
-            {input("dec", "Dec (deg or dd:mm:ss)", "+42.05", "9em")}
-            {input("radius", "Radius (arcsec)", "600")}
-          </fieldset>
-          {input("name", "Name contains", "J1234", "8em")}
-          {input("minFlux", "Mean flux ≥ (mJy)", "")}
-          {input("maxFlux", "≤ (mJy)", "")}
-          {input("minSigma", "σ_dev ≥", "")}
-          {input("minChi2", "χ²_ν ≥", "")}
-          {input("minEta", "η ≥", "")}
-          {input("minN", "N obs ≥", "")}
-          <div className="row">
-            <button type="submit" className="btn primary">Search</button>
-            <button
-              type="button"
-              className="btn"
-              onClick={() => {
-                const empty = Object.fromEntries(Object.keys(FIELDS).map((k) => [k, ""])) as unknown as Form;
-                setForm(empty);
-                set(Object.fromEntries(Object.values(FIELDS).map((p) => [p, null])));
-              }}
-            >
-              Clear
-            </button>
-          </div>
-        </div>
-        {formError && <div className="error-box">{formError}</div>}
-      </form>
       <div className="grid">
-        <div className="panel span-5">
+        <form className="panel span-6" onSubmit={submit} role="search" aria-label="Source search">
+          <h2>Search</h2>
+          <h3>Cone</h3>
+          <div className="filters">
+            {input("ra", "RA (deg or hh:mm:ss)", "180.0", "10em")}
+            {input("dec", "Dec (deg or dd:mm:ss)", "+40:00:00", "10em")}
+            {input("radius", "Radius (arcsec)", "600")}
+            {input("name", "Name contains", "J1158", "9em")}
+          </div>
+          <h3>Flux and variability</h3>
+          <div className="filters">
+            {input("minFlux", "Mean flux ≥ (mJy)", "")}
+            {input("maxFlux", "Mean flux ≤ (mJy)", "")}
+            {input("minN", "N obs ≥", "")}
+          </div>
+          <div className="filters">
+            {input("minSigma", "σ_dev ≥", "")}
+            {input("minChi2", "χ²_ν ≥", "")}
+            {input("minEta", "η ≥", "")}
+          </div>
+          <div className="filters">
+            <div className="row">
+              <button type="submit" className="btn primary">Search</button>
+              <button
+                type="button"
+                className="btn"
+                onClick={() => {
+                  const empty = Object.fromEntries(Object.keys(FIELDS).map((k) => [k, ""])) as unknown as Form;
+                  setForm(empty);
+                  set(Object.fromEntries(Object.values(FIELDS).map((p) => [p, null])));
+                }}
+              >
+                Clear
+              </button>
+            </div>
+          </div>
+          {formError && <div className="error-box">{formError}</div>}
+        </form>
+        <div className="panel span-6">
           <div className="panel-head">
             <h2>Variability</h2>
             <div className="seg more" role="group" aria-label="Y axis">
@@ -219,7 +226,7 @@ export function SourcesPage() {
           </div>
           <QueryView q={scatter}>{(d) => (d.count ? <ScatterPlot d={d} y={y} /> : <Empty>No sources match.</Empty>)}</QueryView>
         </div>
-        <div className="panel span-7">
+        <div className="panel span-12">
           <div className="panel-head">
             <h2>Results</h2>
             <a className="more small" href={`/api/v1/sources/export?${exportQuery(search)}`}>export CSV</a>
