@@ -148,3 +148,36 @@ def test_sigkill_mid_group_loses_nothing(fast: Settings, idb: Database, tmp_path
         p.name for p in (fast.products_path / victim_group).iterdir() if not p.name.startswith(".")
     )
     assert products == ["product.txt"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_watch_command_until_sigterm(fast: Settings, idb: Database, tmp_path: Path) -> None:
+    from tests.ingest.helpers import write_group
+
+    incoming = fast.incoming_path
+    incoming.mkdir(parents=True, exist_ok=True)
+    env = worker_env(
+        fast, tmp_path, CONTIMG_INGEST__SETTLE_S="0.3", CONTIMG_INGEST__RESCAN_INTERVAL_S="2"
+    )
+    proc = subprocess.Popen(
+        [*CONTIMG, "ingest", "watch"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(1.0)
+        write_group(incoming, "2025-10-02T00:12:00")
+        (incoming / "README").write_text("not a subband file")
+        deadline = time.monotonic() + 120
+        while True:
+            with idb.read() as conn:
+                if iq.group_state(conn, group_id="2025-10-02T00:12:00") == "pending":
+                    break
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the watcher never made the group pending"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "group 2025-10-02T00:12:00 complete: pending" in err
+    assert err.count("ignoring") == 1 and "README" in err
