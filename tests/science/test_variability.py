@@ -115,3 +115,31 @@ def test_hull_stays_small_for_noise() -> None:
     sums.extend(100 + rng.normal(0, 1, 5000), rng.uniform(0.9, 1.1, 5000))
     assert len(sums.hull) < 40
     assert len(hull_vertices([(1.0, 1.0), (1.0, 1.0)])) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.tuples(flux, rel_err), min_size=1, max_size=12), min_size=1, max_size=8)
+)
+def test_batch_update_equals_one_by_one(curves: list[list[tuple[float, float]]]) -> None:
+    """update_batch (the stage's vectorised path) gives the same states and statistics."""
+    from contimg.science.variability import update_batch
+
+    states: list[str | None] = [None] * len(curves)
+    singles = [RunningSums() for _ in curves]
+    for epoch in range(max(len(c) for c in curves)):
+        idx = [i for i, c in enumerate(curves) if epoch < len(c)]
+        f = np.array([curves[i][epoch][0] for i in idx])
+        s = np.array([curves[i][epoch][1] for i in idx])
+        new, stats = update_batch([states[i] for i in idx], f, s)
+        for k, i in enumerate(idx):
+            states[i] = new[k]
+            singles[i].add(float(f[k]), float(s[k]))
+            one = singles[i].stats()
+            assert RunningSums.from_json(new[k]).stats() == one
+            for name in FIELDS:
+                a, b = getattr(one, name), float(getattr(stats, name)[k])
+                if a is None:
+                    assert math.isnan(b), name
+                else:
+                    assert a == b or math.isclose(a, b, rel_tol=1e-12), (name, a, b)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from astropy.wcs import WCS
 from numpy.typing import ArrayLike, NDArray
-from scipy import ndimage, signal
+from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
@@ -43,6 +43,10 @@ from contimg.science.noise import RmsMap, default_box_px, rms_map
 FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 SPLINE_ORDER = 3
 _G_TABLE_N = 21  # sub-pixel phase grid of the interpolation-gain table (0.05 px)
+INTERP_HALF_WIDTH = 6
+"""The interpolation uses the (2 * 6 + 1)^2 pixels around a position; cardinal
+cubic-spline weights beyond decay as 0.268**6 < 4e-4. The gain and noise tables use
+exactly the same truncated weights, so the estimator is exactly characterised."""
 
 
 @dataclass(frozen=True)
@@ -188,16 +192,19 @@ def _bspline3(t: NDArray[np.float64]) -> NDArray[np.float64]:
     )
 
 
-def cardinal_spline_weights(frac: float, half: int) -> NDArray[np.float64]:
+def cardinal_spline_weights(frac: ArrayLike, half: int) -> NDArray[np.float64]:
     """1-D weights ``u_j`` (j = -half..half) of cubic-spline interpolation at offset ``frac``.
 
     The interpolated value at ``i0 + frac`` of samples ``d`` is ``sum_j u_j d[i0 + j]``
-    (far samples contribute with weights decaying as 0.268**|j|).
+    (spline on the 2 * half + 1 samples, mirror boundaries; far samples contribute with
+    weights decaying as 0.268**|j|). ``frac`` may be an array of shape ``(n,)``; the
+    result then has shape ``(n, 2 * half + 1)``.
     """
     size = 2 * half + 1
     coeff = ndimage.spline_filter1d(np.eye(size), order=SPLINE_ORDER, axis=1, mode="mirror")
-    basis = _bspline3(half + frac - np.arange(size, dtype=np.float64))
-    return np.asarray(coeff @ basis)
+    f = np.asarray(frac, dtype=np.float64)
+    basis = _bspline3(half + f[..., None] - np.arange(size, dtype=np.float64))
+    return np.asarray(basis @ coeff.T)
 
 
 def interpolation_tables(
@@ -207,27 +214,44 @@ def interpolation_tables(
 
     ``gain[fy, fx]`` is the interpolated peak of the sampled unit beam at phase
     (fx, fy); ``var[fy, fx]`` is the variance of interpolated unit-rms noise whose
-    correlation is the beam, ``sum_pq w_p w_q B(p - q)``. Both have shape
-    ``(_G_TABLE_N, _G_TABLE_N)`` over phases in [0, 1].
+    correlation is the beam, ``sum_pq w_p w_q B(p - q)``. The 2-D weights are
+    separable, ``w = u(fy) u(fx)^T``, so the variance is ``a(fy)^T R a(fx)`` with
+    ``a`` the autocorrelation of ``u`` and ``R`` the beam at integer lags. Both
+    tables have shape ``(_G_TABLE_N, _G_TABLE_N)`` over phases in [0, 1].
     """
     icov = np.linalg.inv(cov_pix)
-    half = int(np.ceil(4.0 * np.sqrt(np.max(np.linalg.eigvalsh(cov_pix))))) + 6
+    half = INTERP_HALF_WIDTH
     offs = np.arange(-half, half + 1, dtype=np.float64)
     lag = np.arange(-2 * half, 2 * half + 1, dtype=np.float64)
     ly, lx = np.meshgrid(lag, lag, indexing="ij")
     rho = _gauss(lx, ly, icov)
     phases = np.linspace(0.0, 1.0, _G_TABLE_N)
-    u = [cardinal_spline_weights(f, half) for f in phases]
-    gain = np.empty((_G_TABLE_N, _G_TABLE_N))
-    var = np.empty((_G_TABLE_N, _G_TABLE_N))
-    for iy, fy in enumerate(phases):
-        for ix, fx in enumerate(phases):
-            w = np.outer(u[iy], u[ix])
-            yy, xx = np.meshgrid(offs - fy, offs - fx, indexing="ij")
-            gain[iy, ix] = float(np.sum(w * _gauss(xx, yy, icov)))
-            auto = signal.correlate(w, w, mode="full", method="fft")
-            var[iy, ix] = float(np.sum(auto * rho))
-    return gain, var
+    u = cardinal_spline_weights(phases, half)  # (n_phase, P)
+    auto = np.array([np.correlate(row, row, mode="full") for row in u])  # (n_phase, 2P-1)
+    var = auto @ rho @ auto.T  # [fy, fx]
+    # gain[fy, fx] = sum_{p, q} u[fy, p] u[fx, q] B(q - fx, p - fy)
+    dy = offs[None, :, None, None] - phases[:, None, None, None]  # (fy, p, 1, 1)
+    dx = offs[None, None, None, :] - phases[None, None, :, None]  # (1, 1, fx, q)
+    model = _gauss(dx, dy, icov)  # (fy, p, fx, q)
+    gain = np.einsum("ap,apbq,bq->ab", u, model, u)
+    return np.asarray(gain), np.asarray(var)
+
+
+def _interpolate(
+    img: NDArray[np.float32], x: NDArray[np.float64], y: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Cubic-spline interpolation at (x, y) from the surrounding (2h+1)^2 pixels."""
+    h = INTERP_HALF_WIDTH
+    ny, nx = img.shape
+    ix0 = np.floor(x).astype(np.int64)
+    iy0 = np.floor(y).astype(np.int64)
+    ux = cardinal_spline_weights(x - ix0, h)
+    uy = cardinal_spline_weights(y - iy0, h)
+    off = np.arange(-h, h + 1)
+    cols = np.clip(ix0[:, None] + off[None, :], 0, nx - 1)
+    rows = np.clip(iy0[:, None] + off[None, :], 0, ny - 1)
+    patches = img[rows[:, :, None], cols[:, None, :]]
+    return np.asarray(np.einsum("np,npq,nq->n", uy, patches, ux, optimize=True))
 
 
 def _gain_at(table: NDArray[np.float64], x: NDArray[np.float64], y: NDArray[np.float64]) -> Any:
@@ -314,7 +338,13 @@ def forced_photometry(
 
     if rms is None:
         stride = 2 if fwhm_minor_px >= 3.0 else 1
-        rms = rms_map(img, box_px=default_box_px(fwhm_major_px, (ny, nx)), stride=stride)
+        rms = rms_map(
+            img,
+            box_px=default_box_px(fwhm_major_px, (ny, nx)),
+            stride=stride,
+            mask_xy=(x, y),
+            mask_radius_px=1.5 * fwhm_major_px,
+        )
 
     finite_pos = np.isfinite(x) & np.isfinite(y)
     inside = finite_pos & (x >= -0.5) & (x <= nx - 0.5) & (y >= -0.5) & (y <= ny - 0.5)
@@ -337,10 +367,7 @@ def forced_photometry(
 
     idx = np.flatnonzero(inside)
     xi, yi = x[idx], y[idx]
-    coeff = ndimage.spline_filter(filled, order=SPLINE_ORDER, mode="mirror", output=np.float32)
-    d = ndimage.map_coordinates(
-        coeff, [yi, xi], order=SPLINE_ORDER, prefilter=False, mode="mirror"
-    ).astype(np.float64)
+    d = _interpolate(filled, xi, yi)
     gain_table, var_table = interpolation_tables(cov_c[0])
     gain = _gain_at(gain_table, xi, yi)
     noise_factor = np.sqrt(_gain_at(var_table, xi, yi))

@@ -28,7 +28,6 @@ Running state (:class:`RunningSums`), updated per new measurement in O(h):
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -146,51 +145,40 @@ class RunningSums:
             n, mean, math.sqrt(var), self.min_mjy, self.max_mjy, chi2, eta, sigma_dev, mu
         )
 
-    # Storage: one JSON text value (see db.queries.variability).
+    # Storage: one text value, comma-separated floats (repr round-trips exactly):
+    # n, K, sum d, sum d^2, sum w, sum w d, sum w d^2, mu, Q, min, max, then (f, s) pairs
+    # of the hull vertices. Several times faster to read and write than JSON.
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "n": self.n,
-                "k": self.shift_mjy,
-                "sd": self.sum_d,
-                "sd2": self.sum_d2,
-                "sw": self.sum_w,
-                "swd": self.sum_wd,
-                "swd2": self.sum_wd2,
-                "mu": self.wmean_mjy,
-                "m2": self.wm2,
-                "min": self.min_mjy if self.n else None,
-                "max": self.max_mjy if self.n else None,
-                "hull": self.hull,
-            }
-        )
+        head = (
+            self.n, self.shift_mjy, self.sum_d, self.sum_d2, self.sum_w, self.sum_wd,
+            self.sum_wd2, self.wmean_mjy, self.wm2, self.min_mjy, self.max_mjy,
+        )  # fmt: skip
+        flat = [*head, *(v for pair in self.hull for v in pair)]
+        return ",".join(map(repr, flat))
 
     @classmethod
     def from_json(cls, text: str) -> RunningSums:
-        v = json.loads(text)
-        return cls(
-            n=int(v["n"]),
-            shift_mjy=v["k"],
-            sum_d=v["sd"],
-            sum_d2=v["sd2"],
-            sum_w=v["sw"],
-            sum_wd=v["swd"],
-            sum_wd2=v["swd2"],
-            wmean_mjy=v["mu"],
-            wm2=v["m2"],
-            min_mjy=math.inf if v["min"] is None else v["min"],
-            max_mjy=-math.inf if v["max"] is None else v["max"],
-            hull=[(float(a), float(b)) for a, b in v["hull"]],
-        )
+        v = [float(x) for x in text.split(",")]
+        if len(v) < 11 or (len(v) - 11) % 2:
+            raise ValueError(f"not a running-sums record: {text[:60]!r}")
+        hull = list(zip(v[11::2], v[12::2], strict=True))
+        return cls(int(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], hull)
 
 
 def _inside_hull(hull: list[tuple[float, float]], f: float, s: float) -> bool:
     """True if (f/s, 1/s) lies strictly inside the polygon of ``hull`` (CCW order)."""
-    if len(hull) < 3:
+    n = len(hull)
+    if n < 3:
         return False
-    p = (f / s, 1.0 / s)
-    pts = [(a / b, 1.0 / b) for a, b in hull]
-    return all(_cross(pts[i], pts[(i + 1) % len(pts)], p) > 0 for i in range(len(pts)))
+    px, py = f / s, 1.0 / s
+    a, b = hull[-1]
+    ax, ay = a / b, 1.0 / b
+    for c, d in hull:
+        bx, by = c / d, 1.0 / d
+        if (bx - ax) * (py - ay) - (by - ay) * (px - ax) <= 0:
+            return False
+        ax, ay = bx, by
+    return True
 
 
 def stats_from_scratch(f_mjy: ArrayLike, s_mjy: ArrayLike) -> VariabilityStats:
@@ -224,3 +212,140 @@ def stats_from_scratch(f_mjy: ArrayLike, s_mjy: ArrayLike) -> VariabilityStats:
         sigma_deviation=float(np.max(np.abs(f - mu) / s)),
         weighted_mean_mjy=mu,
     )
+
+
+_HEAD = 11  # scalar fields at the start of a stored state
+
+
+@dataclass
+class BatchStats:
+    """Statistics of many sources after :func:`update_batch`, arrays of shape ``(n,)``;
+    NaN where a value is undefined (N < 2)."""
+
+    n_obs: np.ndarray
+    mean_flux_mjy: np.ndarray
+    std_flux_mjy: np.ndarray
+    min_flux_mjy: np.ndarray
+    max_flux_mjy: np.ndarray
+    chi2_nu: np.ndarray
+    eta_metric: np.ndarray
+    sigma_deviation: np.ndarray
+    weighted_mean_mjy: np.ndarray
+
+
+def update_batch(
+    states: Sequence[str | None], f_mjy: ArrayLike, s_mjy: ArrayLike
+) -> tuple[list[str], BatchStats]:
+    """Add one good measurement to each of many stored states, vectorised.
+
+    Same arithmetic, in the same order, as :meth:`RunningSums.add` followed by
+    :meth:`RunningSums.stats` (tests check equality); only states whose new point
+    falls outside their hull rebuild it in Python.
+
+    Parameters
+    ----------
+    states : sequence of str or None
+        Stored states (:meth:`RunningSums.to_json`), None for a new source.
+    f_mjy, s_mjy : array_like
+        The new measurement of each source (mJy), shape ``(n,)``; ``s_mjy > 0``.
+
+    Returns
+    -------
+    new_states : list of str
+    stats : BatchStats
+    """
+    f = np.asarray(f_mjy, dtype=np.float64)
+    s = np.asarray(s_mjy, dtype=np.float64)
+    n_src = f.size
+    if not (np.all(np.isfinite(f)) and np.all(np.isfinite(s)) and np.all(s > 0)):
+        raise ValueError("update_batch needs finite fluxes and positive errors")
+    texts = [t or "" for t in states]
+    lens = np.array([t.count(",") + 1 if t else 0 for t in texts], dtype=np.int64)
+    joined = ",".join(t for t in texts if t)
+    flat = np.fromstring(joined, dtype=np.float64, sep=",") if joined else np.zeros(0)
+    if flat.size != int(lens.sum()):
+        raise ValueError("a stored running-sums record is corrupt (not comma-separated floats)")
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    head = np.zeros((n_src, _HEAD))
+    head[:, 9] = np.inf
+    head[:, 10] = -np.inf
+    have = lens > 0
+    idx = starts[have][:, None] + np.arange(_HEAD)[None, :]
+    head[have] = flat[idx]
+    n_old = head[:, 0]
+    shift = np.where(n_old == 0, f, head[:, 1])
+    w = 1.0 / (s * s)
+    d = f - shift
+    n = n_old + 1
+    sum_d = head[:, 2] + d
+    sum_d2 = head[:, 3] + d * d
+    sum_w = head[:, 4] + w
+    sum_wd = head[:, 5] + w * d
+    sum_wd2 = head[:, 6] + w * d * d
+    delta = f - head[:, 7]
+    mu = head[:, 7] + (w / sum_w) * delta
+    m2 = head[:, 8] + w * delta * (f - mu)
+    fmin = np.minimum(head[:, 9], f)
+    fmax = np.maximum(head[:, 10], f)
+
+    # hulls, padded: (n_src, h_max) arrays of vertex f and s
+    h = np.where(have, (lens - _HEAD) // 2, 0)
+    h_max = int(h.max()) if n_src else 0
+    hf = np.full((n_src, max(h_max, 1)), np.nan)
+    hs = np.full((n_src, max(h_max, 1)), np.nan)
+    if h_max:
+        col = np.arange(h_max)[None, :]
+        valid = col < h[:, None]
+        base = starts[:, None] + _HEAD + 2 * col
+        hf[valid] = flat[base[valid]]
+        hs[valid] = flat[base[valid] + 1]
+    px, py = f / s, 1.0 / s
+    inside = h >= 3
+    if h_max >= 3:
+        ax, ay = hf / hs, 1.0 / hs
+        nxt = (np.arange(h_max)[None, :] + 1) % np.maximum(h[:, None], 1)
+        bx = np.take_along_axis(ax, nxt, axis=1)
+        by = np.take_along_axis(ay, nxt, axis=1)
+        cross = (bx - ax) * (py[:, None] - ay) - (by - ay) * (px[:, None] - ax)
+        ok = np.where(np.arange(h_max)[None, :] < h[:, None], cross > 0, True)
+        inside &= np.all(ok, axis=1)
+    with np.errstate(invalid="ignore"):
+        dev = np.abs(hf - mu[:, None]) / hs
+    sigma_dev = np.where(inside, np.nanmax(np.where(np.isnan(dev), -np.inf, dev), axis=1), np.nan)
+
+    new_hull_text: dict[int, str] = {}
+    for i in np.flatnonzero(~inside).tolist():
+        old = list(zip(hf[i, : h[i]].tolist(), hs[i, : h[i]].tolist(), strict=True))
+        hull = hull_vertices([*old, (float(f[i]), float(s[i]))])
+        new_hull_text[i] = ",".join(repr(v) for pair in hull for v in pair)
+        mui = float(mu[i])
+        sigma_dev[i] = max(abs(a - mui) / b for a, b in hull)
+
+    out: list[str] = []
+    heads = np.column_stack(
+        [n, shift, sum_d, sum_d2, sum_w, sum_wd, sum_wd2, mu, m2, fmin, fmax]
+    ).tolist()
+    for i in range(n_src):
+        hv = heads[i]
+        hv[0] = int(hv[0])
+        hull_text = new_hull_text.get(i)
+        if hull_text is None:
+            hull_text = texts[i].split(",", _HEAD)[_HEAD]
+        out.append(",".join(map(repr, hv)) + "," + hull_text)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        many = n >= 2
+        nm1 = np.where(many, n - 1, np.nan)
+        var = np.maximum(sum_d2 - sum_d * sum_d / n, 0.0) / nm1
+        stats = BatchStats(
+            n_obs=n.astype(np.int64),
+            mean_flux_mjy=shift + sum_d / n,
+            std_flux_mjy=np.sqrt(var),
+            min_flux_mjy=fmin,
+            max_flux_mjy=fmax,
+            chi2_nu=np.maximum(m2, 0.0) / nm1,
+            eta_metric=np.maximum(sum_wd2 - sum_wd * sum_wd / sum_w, 0.0) / nm1,
+            sigma_deviation=np.where(many, sigma_dev, np.nan),
+            weighted_mean_mjy=mu,
+        )
+    return out, stats

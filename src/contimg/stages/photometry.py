@@ -43,7 +43,7 @@ from contimg.science.beams import airy_power, angular_separation_rad
 from contimg.science.flags import BAD_MASK, RAW_BAD_MASK, PhotFlag
 from contimg.science.normalisation import apply_correction, baseline, image_correction
 from contimg.science.photometry import FitsImage, forced_photometry, read_fits_image
-from contimg.science.variability import RunningSums, VariabilityStats
+from contimg.science.variability import RunningSums, VariabilityStats, update_batch
 from contimg.stages.base import REGISTRY, Phase, StageContext
 from contimg.telescope import DSA110
 
@@ -295,12 +295,26 @@ def update_variability(
     stats_rows: list[dict[str, Any]] = []
     new_sums: list[dict[str, Any]] = []
     flags_found: list[tuple[str, str, float]] = []
-    for g in incremental:
+    new_states, bs = update_batch(
+        [(sums_rows.get(g.source_id) or {}).get("state") for g in incremental],
+        np.array([g.f_mjy for g in incremental], dtype=np.float64),
+        np.array([g.s_mjy for g in incremental], dtype=np.float64),
+    )
+    with np.errstate(invalid="ignore"):
+        var_flag = (
+            (bs.n_obs >= th.min_obs)
+            & (bs.sigma_deviation >= th.sigma_deviation)
+            & (bs.chi2_nu >= th.chi2_nu)
+        )
+    cols = {
+        name: [None if math.isnan(v) else v for v in getattr(bs, name).tolist()]
+        for name in ("mean_flux_mjy", "std_flux_mjy", "min_flux_mjy", "max_flux_mjy",
+                     "chi2_nu", "eta_metric", "sigma_deviation")
+    }  # fmt: skip
+    n_obs = bs.n_obs.tolist()
+    for i, g in enumerate(incremental):
         row = sums_rows.get(g.source_id)
-        state = RunningSums.from_json(row["state"]) if row else RunningSums()
         last_mjd = row["last_good_mjd"] if row else None
-        state.add(g.f_mjy, g.s_mjy)
-        st = state.stats()
         # rapid change against the neighbouring good measurement(s) in time
         if row is not None and last_mjd is not None and g.mjd >= last_mjd:
             pairs = [(row["last_good_flux_mjy"], row["last_good_err_mjy"])]
@@ -316,17 +330,20 @@ def update_variability(
             sig = ese_rules.rapid_change_significance(fa, sa_, g.f_mjy, g.s_mjy, th)
             if sig is not None:
                 flags_found.append((g.source_id, "rapid_change", sig))
-        var_sig = ese_rules.variability_significance(st.n_obs, st.chi2_nu, st.sigma_deviation, th)
-        if var_sig is not None:
-            flags_found.append((g.source_id, "variability", var_sig))
+        if var_flag[i]:
+            flags_found.append((g.source_id, "variability", float(bs.sigma_deviation[i])))
         new_sums.append({
-            "source_id": g.source_id, "state": state.to_json(), "last_good_mjd": keep_last[0],
+            "source_id": g.source_id, "state": new_states[i], "last_good_mjd": keep_last[0],
             "last_good_flux_mjy": keep_last[1], "last_good_err_mjy": keep_last[2],
             "updated_at": now,
         })  # fmt: skip
-        stats_rows.append(
-            _stats_row(g, st, last_mjd=max(keep_last[0], g.mjd), last_at=g.measured_at, now=now)
-        )
+        stats_rows.append({
+            "source_id": g.source_id, "ra_deg": g.ra_deg, "dec_deg": g.dec_deg,
+            "nvss_flux_mjy": g.nvss_flux_mjy, "n_obs": n_obs[i],
+            **{name: values[i] for name, values in cols.items()},
+            "last_measured_at": g.measured_at, "last_mjd": max(keep_last[0], g.mjd),
+            "updated_at": now,
+        })  # fmt: skip
     if redo:
         rows, found = _recompute(conn, sorted(redo), th=th, now=now)
         stats_rows.extend(rows[0])
