@@ -3683,7 +3683,7 @@ export interface operations {
                 mjd_min?: number | null;
                 /** @description Rows to skip. */
                 offset?: number;
-                /** @description Column to sort by, '-' in front for descending. One of: dec_deg, flags, id, image_path, measured_at, mjd, nvss_flux_mjy, peak_err_jyb, peak_jyb, ra_deg, sep_from_center_deg, snr, source_id. Default mjd. */
+                /** @description Column to sort by, '-' in front for descending. One of: dec_deg, flags, id, image_path, measured_at, mjd, norm_factor, norm_factor_err, nvss_flux_mjy, peak_err_jyb, peak_jyb, ra_deg, raw_peak_err_jyb, raw_peak_jyb, sep_from_center_deg, snr, source_id. Default mjd. */
                 sort?: string | null;
                 source_id?: string | null;
             };
@@ -3724,7 +3724,7 @@ export interface operations {
                 min_snr?: number | null;
                 mjd_max?: number | null;
                 mjd_min?: number | null;
-                /** @description Column to sort by, '-' in front for descending. One of: dec_deg, flags, id, image_path, measured_at, mjd, nvss_flux_mjy, peak_err_jyb, peak_jyb, ra_deg, sep_from_center_deg, snr, source_id. Default mjd. */
+                /** @description Column to sort by, '-' in front for descending. One of: dec_deg, flags, id, image_path, measured_at, mjd, norm_factor, norm_factor_err, nvss_flux_mjy, peak_err_jyb, peak_jyb, ra_deg, raw_peak_err_jyb, raw_peak_jyb, sep_from_center_deg, snr, source_id. Default mjd. */
                 sort?: string | null;
                 source_id?: string | null;
             };
