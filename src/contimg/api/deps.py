@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
@@ -17,6 +19,34 @@ from contimg.db.engine import Database, Databases
 from contimg.db.queries import listing
 from contimg.models import Page
 
+T = TypeVar("T")
+
+
+class TtlCache:
+    """A small thread-safe cache of computed answers with a maximum age. Concurrent
+    requests for the same key wait for one computation instead of repeating it."""
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, tuple[float, Any]] = {}
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: Hashable, max_age_s: float, compute: Callable[..., T], *args: Any) -> T:
+        hit = self._values.get(key)
+        if hit is not None and time.monotonic() - hit[0] < max_age_s:
+            return cast(T, hit[1])
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            hit = self._values.get(key)
+            if hit is not None and time.monotonic() - hit[0] < max_age_s:
+                return cast(T, hit[1])
+            value = compute(*args)
+            if len(self._values) > 1000:
+                self._values.clear()
+            self._values[key] = (time.monotonic(), value)
+            return value
+
 
 @dataclass
 class AppState:
@@ -26,6 +56,7 @@ class AppState:
     dbs: Databases
     tokens: TokenStore
     events: EventHub
+    cache: TtlCache = field(default_factory=TtlCache)
 
 
 def _state(request: Request) -> AppState:
@@ -61,8 +92,6 @@ IngestDb = Annotated[Database, Depends(_ingest)]
 CalDb = Annotated[Database, Depends(_cal)]
 ProductsDb = Annotated[Database, Depends(_products)]
 CatalogDb = Annotated[Database, Depends(_catalog)]
-
-T = TypeVar("T")
 
 # ----------------------------------------------------------------------- auth
 

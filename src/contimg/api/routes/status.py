@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from astropy.time import Time
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from contimg import __version__
-from contimg.api.deps import ReadAccess, State
+from contimg.api.deps import AppState, ReadAccess, State
 from contimg.api.schemas import DatabaseHealth, DiskUsage, Health, WorkerLease
 from contimg.config import DATABASE_NAMES
 from contimg.db import migrations
@@ -27,18 +27,30 @@ def now_mjd() -> float:
     return float(Time(time.time(), format="unix").mjd)
 
 
-@router.get("/status", response_model=PipelineStatus, summary="Pipeline status")
-def get_status(
-    state: State,
-    recent: Annotated[int, Query(ge=0, le=200, description="Recent groups to include.")] = 20,
-) -> PipelineStatus:
-    """Queue counts by state, every calibration set, and the most recent groups."""
+STATUS_MAX_AGE_S = 1.0
+"""A status answer is reused for this long (the live-event poll period): a page of
+fifty dashboards costs the databases one status query a second."""
+
+
+def _compute_status(state: AppState, recent: int) -> bytes:
     with state.dbs.ingest.read() as conn:
         queue = status.queue_stats(conn)
         groups = status.recent_groups(conn, limit=recent)
     with state.dbs.cal_registry.read() as conn:
         sets = status.calibration_sets(conn, now_mjd=now_mjd())
-    return PipelineStatus(queue=queue, calibration_sets=sets, recent_groups=groups)
+    value = PipelineStatus(queue=queue, calibration_sets=sets, recent_groups=groups)
+    return value.model_dump_json().encode()
+
+
+@router.get("/status", response_model=PipelineStatus, summary="Pipeline status")
+def get_status(
+    state: State,
+    recent: Annotated[int, Query(ge=0, le=200, description="Recent groups to include.")] = 20,
+) -> Response:
+    """Queue counts by state, every calibration set, and the most recent groups
+    (at most one second old)."""
+    body = state.cache.get(("status", recent), STATUS_MAX_AGE_S, _compute_status, state, recent)
+    return Response(body, media_type="application/json")
 
 
 def _disk(name: Literal["state", "incoming", "products"], path: Path) -> DiskUsage:
