@@ -16,8 +16,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from contimg.calibration.pointing import meridian_pointing_icrs
 from contimg.config import CalibrationSettings
 from contimg.errors import ContimgError
@@ -103,6 +101,16 @@ class Transit:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in d.items()}
 
 
+def _sep_deg(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    return math.degrees(
+        float(
+            angular_separation_rad(
+                math.radians(ra1), math.radians(dec1), math.radians(ra2), math.radians(dec2)
+            )
+        )
+    )
+
+
 def find_transits(
     calibrators: list[Calibrator],
     *,
@@ -113,6 +121,10 @@ def find_transits(
 ) -> list[Transit]:
     """Calibrators transiting during ``[start_mjd, end_mjd]`` at pointing Dec ``dec_deg``.
 
+    A calibrator transits during a group when it crosses the meridian (the
+    pointing's RA sweeps past its RA) between the group's start and end, passing
+    within ``transit_max_sep_deg`` of the pointing centre, and is at least
+    ``min_flux_jy`` bright. Exactly one group of a run contains a given transit.
     Sorted by separation at mid-time (the best first).
     """
     cands = [
@@ -123,36 +135,21 @@ def find_transits(
     ]
     if not cands:
         return []
+    ra0, _ = meridian_pointing_icrs(start_mjd, dec_deg)
+    ra1, _ = meridian_pointing_icrs(end_mjd, dec_deg)
+    sweep = (ra1 - ra0) % 360.0
     mid = 0.5 * (start_mjd + end_mjd)
-    times = np.linspace(start_mjd, end_mjd, 7)
-    pointings = [meridian_pointing_icrs(float(t), dec_deg) for t in times]
     mid_ra, mid_dec = meridian_pointing_icrs(mid, dec_deg)
     out = []
     for c in cands:
-        seps = [
-            math.degrees(
-                float(
-                    angular_separation_rad(
-                        math.radians(c.ra_deg),
-                        math.radians(c.dec_deg),
-                        math.radians(pra),
-                        math.radians(pdec),
-                    )
-                )
-            )
-            for pra, pdec in pointings
-        ]
-        if min(seps) > settings.transit_max_sep_deg:
+        ahead = (c.ra_deg - ra0) % 360.0
+        if sweep <= 0 or ahead >= sweep:
             continue
-        sep_mid = math.degrees(
-            float(
-                angular_separation_rad(
-                    math.radians(c.ra_deg),
-                    math.radians(c.dec_deg),
-                    math.radians(mid_ra),
-                    math.radians(mid_dec),
-                )
-            )
-        )
-        out.append(Transit(c.name, c.ra_deg, c.dec_deg, c.flux_jy, sep_mid, min(seps)))
+        t_transit = start_mjd + (end_mjd - start_mjd) * ahead / sweep
+        pra, pdec = meridian_pointing_icrs(t_transit, dec_deg)
+        min_sep = _sep_deg(c.ra_deg, c.dec_deg, pra, pdec)
+        if min_sep > settings.transit_max_sep_deg:
+            continue
+        sep_mid = _sep_deg(c.ra_deg, c.dec_deg, mid_ra, mid_dec)
+        out.append(Transit(c.name, c.ra_deg, c.dec_deg, c.flux_jy, sep_mid, min_sep))
     return sorted(out, key=lambda t: t.sep_deg)

@@ -90,11 +90,11 @@ def pb_correct(
     pb = np.broadcast_to(pb, data.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         corrected = np.where(pb >= pb_cut, data / pb, np.nan)
-    header["PBCOR"] = (True, "divided by the Airy primary beam")
-    header["PBCUT"] = (pb_cut, "pixels with beam response below this are blanked")
+    header["PBCOR"] = (True, "divided by the Airy beam")
+    header["PBCUT"] = (pb_cut, "blanked where the beam is below this")
     mid_ra, mid_dec = pointings[len(pointings) // 2]
-    header["PBRA"] = (mid_ra, "primary beam centre RA at mid-time (deg, ICRS)")
-    header["PBDEC"] = (mid_dec, "primary beam centre Dec (deg, ICRS)")
+    header["PBRA"] = (mid_ra, "beam centre RA at mid-time, deg")
+    header["PBDEC"] = (mid_dec, "beam centre Dec, deg")
     tmp = out_path.with_name(out_path.name + ".tmp")
     fits.PrimaryHDU(data=corrected.astype(np.float32), header=header).writeto(tmp, overwrite=True)
     tmp.replace(out_path)

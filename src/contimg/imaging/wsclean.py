@@ -20,12 +20,17 @@ from contimg.config import ImagingSettings
 from contimg.errors import ContimgError
 
 PRESET_GRID: dict[str, tuple[int, float]] = {
-    "ci": (256, 50.0),
-    "demo": (512, 25.0),
+    "ci": (2048, 6.0),
+    "demo": (2048, 6.0),
     "full": (2048, 6.0),
 }
-"""Preset -> (pixels a side, cell arcsec). ci/demo match the simulator's scaled-down arrays
-(shorter baselines, so larger beams and cells); full is the real array (beam ~59" x 18")."""
+"""Preset -> (pixels a side, cell arcsec). The simulator's scaled-down presets keep the
+array's extent (fewer antennas of the same T), hence the real synthesised beam
+(~80" x 15" at Dec 52, ~59" x 18" at Dec 55): every preset needs cells of ~6" (>= 2.5
+cells across the minor axis) and 2048 of them for the 3.4 deg field beyond the
+primary-beam FWHM (bright sources outside the image would leave undeconvolved
+sidelobes in it). A coarser grid would under-sample the beam: WSClean then fits a
+wrong restoring beam and peaks come out low."""
 
 
 @dataclass(frozen=True)
