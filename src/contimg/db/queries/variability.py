@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from contimg.db.products import variability_stats, variability_sums
@@ -16,15 +15,21 @@ SUMS_COLUMNS: tuple[str, ...] = tuple(c.name for c in variability_sums.c)
 
 
 def _upsert(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT (primary key) DO UPDATE, at driver speed (executemany).
+
+    The SQL is built from the Table object's own column names only.
+    """
     if not rows:
         return
-    insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
-    stmt = insert(table)
+    cols = [c.name for c in table.c]
     key = [c.name for c in table.primary_key.columns]
-    update = {c.name: stmt.excluded[c.name] for c in table.c if c.name not in key}
-    conn.execute(
-        stmt.on_conflict_do_update(index_elements=key, set_=update), [dict(r) for r in rows]
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in cols if c not in key)
     )
+    conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows])
 
 
 def upsert_stats(conn: Connection, *, rows: Sequence[Mapping[str, Any]]) -> None:
