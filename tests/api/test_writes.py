@@ -79,6 +79,9 @@ def test_candidate_status_and_notes(
     row = next(c for c in exported if c["id"] == cid)
     assert row["status"] == "dismissed" and row["dismissed_at"] is not None
     # Field-level messages for bad bodies.
+    # The workflow: a false positive can only go back to active, named in the answer.
+    r = client.post(f"{V1}/candidates/{cid}/status", json={"status": "resolved"}, headers=auth)
+    assert r.status_code == 400 and "allowed: active" in r.json()["detail"]
     bad = client.post(f"{V1}/candidates/{cid}/status", json={"status": "gone"}, headers=auth)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "status"]
     empty = client.post(f"{V1}/candidates/{cid}/notes", json={"note": ""}, headers=auth)
@@ -90,7 +93,7 @@ def test_candidate_status_and_notes(
 def test_flag_source(client: TestClient, deployment: Deployment, auth: dict[str, str]) -> None:
     r = client.post(
         f"{V1}/sources/{q(sid(0))}/flag",
-        json={"flagged_by": "ann@example.org", "notes": "odd shape"},
+        json={"flagged_by": "ann@example.org", "note": "odd shape"},
         headers=auth,
     )
     assert r.status_code == 201, r.text
@@ -98,7 +101,7 @@ def test_flag_source(client: TestClient, deployment: Deployment, auth: dict[str,
     assert cand["source_id"] == sid(0) and cand["status"] == "active"
     again = client.post(
         f"{V1}/sources/{q(sid(0))}/flag",
-        json={"flagged_by": "bob", "notes": "agree"},
+        json={"flagged_by": "bob", "note": "agree"},
         headers=auth,
     ).json()
     assert again["id"] == cand["id"]  # one open user flag per source

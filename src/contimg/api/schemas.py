@@ -94,7 +94,11 @@ class RetryResult(BaseModel):
 class ApplicableCalibration(BaseModel):
     mjd: float
     set: CalibrationSet | None = Field(
-        description="The set applied to data at this time (None: no active set covers it)."
+        description="The set applied to data at this time (None: no active set qualifies)."
+    )
+    extrapolated: bool = Field(False, description="No set covers the time; the nearest is used.")
+    distance_h: float | None = Field(
+        None, description="Hours between the set's window midpoint and the time."
     )
 
 
@@ -164,22 +168,20 @@ class VariabilityScatter(BaseModel):
 
 class StatusChange(BaseModel):
     status: CandidateApiStatus = Field(
-        description="The API's word: active, resolved, false_positive."
+        description="The API's word: active, resolved (investigated), false_positive (dismissed)."
     )
-    note: str | None = Field(None, max_length=10_000, pattern=NoNul)
+    note: str = Field("", max_length=10_000, pattern=NoNul, description="Why; appended.")
+    author: str = Field("dashboard", min_length=1, max_length=200, pattern=NoNul)
 
 
 class NoteIn(BaseModel):
     note: str = Field(min_length=1, max_length=10_000, pattern=NoNul)
-    author: str | None = Field(None, max_length=200, pattern=NoNul)
+    author: str = Field("dashboard", min_length=1, max_length=200, pattern=NoNul)
 
 
 class FlagIn(BaseModel):
     flagged_by: str = Field(min_length=1, max_length=200, pattern=NoNul)
-    notes: str | None = Field(None, max_length=10_000, pattern=NoNul)
-    significance: float | None = Field(
-        None, ge=0, allow_inf_nan=False, description="Default: the source's sigma_deviation."
-    )
+    note: str = Field("", max_length=10_000, pattern=NoNul, description="Why; appended.")
 
 
 # ---------------------------------------------------------------- performance

@@ -13,6 +13,7 @@ from contimg.api.deps import (
     FormatParam,
     PagingDep,
     ReadAccess,
+    SettingsDep,
     WriteAccess,
     export_response,
     page_of,
@@ -20,7 +21,9 @@ from contimg.api.deps import (
 )
 from contimg.api.routes.status import now_mjd
 from contimg.api.schemas import ApplicableCalibration, SetActivation
-from contimg.db.queries import api_views, api_writes, listing, status
+from contimg.calibration.registry import choose_set
+from contimg.db.queries import api_views, listing, status
+from contimg.db.queries import calibration as calq
 from contimg.db.queries.listing import Filter, like_contains
 from contimg.errors import NotFoundError
 from contimg.models import CalibrationSet, CaltableRow, Page
@@ -98,16 +101,28 @@ def _find_set(db: Any, name: str) -> CalibrationSet | None:
 @router.get("/applicable", response_model=ApplicableCalibration, summary="Set applying at T")
 def applicable(
     db: CalDb,
+    settings: SettingsDep,
     mjd: Annotated[
         float | None, Query(allow_inf_nan=False, ge=0, le=200_000, description="Default: now.")
     ] = None,
 ) -> ApplicableCalibration:
-    """The calibration set applied to data taken at ``mjd``: the newest set whose
-    tables are all active and all cover that time (``set`` is null if none does)."""
+    """The calibration set the pipeline applies to data taken at ``mjd``, by the
+    calibration stage's own lookup rule: the newest active set whose window covers
+    the time, else the nearest one within ``calibration.extrapolate_max_h`` hours
+    (marked ``extrapolated``); ``set`` is null when none qualifies."""
     t = now_mjd() if mjd is None else mjd
+    max_h = settings.calibration.extrapolate_max_h
     with db.read() as conn:
-        name = api_writes.applicable_set_name(conn, mjd=t)
-    return ApplicableCalibration(mjd=t, set=_find_set(db, name) if name else None)
+        rows = calq.candidate_rows(conn, mjd=t, max_extrapolate_days=max_h / 24.0)
+    chosen = choose_set(rows, mjd=t, extrapolate_max_h=max_h)
+    if chosen is None:
+        return ApplicableCalibration(mjd=t, set=None)
+    return ApplicableCalibration(
+        mjd=t,
+        set=_find_set(db, chosen.set_name),
+        extrapolated=chosen.extrapolated,
+        distance_h=chosen.distance_h,
+    )
 
 
 @router.get("/sets/{set_name}", response_model=CalibrationSet, summary="Calibration set")
@@ -120,7 +135,7 @@ def get_set(db: CalDb, set_name: SetName) -> CalibrationSet:
 
 def _activate(db: Any, set_name: str, active: bool) -> SetActivation:
     with db.write() as conn:
-        n = api_writes.set_calibration_active(conn, set_name=set_name, active=active)
+        n = calq.set_active(conn, set_name=set_name, active=active)
     if n == 0:
         raise NotFoundError(f"no calibration set {set_name!r}")
     return SetActivation(set_name=set_name, active=active, n_tables=n)

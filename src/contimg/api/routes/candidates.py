@@ -18,13 +18,17 @@ from contimg.api.deps import (
     PagingDep,
     ProductsDb,
     ReadAccess,
+    SettingsDep,
+    State,
     WriteAccess,
     export_response,
     sort_param,
 )
 from contimg.api.schemas import NoteIn, StatusChange
+from contimg.config import Settings
 from contimg.db.engine import Database
-from contimg.db.queries import api_views, api_writes, listing, patterns
+from contimg.db.queries import api_views, listing, patterns
+from contimg.db.queries import ese as eq
 from contimg.db.queries.listing import Filter
 from contimg.errors import NotFoundError
 from contimg.models import (
@@ -34,13 +38,17 @@ from contimg.models import (
     EseCandidateWithSource,
     Page,
 )
+from contimg.science import ese as ese_rules
+from contimg.stages.photometry import set_candidate_status
 
 router = APIRouter(prefix="/candidates", tags=["candidates"], dependencies=[ReadAccess])
 
 CandidateId = Annotated[int, Path(ge=1, le=2**62)]
 
 
-def _with_points(db: Database, rows: list[dict[str, Any]]) -> list[ESECandidate]:
+def _with_points(
+    db: Database, rows: list[dict[str, Any]], *, detection_sigma: float
+) -> list[ESECandidate]:
     if not rows:
         return []
     ids = sorted({r["source_id"] for r in rows})
@@ -50,16 +58,21 @@ def _with_points(db: Database, rows: list[dict[str, Any]]) -> list[ESECandidate]
             conn, api_views.PHOTOMETRY, listing.Query.build([Filter("source_id", "in", ids)])
         ):
             points[p["source_id"]].append(p)
-    return [build_candidate(r, points[r["source_id"]]) for r in rows]
+    return [
+        build_candidate(r, points[r["source_id"]], detection_sigma=detection_sigma) for r in rows
+    ]
 
 
-def candidates_for(db: Database, filters: Sequence[Filter], *, limit: int) -> list[ESECandidate]:
-    """Candidates matching ``filters`` as ESECandidate (most significant first)."""
+def candidates_for(
+    db: Database, settings: Settings, filters: Sequence[Filter], *, limit: int
+) -> list[ESECandidate]:
+    """Candidates matching ``filters`` as ESECandidate (most significant first); a
+    detection is a measurement deviating by the ESE threshold of the settings."""
     with db.read() as conn:
         rows, _ = listing.list_page(
             conn, api_views.CANDIDATES, listing.Query.build(filters), limit=limit, offset=0
         )
-    return _with_points(db, rows)
+    return _with_points(db, rows, detection_sigma=settings.photometry.ese_sigma_deviation)
 
 
 def _query(
@@ -92,14 +105,19 @@ CandidateQuery = Annotated[listing.Query, Depends(_query)]
 
 
 @router.get("", response_model=Page[ESECandidate], summary="List ESE candidates")
-def list_candidates(db: ProductsDb, query: CandidateQuery, paging: PagingDep) -> Page[ESECandidate]:
+def list_candidates(
+    db: ProductsDb, settings: SettingsDep, query: CandidateQuery, paging: PagingDep
+) -> Page[ESECandidate]:
     """ESE candidates as the spec's ESECandidate, most significant first by default."""
     with db.read() as conn:
         rows, total = listing.list_page(
             conn, api_views.CANDIDATES, query, limit=paging.limit, offset=paging.offset
         )
     return Page[ESECandidate](
-        data=_with_points(db, rows), count=total, limit=paging.limit, offset=paging.offset
+        data=_with_points(db, rows, detection_sigma=settings.photometry.ese_sigma_deviation),
+        count=total,
+        limit=paging.limit,
+        offset=paging.offset,
     )
 
 
@@ -142,8 +160,8 @@ def with_sources(
 
 
 @router.get("/{candidate_id}", response_model=ESECandidate, summary="ESE candidate")
-def get_candidate(db: ProductsDb, candidate_id: CandidateId) -> ESECandidate:
-    found = candidates_for(db, [Filter("id", "eq", candidate_id)], limit=1)
+def get_candidate(db: ProductsDb, settings: SettingsDep, candidate_id: CandidateId) -> ESECandidate:
+    found = candidates_for(db, settings, [Filter("id", "eq", candidate_id)], limit=1)
     if not found:
         raise NotFoundError(f"no ESE candidate with id {candidate_id}")
     return found[0]
@@ -155,20 +173,18 @@ def get_candidate(db: ProductsDb, candidate_id: CandidateId) -> ESECandidate:
     dependencies=[WriteAccess],
     summary="Change a candidate's status",
 )
-def change_status(db: ProductsDb, candidate_id: CandidateId, body: StatusChange) -> ESECandidate:
+def change_status(state: State, candidate_id: CandidateId, body: StatusChange) -> ESECandidate:
     """Move a candidate to active, resolved (table: investigated) or false_positive
-    (table: dismissed); an optional note is appended."""
-    with db.write() as conn:
-        ok = api_writes.set_candidate_status(
-            conn,
-            candidate_id=candidate_id,
-            status=API_TO_TABLE_STATUS[body.status],
-            now=time.time(),
-            note=body.note,
-        )
-    if not ok:
-        raise NotFoundError(f"no ESE candidate with id {candidate_id}")
-    return get_candidate(db, candidate_id)
+    (table: dismissed), with a dated note. Moves the workflow does not allow
+    (e.g. false_positive -> resolved) answer 400 naming the allowed ones."""
+    set_candidate_status(
+        state.dbs,
+        candidate_id=candidate_id,
+        status=API_TO_TABLE_STATUS[body.status],
+        note=body.note,
+        author=body.author,
+    )
+    return get_candidate(state.dbs.products, state.settings, candidate_id)
 
 
 @router.post(
@@ -177,12 +193,14 @@ def change_status(db: ProductsDb, candidate_id: CandidateId, body: StatusChange)
     dependencies=[WriteAccess],
     summary="Add a note to a candidate",
 )
-def add_note(db: ProductsDb, candidate_id: CandidateId, body: NoteIn) -> ESECandidate:
-    """Append a time-stamped note (notes are kept, never overwritten)."""
+def add_note(
+    db: ProductsDb, settings: SettingsDep, candidate_id: CandidateId, body: NoteIn
+) -> ESECandidate:
+    """Append a dated note (notes are kept, never overwritten)."""
     with db.write() as conn:
-        ok = api_writes.append_candidate_note(
-            conn, candidate_id=candidate_id, note=body.note, now=time.time(), author=body.author
-        )
-    if not ok:
-        raise NotFoundError(f"no ESE candidate with id {candidate_id}")
-    return get_candidate(db, candidate_id)
+        row = eq.get_candidate(conn, candidate_id=candidate_id)
+        if row is None:
+            raise NotFoundError(f"no ESE candidate with id {candidate_id}")
+        notes = ese_rules.append_note(row["notes"], body.note, author=body.author, at=time.time())
+        eq.update_candidate(conn, candidate_id=candidate_id, values={"notes": notes})
+    return get_candidate(db, settings, candidate_id)

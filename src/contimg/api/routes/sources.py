@@ -4,7 +4,6 @@ variability scatter data, the master catalog, and flagging a source."""
 from __future__ import annotations
 
 import math
-import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -17,6 +16,8 @@ from contimg.api.deps import (
     PagingDep,
     ProductsDb,
     ReadAccess,
+    SettingsDep,
+    State,
     WriteAccess,
     export_response,
     page_of,
@@ -32,11 +33,12 @@ from contimg.api.schemas import (
     VariabilityScatter,
 )
 from contimg.catalog.cone import cone_search
-from contimg.db.queries import api_views, api_writes, listing, patterns
+from contimg.db.queries import api_views, listing, patterns
 from contimg.db.queries import sources as catalog_queries
 from contimg.db.queries.listing import Filter, like_contains
 from contimg.errors import NotFoundError
 from contimg.models import ESECandidate, Page, PhotometryRow, SourceRow, utc_from_unix
+from contimg.stages.photometry import user_flag
 
 router = APIRouter(tags=["sources"], dependencies=[ReadAccess])
 
@@ -162,7 +164,9 @@ def variability_scatter(
 
 
 @router.get("/sources/{source_id}", response_model=SourceDetail, summary="Source detail")
-def get_source(db: ProductsDb, catalog: CatalogDb, source_id: SourceId) -> SourceDetail:
+def get_source(
+    db: ProductsDb, catalog: CatalogDb, settings: SettingsDep, source_id: SourceId
+) -> SourceDetail:
     """The master-catalog row, the variability statistics and the ESE candidates of a
     source (404 when it is in neither database)."""
     with catalog.read() as conn:
@@ -175,7 +179,7 @@ def get_source(db: ProductsDb, catalog: CatalogDb, source_id: SourceId) -> Sourc
             limit=1,
             offset=0,
         )
-    cands = candidates_for(db, [Filter("source_id", "eq", source_id)], limit=1000)
+    cands = candidates_for(db, settings, [Filter("source_id", "eq", source_id)], limit=1000)
     if cat is None and not rows and not cands:
         raise NotFoundError(f"no source {source_id!r} in the catalog or the measurements")
     return SourceDetail(
@@ -210,21 +214,11 @@ def light_curve(db: ProductsDb, source_id: SourceId) -> LightCurve:
     status_code=201,
     summary="Flag a source as an ESE candidate",
 )
-def flag_source(db: ProductsDb, source_id: SourceId, body: FlagIn) -> ESECandidate:
-    """Flag a measured source by hand (flag type 'user'). Flagging a source that
-    already has an open user flag appends the notes to it."""
-    with db.write() as conn:
-        cid = api_writes.flag_source(
-            conn,
-            source_id=source_id,
-            flagged_by=body.flagged_by,
-            now=time.time(),
-            significance=body.significance,
-            notes=body.notes,
-        )
-    if cid is None:
-        raise NotFoundError(f"source {source_id!r} has no measurements; it cannot be flagged")
-    return candidates_for(db, [Filter("id", "eq", cid)], limit=1)[0]
+def flag_source(state: State, source_id: SourceId, body: FlagIn) -> ESECandidate:
+    """Flag a source by hand (flag type 'user', significance its sigma_deviation).
+    Flagging a source that already has an open user flag appends the note to it."""
+    cid = user_flag(state.dbs, source_id=source_id, note=body.note, author=body.flagged_by)
+    return candidates_for(state.dbs.products, state.settings, [Filter("id", "eq", cid)], limit=1)[0]
 
 
 # -------------------------------------------------------------------- photometry
