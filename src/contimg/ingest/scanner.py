@@ -167,6 +167,9 @@ class Scanner:
                 log.info("group %s complete: pending", group_id)
             queue.notify_pending(self.db, batch.became_pending)
             report.ingest.merge(batch)
+            if len(stable) > WRITE_BATCH:
+                done = min(start + WRITE_BATCH, len(stable))
+                log.info("taken %d of %d stable files", done, len(stable))
 
     # -- passes -------------------------------------------------------------------
 
