@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from contimg.calibration.pointing import drift_pointings
 from contimg.config import Settings
 from contimg.db.engine import Databases
 from contimg.db.ingest import ingest_queue, performance_metrics
@@ -24,7 +25,6 @@ from contimg.db.products import images, ms_index
 from contimg.db.queries import calibration as cq
 from contimg.imaging.products import pb_correct, robust_rms
 from contimg.imaging.wsclean import run_wsclean
-from contimg.stages.image import drift_pointings
 from tests.conftest import init_databases
 from tests.stages.measure import fit_point_source, load_image
 

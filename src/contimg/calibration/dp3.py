@@ -35,7 +35,6 @@ from pathlib import Path
 import numpy as np
 
 from contimg.calibration.calibrators import Calibrator
-from contimg.calibration.pointing import meridian_pointing_icrs
 from contimg.errors import ContimgError
 from contimg.science.beams import primary_beam_at
 from contimg.telescope import DSA110
@@ -105,25 +104,19 @@ class Dp3Runner:
 
 
 def apparent_model(
-    cal: Calibrator,
-    *,
-    start_mjd: float,
-    end_mjd: float,
-    dec_deg: float,
-    n_times: int = 9,
+    cal: Calibrator, *, pointings: Sequence[tuple[float, float]]
 ) -> tuple[float, list[float]]:
     """Apparent flux of ``cal`` through the Airy beam, averaged over the group's drift.
 
-    Returns ``(flux at 1.4 GHz, [log-polynomial spectral terms])`` for a DP3 sky
+    ``pointings``: ICRS (RA, Dec) degrees of the meridian pointing sampled over the
+    group. Returns ``(flux at 1.4 GHz, [log-polynomial spectral terms])`` for a DP3 sky
     model with ``LogarithmicSI = true`` and reference frequency 1.4 GHz: the
     intrinsic spectrum times the time-averaged beam, fitted at 9 frequencies with
     a 3-term log polynomial (error < 0.1 % over the band).
     """
-    times = np.linspace(start_mjd, end_mjd, n_times)
     freqs = np.linspace(DSA110.band_low_hz, DSA110.band_high_hz, 9)
     beam = np.zeros(freqs.size)
-    for t in times:
-        pra, pdec = meridian_pointing_icrs(float(t), dec_deg)
+    for pra, pdec in pointings:
         beam += [
             float(
                 primary_beam_at(
@@ -137,7 +130,7 @@ def apparent_model(
             )
             for f in freqs
         ]
-    beam /= times.size
+    beam /= len(pointings)
     flux = np.array([cal.flux_at(float(f)) for f in freqs]) * beam
     x = np.log10(freqs / 1.4e9)
     coeffs = np.polyfit(x, np.log10(flux), 3)[::-1]  # c0 + c1 x + c2 x^2 + c3 x^3

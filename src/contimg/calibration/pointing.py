@@ -58,3 +58,29 @@ def field_name(ra_deg: float, dec_deg: float) -> str:
         hh, mm = (hh + 1) % 24, 0
     sign = "+" if dec_deg >= 0 else "-"
     return f"J{hh:02d}{mm:02d}{sign}{int(abs(dec_deg)):02d}"
+
+
+SIDEREAL_DEG_PER_DAY = 360.98564736629
+"""Rate at which the meridian pointing's RA advances (degrees per solar day)."""
+
+
+def dec_of_date(ra_deg: float, dec_deg: float, mjd: float) -> float:
+    """Declination of date (as the dishes are set) of an ICRS direction at ``mjd``."""
+    t = Time(mjd, format="mjd", scale="utc")
+    c = SkyCoord(ra=ra_deg * u.deg, dec=dec_deg * u.deg, frame=ICRS())
+    hadec = c.transform_to(HADec(obstime=t, location=site_location(), pressure=0))
+    return float(hadec.dec.deg)
+
+
+def drift_pointings(
+    *, ra_deg: float, dec_deg: float, mid_mjd: float, start_mjd: float, end_mjd: float, n: int = 9
+) -> list[tuple[float, float]]:
+    """ICRS meridian pointings sampled over a group from its mid-time pointing.
+
+    The RA advances at the sidereal rate; the ICRS Dec is constant to < 1" over a group.
+    """
+    step = (end_mjd - start_mjd) / max(n - 1, 1)
+    return [
+        ((ra_deg + (start_mjd + k * step - mid_mjd) * SIDEREAL_DEG_PER_DAY) % 360.0, dec_deg)
+        for k in range(n)
+    ]

@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from contimg import __version__
+from contimg.cli import cal as cal_cli
 from contimg.cli import catalog as catalog_cli
 from contimg.cli import db as db_cli
 from contimg.cli import ese as ese_cli
@@ -45,6 +46,7 @@ app.add_typer(sim_cli.app, name="sim")
 app.add_typer(catalog_cli.app, name="catalog")
 app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(queue_cli.app, name="queue")
+app.add_typer(cal_cli.app, name="cal")
 app.add_typer(mosaic_cli.app, name="mosaic")
 app.add_typer(photometry_cli.app, name="photometry")
 app.add_typer(variability_cli.app, name="variability")

@@ -19,6 +19,7 @@ For every group:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from contimg.calibration.calibrators import (
     find_transits,
     load_calibrators,
 )
+from contimg.calibration.pointing import dec_of_date, drift_pointings
 from contimg.calibration.registry import (
     ORDER_INDEX,
     CalSet,
@@ -43,7 +45,8 @@ from contimg.db.queries import products as pq
 from contimg.errors import ContimgError
 from contimg.ingest.hooks import PendingGroup, set_calibrator_matcher
 from contimg.stages.base import REGISTRY, Phase, StageContext, StageDeferred
-from contimg.stages.convert import artifacts_from_db, read_group_header
+from contimg.stages.convert import artifacts_from_db
+from contimg.telescope import DSA110
 
 DAY_H = 24.0
 
@@ -67,36 +70,40 @@ def lookup_set(dbs: Databases, settings: Settings, *, mjd: float) -> CalSet | No
 
 
 def solve_transit(
-    ctx: StageContext,
+    settings: Settings,
+    dbs: Databases,
     runner: d.Dp3Runner,
     *,
-    ms: Path,
-    transit: Transit,
-    row: dict[str, Any],
+    ms_row: dict[str, Any],
+    calibrator: str,
+    timings: dict[str, float] | None = None,
+    progress: Callable[[str], None] = lambda _m: None,
 ) -> str:
-    """Solve K/BP/G on a calibrator group and register the set; returns its name."""
-    settings = ctx.settings
+    """Solve K/BP/G on the (flagged) calibrator MS of ``ms_row`` and register the set.
+
+    Returns the set's name. Re-solving the same transit replaces the set.
+    """
     cs = settings.calibration
-    cal = find_calibrator(load_calibrators(cs.calibrators_csv), transit.name)
-    header = read_group_header([ctx.subband_paths[i] for i in sorted(ctx.subband_paths)][:1])
-    mid = float(row["mid_mjd"])
+    ms = Path(ms_row["path"])
+    cal = find_calibrator(load_calibrators(cs.calibrators_csv), calibrator)
+    mid = float(ms_row["mid_mjd"])
     set_name = set_name_for(cal.name, mid)
     out_dir = caltables_dir(settings, set_name)
     out_dir.mkdir(parents=True, exist_ok=True)
-    flux, terms = d.apparent_model(
-        cal,
-        start_mjd=float(row["start_mjd"]),
-        end_mjd=float(row["end_mjd"]),
-        dec_deg=header.pointing_dec_deg,
+    pointings = drift_pointings(
+        ra_deg=float(ms_row["pointing_ra_deg"]),
+        dec_deg=float(ms_row["pointing_dec_deg"]),
+        mid_mjd=mid,
+        start_mjd=float(ms_row["start_mjd"]),
+        end_mjd=float(ms_row["end_mjd"]),
     )
+    flux, terms = d.apparent_model(cal, pointings=pointings)
     skymodel = d.write_skymodel(out_dir / "model.skymodel", cal, flux_jy=flux, terms=terms)
-    ctx.progress(
-        f"solving {set_name} on {cal.name} (apparent {flux:.2f} Jy at 1.4 GHz, "
-        f"{transit.sep_deg:.2f} deg from the pointing)"
-    )
-    solint = d.solint_steps(cs.solve_int_s, header.integration_s)
+    progress(f"solving {set_name} on {cal.name} (apparent {flux:.2f} Jy at 1.4 GHz)")
+    integration_s = DSA110.integration_s
+    solint = d.solint_steps(cs.solve_int_s, integration_s)
     paths = d.solve_set(
-        runner, ms, skymodel=skymodel, out_dir=out_dir, g_solint=solint, timings=ctx.timings_s
+        runner, ms, skymodel=skymodel, out_dir=out_dir, g_solint=solint, timings=timings
     )
     now = time.time()
     rows = []
@@ -113,9 +120,27 @@ def solve_transit(
                 "active": 1,
             }
         )
-    with ctx.dbs.cal_registry.write() as conn:
+    with dbs.cal_registry.write() as conn:
         cq.replace_set(conn, set_name=set_name, rows=rows)
     return set_name
+
+
+def group_transits(settings: Settings, ms_row: dict[str, Any]) -> list[Transit]:
+    """Calibrator transits during the group of ``ms_row`` (an ``ms_index`` row)."""
+    mid = float(ms_row["mid_mjd"])
+    dec_date = dec_of_date(float(ms_row["pointing_ra_deg"]), float(ms_row["pointing_dec_deg"]), mid)
+    return find_transits(
+        load_calibrators(settings.calibration.calibrators_csv),
+        start_mjd=float(ms_row["start_mjd"]),
+        end_mjd=float(ms_row["end_mjd"]),
+        dec_deg=dec_date,
+        settings=settings.calibration,
+    )
+
+
+def dp3_runner(settings: Settings, log_dir: Path, progress: Callable[[str], None]) -> d.Dp3Runner:
+    exe = d.dp3_executable(settings.calibration.dp3_executable)
+    return d.Dp3Runner(exe, log_dir=log_dir, progress=progress)
 
 
 class CalibrateStage:
@@ -132,26 +157,20 @@ class CalibrateStage:
             row = pq.get_ms(conn, path=str(ms))
         if row is None:
             raise ContimgError(f"group {ctx.group_id}: {ms} has no ms_index row")
-        header = read_group_header([ctx.subband_paths[i] for i in sorted(ctx.subband_paths)][:1])
-        transits = find_transits(
-            load_calibrators(cs.calibrators_csv),
-            start_mjd=float(row["start_mjd"]),
-            end_mjd=float(row["end_mjd"]),
-            dec_deg=header.pointing_dec_deg,
-            settings=cs,
-        )
+        transits = group_transits(ctx.settings, row)
         with ctx.dbs.ingest.write() as conn:
             cq.record_transits(
                 conn, group_id=ctx.group_id, transits=[t.to_json() for t in transits]
             )
-        runner = d.Dp3Runner(
-            d.dp3_executable(cs.dp3_executable), log_dir=ctx.workdir / "logs", progress=ctx.progress
-        )
+        runner = dp3_runner(ctx.settings, ctx.workdir / "logs", ctx.progress)
         flagged = False
         if transits:
             d.flag(runner, ms, aoflagger=cs.aoflagger)
             flagged = True
-            solve_transit(ctx, runner, ms=ms, transit=transits[0], row=row)
+            solve_transit(
+                ctx.settings, ctx.dbs, runner, ms_row=row, calibrator=transits[0].name,
+                timings=ctx.timings_s, progress=ctx.progress,
+            )  # fmt: skip
         chosen = lookup_set(ctx.dbs, ctx.settings, mjd=float(row["mid_mjd"]))
         if chosen is None:
             self._no_set(ctx, mjd=float(row["mid_mjd"]))

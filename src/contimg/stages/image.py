@@ -10,26 +10,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from contimg.calibration.pointing import drift_pointings
 from contimg.db.queries import products as pq
 from contimg.errors import ContimgError
 from contimg.imaging.products import image_rows, pb_correct, residual_noise_jy
 from contimg.imaging.wsclean import run_wsclean
 from contimg.stages.base import REGISTRY, Phase, StageContext
 from contimg.stages.convert import artifacts_from_db
-
-SIDEREAL_DEG_PER_DAY = 360.98564736629
-"""Rate at which the meridian pointing's RA advances (degrees per solar day)."""
-
-
-def drift_pointings(
-    *, ra_deg: float, dec_deg: float, mid_mjd: float, start_mjd: float, end_mjd: float, n: int = 9
-) -> list[tuple[float, float]]:
-    """Meridian pointings (ICRS) sampled over the group: RA advances at the sidereal rate."""
-    step = (end_mjd - start_mjd) / max(n - 1, 1)
-    return [
-        ((ra_deg + (start_mjd + k * step - mid_mjd) * SIDEREAL_DEG_PER_DAY) % 360.0, dec_deg)
-        for k in range(n)
-    ]
 
 
 class ImageStage:
