@@ -345,6 +345,8 @@ def seed(home: Path) -> dict[str, object]:
                     integration_sec=GROUP_S,
                 )
             )
+            # the image's flux-scale error, divided out by normalisation (science.md 2)
+            scale = float(rng.normal(1.0, 0.03))
             for s in SKY:
                 true = s.flux_at(e, n_ep)
                 err = math.hypot(RMS_JY * 1e3, 0.01 * true)
@@ -361,8 +363,19 @@ def seed(home: Path) -> dict[str, object]:
                         )
                     )
                 )
+                raw = (
+                    {
+                        "raw_peak_jyb": meas * scale / 1e3,
+                        "raw_peak_err_jyb": err * scale / 1e3,
+                        "norm_factor": scale,
+                        "norm_factor_err": 0.005,
+                    }
+                    if "raw_peak_jyb" in products.photometry.c
+                    else {}
+                )
                 conn.execute(
                     products.photometry.insert().values(
+                        **raw,
                         image_path=str(img_path),
                         source_id=s.source_id,
                         ra_deg=s.ra_deg,

@@ -185,6 +185,20 @@ export function useLightCurve(sourceId: string) {
   });
 }
 
+/** The source's photometry rows, newest first (at most 1000). */
+export function usePhotometry(sourceId: string) {
+  return useQuery({
+    queryKey: ["source", sourceId, "photometry"],
+    queryFn: ({ signal }) =>
+      unwrap(
+        client.GET("/api/v1/photometry", {
+          params: { query: { source_id: sourceId, sort: "-mjd", limit: 1000 } },
+          signal,
+        }),
+      ),
+  });
+}
+
 /** The source's photometry rows (each names its image) and the images around the
  * source, joined by image path: the epochs with an image to cut out. */
 export function useEpochImages(sourceId: string, raDeg: number | undefined, decDeg: number | undefined) {

@@ -45,33 +45,45 @@ function ThroughputPlot({ t }: { t: Throughput }) {
     return {
       data: [
         {
-          type: "scatter",
-          mode: "lines",
-          line: { shape: "hv", color: "#9aa7b3", width: 2 },
+          type: "bar",
+          marker: { color: "#b8c3cd" },
           name: "arrived",
           x,
           y: t.bins.map((b) => b.arrived * perHour),
+          hovertemplate: "%{x|%H:%M} UTC: %{y:.2f} arrived/h<extra></extra>",
+        },
+        {
+          type: "bar",
+          marker: { color: "#2e7d5b" },
+          name: "completed",
+          x,
+          y: t.bins.map((b) => b.completed * perHour),
+          hovertemplate: "%{x|%H:%M} UTC: %{y:.2f} completed/h<extra></extra>",
+        },
+        {
+          type: "bar",
+          marker: { color: "#c0504d" },
+          name: "failed",
+          x,
+          y: t.bins.map((b) => b.failed * perHour),
+          hovertemplate: "%{x|%H:%M} UTC: %{y:.2f} failed/h<extra></extra>",
         },
         {
           type: "scatter",
           mode: "lines",
-          line: { shape: "hv", color: "#2e7d5b", width: 2 },
-          name: "completed",
-          x,
-          y: t.bins.map((b) => b.completed * perHour),
-        },
-        {
-          type: "bar",
-          marker: { color: "rgba(176,58,58,0.55)" },
-          name: "failed",
-          x,
-          y: t.bins.map((b) => b.failed * perHour),
+          line: { color: "#7a8794", dash: "dash", width: 1.5 },
+          name: "mean arrival rate",
+          x: [x[0], x[x.length - 1]],
+          y: [t.arrival_rate_per_hour, t.arrival_rate_per_hour],
+          hoverinfo: "skip",
         },
       ],
       layout: {
         xaxis: { title: { text: "UTC" }, type: "date" },
         yaxis: { title: { text: "groups / hour" }, rangemode: "tozero" },
-        bargap: 0.1,
+        barmode: "group",
+        bargap: 0.25,
+        bargroupgap: 0.05,
       },
     };
   }, [t]);
@@ -122,8 +134,17 @@ function ActiveSets({ sets }: { sets: CalibrationSet[] }) {
       columns={[
         { key: "n", header: "Set", render: (s) => <span className="mono">{s.set_name}</span> },
         { key: "t", header: "Tables", render: (s) => <span className="nowrap">{s.tables.map((t) => t.table_type).join(" · ")}</span> },
-        { key: "v", header: "Validity", unit: "UTC", render: (s) => <span className="nowrap">{`${fmtMjdUtc(s.valid_start_mjd, false).slice(5)} → ${fmtMjdUtc(s.valid_end_mjd, false).slice(5)}`}</span> },
-        { key: "m", header: "MJD", minor: true, num: true, render: (s) => `${fmtMjd(s.valid_start_mjd, 3)}–${fmtMjd(s.valid_end_mjd, 3)}` },
+        {
+          key: "v",
+          header: "Validity",
+          unit: "UTC · MJD",
+          render: (s) => (
+            <>
+              <span className="nowrap">{`${fmtMjdUtc(s.valid_start_mjd, false).slice(5)} → ${fmtMjdUtc(s.valid_end_mjd, false).slice(5)}`}</span>
+              <div className="small muted nowrap">{`${fmtMjd(s.valid_start_mjd, 3)} → ${fmtMjd(s.valid_end_mjd, 3)}`}</div>
+            </>
+          ),
+        },
         { key: "s", header: "", render: (s) => calWindow(s, nowMjd) },
       ]}
     />
@@ -209,7 +230,7 @@ export function OverviewPage() {
           </div>
           {status.isPending ? <Loading lines={2} /> : status.isError ? <ErrorBox error={status.error} onRetry={() => void status.refetch()} /> : <QueueCounts q={status.data.queue} />}
         </div>
-        <div className="panel span-7">
+        <div className="panel span-6">
           <div className="panel-head">
             <h2>Throughput vs arrival rate</h2>
             <div className="seg more" role="group" aria-label="Time window">
@@ -222,7 +243,7 @@ export function OverviewPage() {
           </div>
           <QueryView q={tp}>{(t) => <ThroughputPlot t={t} />}</QueryView>
         </div>
-        <div className="panel span-5">
+        <div className="panel span-6">
           <div className="panel-head">
             <h2>Recent groups</h2>
             <Link className="more" to="/queue">queue →</Link>

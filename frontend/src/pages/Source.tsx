@@ -1,12 +1,12 @@
 import { useMemo, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
-import { cutoutUrl, useEpochImages, useFlagSource, useLightCurve, useSource } from "../client/queries";
+import { cutoutUrl, useEpochImages, useFlagSource, useLightCurve, usePhotometry, useSource } from "../client/queries";
 import type { LightCurve, SourceDetail } from "../client/types";
 import { Empty, ErrorBox, QueryView } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { Plot } from "../components/Plot";
 import { fmtDec, fmtDeg, fmtFixed, fmtIsoUtc, fmtJyAsMjy, fmtMjd, fmtMjdUtc, fmtSig } from "../lib/format";
-import { hasRaw, series, weightedMean, type LcMode } from "../lib/lightcurve";
+import { hasRaw, rawFromPhotometry, series, weightedMean, type LcMode } from "../lib/lightcurve";
 import { candidateStatusLabel, candidateStatusTone, sigmaTone } from "../lib/status";
 import { fmtRa } from "../lib/format";
 import { getToken } from "../lib/token";
@@ -17,21 +17,27 @@ const MODES: [LcMode, string][] = [
   ["raw", "raw (mJy)"],
 ];
 
-function LightCurvePlot({ lc }: { lc: LightCurve }) {
+function LightCurvePlot({ lc, photometry }: { lc: LightCurve; photometry: object[] | undefined }) {
   const [mode, setMode] = useState<LcMode>("normalised");
   const [xUtc, setXUtc] = useState(false);
-  const rawAvailable = hasRaw(lc.points);
-  const pts = useMemo(() => lc.points.filter((p) => p.mjd != null), [lc]);
+  // Raw fluxes: on the light-curve points if the API sends them, else from the
+  // photometry rows' normalisation columns.
+  const rawPts = useMemo(() => (hasRaw(lc.points) ? lc.points.filter((p) => p.mjd != null) : rawFromPhotometry(photometry ?? [])), [lc, photometry]);
+  const rawAvailable = rawPts.length > 0;
+  const normPts = useMemo(() => lc.points.filter((p) => p.mjd != null), [lc]);
+  const pts = mode === "raw" ? rawPts : normPts;
   const fig = useMemo(() => {
     const s = series(pts, mode);
     const x = pts.map((p) => (xUtc ? new Date(((p.mjd as number) - 40587) * 86400000).toISOString() : p.mjd));
     const mu = weightedMean(pts);
     const base = mode === "relative" ? 1 : mode === "normalised" ? mu : null;
-    const text = pts.map(
-      (p, i) =>
-        `MJD ${fmtMjd(p.mjd)}<br>${fmtMjdUtc(p.mjd)} UTC<br>${fmtSig(s.y[i], 4)} ± ${fmtSig(s.err[i], 2)} ${s.unit}` +
-        `<br>S/N ${fmtFixed(p.snr, 1)} · field ${p.field_name ?? "–"}<br>image rms ${fmtSig(p.image_noise_mjy, 3)} mJy/beam`,
-    );
+    const text = pts.map((p, i) => {
+      const extra = p as { snr?: number | null; field_name?: string | null; image_noise_mjy?: number | null };
+      const head = `MJD ${fmtMjd(p.mjd)}<br>${fmtMjdUtc(p.mjd)} UTC<br>${fmtSig(s.y[i], 4)} ± ${fmtSig(s.err[i], 2)} ${s.unit}`;
+      return extra.snr === undefined
+        ? head
+        : `${head}<br>S/N ${fmtFixed(extra.snr, 1)} · field ${extra.field_name ?? "–"}<br>image rms ${fmtSig(extra.image_noise_mjy, 3)} mJy/beam`;
+    });
     return {
       data: [
         {
@@ -191,6 +197,7 @@ export function SourcePage() {
   const { sourceId = "" } = useParams();
   const q = useSource(sourceId);
   const lc = useLightCurve(sourceId);
+  const phot = usePhotometry(sourceId);
   const [flagging, setFlagging] = useState(false);
   return (
     <section className="page">
@@ -224,7 +231,7 @@ export function SourcePage() {
                     photometry CSV
                   </a>
                 </div>
-                <QueryView q={lc}>{(l) => <LightCurvePlot lc={l} />}</QueryView>
+                <QueryView q={lc}>{(l) => <LightCurvePlot lc={l} photometry={phot.data?.data} />}</QueryView>
               </div>
               <div className="grid">
                 <div className="panel span-7">
