@@ -14,7 +14,9 @@ from astropy.table import Table
 from contimg.catalog.readers import iau_names
 
 
-def _col(values: Sequence[float] | np.ndarray, unit: u.UnitBase | None = None) -> u.Quantity | np.ndarray:
+def _col(
+    values: Sequence[float] | np.ndarray, unit: u.UnitBase | None = None
+) -> u.Quantity | np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     return arr * unit if unit is not None else arr
 

@@ -112,6 +112,8 @@ class CatalogColumns:
 
 
 def _unique_ids(ids: list[str]) -> tuple[list[str], int]:
+    if len(set(ids)) == len(ids):
+        return ids, 0
     seen: dict[str, int] = {}
     out: list[str] = []
     renamed = 0
@@ -206,8 +208,10 @@ def _pylist(values: npt.NDArray[Any]) -> list[Any]:
 
 
 def _row_chunks(
-    cols: CatalogColumns, hpx: npt.NDArray[np.int64]
-) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+    cols: CatalogColumns, hpx: npt.NDArray[np.int64] | None = None
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Chunks of ``sources`` rows, each row led by its pixel when ``hpx`` is given
+    (the ``sources_healpix`` layout)."""
     n = len(cols)
     for start in range(0, n, CHUNK_ROWS):
         sl = slice(start, min(n, start + CHUNK_ROWS))
@@ -215,9 +219,9 @@ def _row_chunks(
             cols.source_id[sl] if name == "source_id" else _pylist(getattr(cols, name)[sl])
             for name in q.SOURCE_COLUMNS
         ]
-        src_rows = list(zip(*lists, strict=True))
-        hpx_rows = list(zip(hpx[sl].tolist(), cols.source_id[sl], strict=True))
-        yield src_rows, hpx_rows
+        if hpx is not None:
+            lists.insert(0, hpx[sl].tolist())
+        yield list(zip(*lists, strict=True))
 
 
 @dataclass
@@ -251,7 +255,6 @@ class BuildInputs:
 def _load(
     db: Database,
     cols: CatalogColumns,
-    hpx: npt.NDArray[np.int64],
     build_row: dict[str, Any],
     progress: ProgressFn,
     t_start: float,
@@ -262,7 +265,7 @@ def _load(
         if db.is_sqlite:
             q.sqlite_bulk_pragmas(conn)
         with conn.begin():
-            _load_rows(conn, db, cols, hpx, build_row, progress, t_start)
+            _load_rows(conn, db, cols, build_row, progress, t_start)
     with db.write() as conn:
         q.analyze(conn)
 
@@ -271,7 +274,6 @@ def _load_rows(
     conn: Connection,
     db: Database,
     cols: CatalogColumns,
-    hpx: npt.NDArray[np.int64],
     build_row: dict[str, Any],
     progress: ProgressFn,
     t_start: float,
@@ -280,13 +282,24 @@ def _load_rows(
     indexes = q.secondary_indexes(conn, table="sources", schema=db.schema)
     for name, _ in indexes:
         q.drop_index(conn, name=name)
+    # Rows go in in primary-key order: every b-tree insert is then an append.
+    by_id = np.argsort(np.asarray(cols.source_id), kind="stable")
     done = 0
     progress("write sources", 0, n)
-    for src_rows, hpx_rows in _row_chunks(cols, hpx):
-        q.bulk_insert(conn, table="sources", columns=q.SOURCE_COLUMNS, rows=src_rows)
-        q.bulk_insert(conn, table="sources_healpix", columns=q.HEALPIX_COLUMNS, rows=hpx_rows)
-        done += len(src_rows)
+    for rows in _row_chunks(cols.take(by_id)):
+        q.bulk_insert(conn, table="sources", columns=q.SOURCE_COLUMNS, rows=rows)
+        done += len(rows)
         progress("write sources", done, n)
+    if db.is_sqlite:
+        # The HEALPix copy is the SQLite cone index (PostgreSQL uses q3c).
+        hpx = healpix_index(cols.ra_deg, cols.dec_deg)
+        by_hpx = np.lexsort((np.asarray(cols.source_id), hpx))
+        done = 0
+        progress("write cone index", 0, n)
+        for rows in _row_chunks(cols.take(by_hpx), hpx[by_hpx]):
+            q.bulk_insert(conn, table="sources_healpix", columns=q.HEALPIX_COLUMNS, rows=rows)
+            done += len(rows)
+            progress("write cone index", done, n)
     for i, (_, ddl) in enumerate(indexes):
         progress("index", i, len(indexes))
         q.create_index(conn, ddl=ddl)
@@ -462,10 +475,6 @@ def build_catalog(
         radius_arcsec=radius,
         resolved_major_arcsec=settings.catalog.resolved_major_arcsec,
     )
-    hpx = healpix_index(cols.ra_deg, cols.dec_deg)
-    order = np.argsort(hpx, kind="stable")  # spatially coherent pages
-    cols = cols.take(order)
-    hpx = hpx[order]
     report_progress("crossmatch", 1, 1)
     timed("crossmatch", t0)
 
@@ -489,7 +498,7 @@ def build_catalog(
         with staging(settings) as (stage, install):
             t0 = time.perf_counter()
             migrations.upgrade(stage)
-            _load(stage, cols, hpx, build_row, report_progress, t_start)
+            _load(stage, cols, build_row, report_progress, t_start)
             timed("write", t0)
             t0 = time.perf_counter()
             report_progress("install", 0, 1)
@@ -529,7 +538,7 @@ def parse_column_overrides(items: Sequence[str]) -> dict[str, dict[str, str]]:
     for item in items:
         key, sep, column = item.partition("=")
         survey, dot, fld = key.partition(".")
-        if not sep or not dot or not column or survey.lower() not in ("nvss", "first", "vlass"):
+        if not (sep and dot and fld and column) or survey.lower() not in ("nvss", "first", "vlass"):
             raise ContimgError(
                 f"column mapping {item!r} is not SURVEY.FIELD=COLUMN "
                 "(SURVEY one of nvss, first, vlass; e.g. nvss.flux=S1400)"

@@ -34,6 +34,8 @@ from contimg.science.crossmatch import angular_separation_deg
 
 HEALPIX_ORDER = 16
 """Order of the stored pixels (nside 65536, pixels of ~3.2 arcsec)."""
+_MARGIN_DEG = 2.0 * math.sqrt(4.0 * math.pi / (12 * 4**HEALPIX_ORDER)) * 180.0 / math.pi
+"""Two stored-pixel sizes: slack added to a cone before covering it with pixels."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +104,7 @@ def cone_ranges(ra_deg: float, dec_deg: float, radius_deg: float) -> list[tuple[
     k = _order_for_radius(radius_deg)
     # A small margin: pixel membership is decided at the stored position's pixel,
     # and astropy-healpix's overlap test is approximate at the pixel edges.
-    margin_deg = 2.0 * _healpix(HEALPIX_ORDER).pixel_resolution.to_value(u.deg)
+    margin_deg = _MARGIN_DEG
     pix = _healpix(k).cone_search_lonlat(
         ra_deg * u.deg, dec_deg * u.deg, min(radius_deg + margin_deg, 180.0) * u.deg
     )

@@ -384,22 +384,24 @@ def nvss_source_ids(table: SurveyTable) -> list[str]:
     empty), from the position (:func:`iau_names`). Names already starting with
     ``NVSS`` or ``J`` are not prefixed twice.
     """
-    derived: list[str] | None = None
-    names = table.names
-    if names is None or any(not n for n in names):
-        derived = iau_names(table.ra_deg, table.dec_deg)
-    if names is None:
-        assert derived is not None
-        names = derived
-    out: list[str] = []
-    for i, name in enumerate(names):
-        if not name:
-            assert derived is not None
-            name = derived[i]
-        if name.upper().startswith("NVSS"):
-            out.append(name)
-        elif name.startswith("J"):
-            out.append("NVSS " + name)
-        else:
-            out.append("NVSS J" + name)
-    return out
+    if table.names is None:
+        names = np.asarray(iau_names(table.ra_deg, table.dec_deg))
+    else:
+        names = np.asarray(table.names, dtype=str)
+        empty = np.strings.str_len(names) == 0
+        if empty.any():
+            derived = np.asarray(iau_names(table.ra_deg[empty], table.dec_deg[empty]))
+            names = names.astype(object)
+            names[empty] = derived
+            names = names.astype(str)
+    upper = np.strings.upper(names)
+    out = np.where(
+        np.strings.startswith(upper, "NVSS"),
+        names,
+        np.where(
+            np.strings.startswith(names, "J"),
+            np.strings.add("NVSS ", names),
+            np.strings.add("NVSS J", names),
+        ),
+    )
+    return [str(x) for x in out.tolist()]

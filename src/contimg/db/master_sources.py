@@ -27,17 +27,23 @@ sources = sa.Table(
 )
 
 # PostgreSQL only (migration master_sources_0002): the q3c index of cone searches.
-sa.Index(
-    "idx_sources_q3c", sa.func.q3c_ang2ipix(sources.c.ra_deg, sources.c.dec_deg)
-).ddl_if(dialect="postgresql")
+sa.Index("idx_sources_q3c", sa.func.q3c_ang2ipix(sources.c.ra_deg, sources.c.dec_deg)).ddl_if(
+    dialect="postgresql"
+)
 
-# Migration master_sources_0002: nested HEALPix pixel (order 16) of every source,
-# read by the SQLite cone search; WITHOUT ROWID on SQLite.
+# Migration master_sources_0002: the SQLite cone-search index, a copy of every
+# sources row keyed by its nested HEALPix pixel (order 16); WITHOUT ROWID on
+# SQLite. Written by the catalog build; empty on PostgreSQL (q3c does that job).
 sources_healpix = sa.Table(
     "sources_healpix",
     metadata,
     sa.Column("hpx", BIGINT, primary_key=True),
     sa.Column("source_id", TEXT, primary_key=True),
+    *(
+        sa.Column(c.name, c.type, nullable=c.nullable, server_default=c.server_default)
+        for c in sources.columns
+        if c.name != "source_id"
+    ),
     sqlite_with_rowid=False,
 )
 

@@ -108,7 +108,8 @@ class MatchResult:
     sep_arcsec : ndarray of float64, shape (n_ref,)
         Separation to that partner (arcsec); NaN when there is none.
     n_within : ndarray of int64, shape (n_ref,)
-        How many partners lie within the radius (0, 1 or more).
+        How many partners lie within the radius, counted up to 2 (0, 1, or
+        2 meaning "two or more").
     """
 
     index: IntArray
@@ -158,19 +159,23 @@ def match_nearest(
     # A hair of slack so a partner exactly at the radius is not lost to rounding;
     # the exact comparison on the angle follows.
     chord = float(chord_for_angle(radius_arcsec / ARCSEC_PER_RAD)) * (1.0 + 1e-9)
-    tree = cKDTree(cat)
-    dist, idx = tree.query(ref, k=1, distance_upper_bound=chord)
-    found = np.isfinite(dist)
-    sep_found = angle_for_chord(dist[found]) * ARCSEC_PER_RAD
-    keep = sep_found <= radius_arcsec * (1.0 + 1e-12)
-    rows = np.flatnonzero(found)[keep]
-    index[rows] = idx[found][keep]
-    sep[rows] = sep_found[keep]
-    # Counting only matters where a partner was found at all.
-    if rows.size:
-        n_within[rows] = np.asarray(
-            tree.query_ball_point(ref[rows], r=chord, return_length=True), dtype=np.int64
-        )
+    limit = radius_arcsec * (1.0 + 1e-12)
+    tree = cKDTree(cat, balanced_tree=False, compact_nodes=False)
+    # The two nearest partners: the first is the match, the second tells whether
+    # more than one lies within the radius (all that the confusion flag needs).
+    k = min(2, cat.shape[0])
+    dist, idx = tree.query(ref, k=k, distance_upper_bound=chord)
+    dist = dist.reshape(n_ref, k)
+    idx = idx.reshape(n_ref, k)
+    sep_all = np.where(
+        np.isfinite(dist), angle_for_chord(np.where(np.isfinite(dist), dist, 0.0)), np.inf
+    )
+    sep_all = sep_all * ARCSEC_PER_RAD
+    within = sep_all <= limit
+    hit = within[:, 0]
+    index[hit] = idx[hit, 0]
+    sep[hit] = sep_all[hit, 0]
+    n_within = within.sum(axis=1).astype(np.int64)
     return MatchResult(index, sep, n_within)
 
 

@@ -8,10 +8,13 @@ The spec's ``sources`` table and its two views are left exactly as they are
 (the views are ``SELECT * FROM sources``, so a new column on ``sources`` would
 change their columns on SQLite). Added beside them:
 
-* ``sources_healpix``: one row per source with its nested HEALPix pixel at
-  order 16 (nside 65536, ~3.2 arcsec pixels). The primary key (hpx, source_id)
-  is the index; on SQLite the table is WITHOUT ROWID, so a pixel range is one
-  contiguous b-tree scan. The SQLite cone search reads pixel ranges from it.
+* ``sources_healpix``: the SQLite cone-search index, a copy of every
+  ``sources`` row keyed by its nested HEALPix pixel at order 16 (nside 65536,
+  ~3.2 arcsec pixels). The primary key (hpx, source_id) is the index and the
+  table is WITHOUT ROWID, so the rows of a pixel range are stored together and
+  a cone is a few contiguous b-tree scans with no look-ups into ``sources``.
+  The catalog build writes it with ``sources``. On PostgreSQL the table exists
+  (one schema on both backends) but stays empty: q3c does that job.
 * on PostgreSQL, the q3c extension and the index ``idx_sources_q3c`` on
   ``q3c_ang2ipix(ra_deg, dec_deg)`` that ``q3c_radial_query`` uses.
 * ``catalog_builds``: provenance of the catalog (input files, radius, counts).
@@ -46,29 +49,45 @@ CREATE TABLE catalog_builds (
 );
 """
 
-SQLITE = (
-    """
+SQLITE = """
 CREATE TABLE sources_healpix (
     hpx INTEGER NOT NULL,
     source_id TEXT NOT NULL,
+    ra_deg REAL NOT NULL,
+    dec_deg REAL NOT NULL,
+    s_nvss REAL,
+    snr_nvss REAL,
+    s_vlass REAL,
+    alpha REAL,
+    resolved_flag INTEGER DEFAULT 0,
+    confusion_flag INTEGER DEFAULT 0,
+    first_size_maj_arcsec REAL,
+    first_size_min_arcsec REAL,
+    first_size_pa_deg REAL,
     PRIMARY KEY (hpx, source_id)
 ) WITHOUT ROWID;
-"""
-    + BUILDS.format(pk="INTEGER PRIMARY KEY", real="REAL")
-)
+""" + BUILDS.format(pk="INTEGER PRIMARY KEY", real="REAL")
 
-POSTGRESQL = (
-    """
+POSTGRESQL = """
 CREATE EXTENSION IF NOT EXISTS q3c SCHEMA public;
 CREATE INDEX idx_sources_q3c ON sources (q3c_ang2ipix(ra_deg, dec_deg));
 CREATE TABLE sources_healpix (
     hpx BIGINT NOT NULL,
     source_id TEXT NOT NULL,
+    ra_deg DOUBLE PRECISION NOT NULL,
+    dec_deg DOUBLE PRECISION NOT NULL,
+    s_nvss DOUBLE PRECISION,
+    snr_nvss DOUBLE PRECISION,
+    s_vlass DOUBLE PRECISION,
+    alpha DOUBLE PRECISION,
+    resolved_flag INTEGER DEFAULT 0,
+    confusion_flag INTEGER DEFAULT 0,
+    first_size_maj_arcsec DOUBLE PRECISION,
+    first_size_min_arcsec DOUBLE PRECISION,
+    first_size_pa_deg DOUBLE PRECISION,
     PRIMARY KEY (hpx, source_id)
 );
-"""
-    + BUILDS.format(pk="SERIAL PRIMARY KEY", real="DOUBLE PRECISION")
-)
+""" + BUILDS.format(pk="SERIAL PRIMARY KEY", real="DOUBLE PRECISION")
 
 
 def upgrade() -> None:
