@@ -20,7 +20,7 @@ def _png(data: bytes) -> Image.Image:
 def test_block_reduce_ignores_nan_and_keeps_partial_blocks() -> None:
     data = np.arange(25, dtype=float).reshape(5, 5)
     data[0, 0] = np.nan
-    out = block_reduce_nanmean(data, 2, chunk_rows=2)
+    out = block_reduce_nanmean(data, 2, chunk_px=10)
     assert out.shape == (3, 3)
     assert out[0, 0] == pytest.approx(np.mean([1, 5, 6]))
     assert out[2, 2] == pytest.approx(24.0)

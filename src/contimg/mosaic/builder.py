@@ -116,6 +116,10 @@ def _check_input(img: q.InputImage) -> None:
         )
 
 
+def _has_beam(img: q.InputImage) -> bool:
+    return bool(img.beam_major_arcsec and img.beam_minor_arcsec and img.beam_pa_deg is not None)
+
+
 def _freq_hz(img: q.InputImage, geometry: ImageGeometry) -> float:
     if img.freq_ghz is not None and img.freq_ghz > 0:
         return float(img.freq_ghz) * 1e9
@@ -311,6 +315,11 @@ def build_mosaic(
         )
     for img in inputs:
         _check_input(img)
+    if not any(_has_beam(img) for img in inputs):
+        raise ContimgError(
+            f"none of the images of mosaic {name!r} records its restoring beam "
+            "(beam_major_arcsec/beam_minor_arcsec/beam_pa_deg)"
+        )
 
     # 1. Common grid from the headers.
     geometries = [read_geometry(Path(img.path)) for img in inputs]
@@ -365,7 +374,8 @@ def build_mosaic(
     weights = [1.0 / float(img.noise_jy or 1.0) ** 2 for img in used]
     majors, minors, pas, beam_w = [], [], [], []
     for img, w in zip(used, weights, strict=True):
-        if img.beam_major_arcsec and img.beam_minor_arcsec and img.beam_pa_deg is not None:
+        if _has_beam(img):
+            assert img.beam_major_arcsec and img.beam_minor_arcsec and img.beam_pa_deg is not None
             majors.append(float(img.beam_major_arcsec))
             minors.append(float(img.beam_minor_arcsec))
             pas.append(float(img.beam_pa_deg))

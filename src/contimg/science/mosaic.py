@@ -334,7 +334,9 @@ class WeightedAccumulator:
         """Pixels with weight (call before :meth:`finish`)."""
         return np.asarray(self.sum_w > 0)
 
-    def finish(self, *, chunk_rows: int = 512) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    def finish(
+        self, *, chunk_px: int = 1_000_000
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """The mosaic ``sum(w I) / sum(w)`` and noise map ``1 / sqrt(sum(w))``.
 
         Computed IN PLACE in row chunks (the sums become the results, so no new
@@ -343,8 +345,9 @@ class WeightedAccumulator:
         """
         self._finished = True
         mosaic, noise = self.sum_wi, self.sum_w
-        for r0 in range(0, self.shape[0], chunk_rows):
-            sl = slice(r0, r0 + chunk_rows)
+        step = max(1, chunk_px // max(1, self.shape[1]))
+        for r0 in range(0, self.shape[0], step):
+            sl = slice(r0, r0 + step)
             sw = noise[sl]
             cov = sw > 0
             safe = np.where(cov, sw, np.float32(1.0))
@@ -370,21 +373,33 @@ def count_sources(
     signal-to-noise ``mosaic / noise`` is at least ``snr_min``. Blended sources
     whose islands touch count once; a resolved source counts once.
     """
+    detected = np.zeros(mosaic.shape, dtype=bool)
+    step = max(1, 1_000_000 // max(1, mosaic.shape[-1]))
     with np.errstate(invalid="ignore", divide="ignore"):
-        detected = np.asarray(mosaic >= snr_min * noise) & np.isfinite(mosaic)
+        for r0 in range(0, mosaic.shape[0], step):
+            sl = slice(r0, r0 + step)
+            detected[sl] = (mosaic[sl] >= snr_min * noise[sl]) & np.isfinite(mosaic[sl])
     _, n = ndimage.label(detected, structure=np.ones((3, 3), dtype=bool))
     return int(n)
 
 
-def covered_dec_range(grid: MosaicGrid, covered: NDArray[np.bool_]) -> tuple[float, float]:
-    """Smallest and largest declination (deg) of covered pixel centres."""
+def covered_dec_range(
+    grid: MosaicGrid, covered: NDArray[np.bool_], *, chunk_px: int = 1_000_000
+) -> tuple[float, float]:
+    """Smallest and largest declination (deg) of covered pixel centres.
+
+    Works through blocks of rows of about ``chunk_px`` pixels (bounded memory).
+    """
     rows = np.flatnonzero(covered.any(axis=1))
     if rows.size == 0:
         raise ValueError("the mosaic covers no pixel")
     lo, hi = math.inf, -math.inf
-    for r0 in range(int(rows[0]), int(rows[-1]) + 1, 256):
-        r1 = min(int(rows[-1]) + 1, r0 + 256)
+    step = max(1, chunk_px // max(1, covered.shape[1]))
+    for r0 in range(int(rows[0]), int(rows[-1]) + 1, step):
+        r1 = min(int(rows[-1]) + 1, r0 + step)
         cols = np.flatnonzero(covered[r0:r1].any(axis=0))
+        if cols.size == 0:
+            continue
         box = Box(y0=r0, y1=r1, x0=int(cols[0]), x1=int(cols[-1]) + 1)
         _, dec = grid.pixel_world(box)
         sel = covered[box.slices]

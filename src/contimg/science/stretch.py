@@ -24,7 +24,7 @@ Stretch = Literal["linear", "sqrt", "asinh", "log"]
 
 
 def block_reduce_nanmean(
-    data: NDArray[np.floating], factor: int, *, chunk_rows: int = 1024
+    data: NDArray[np.floating], factor: int, *, chunk_px: int = 2_000_000
 ) -> NDArray[np.float32]:
     """Average ``factor`` x ``factor`` blocks, ignoring NaN (all-NaN blocks stay NaN).
 
@@ -34,8 +34,9 @@ def block_reduce_nanmean(
         Shape ``(n_y, n_x)``.
     factor : int
         Block size in pixels (>= 1). Partial blocks at the edges are averaged too.
-    chunk_rows : int
-        Rows of input processed at a time (bounds the temporary memory).
+    chunk_px : int
+        About this many input pixels are processed at a time (bounds the
+        temporary memory).
 
     Returns
     -------
@@ -51,7 +52,7 @@ def block_reduce_nanmean(
     if factor == 1:
         return np.asarray(data, dtype=np.float32).copy()
     out = np.empty((out_y, out_x), dtype=np.float32)
-    rows_per_chunk = max(1, chunk_rows // factor) * factor
+    rows_per_chunk = max(1, chunk_px // max(1, n_x * factor)) * factor
     pad_x = out_x * factor - n_x
     for r0 in range(0, n_y, rows_per_chunk):
         block = np.asarray(data[r0 : r0 + rows_per_chunk], dtype=np.float64)
