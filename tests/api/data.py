@@ -128,6 +128,22 @@ def populate(dbs: Databases, settings: Settings, *, n_groups: int = 12) -> Deplo
                         recorded_at=T0 + 300 * i + 200,
                     )
                 )
+        for k, (status, reason) in enumerate([("accepted", None), ("rejected", "bad header")]):
+            conn.execute(
+                ingest.ingest_files.insert().values(
+                    file_path=f"/incoming/{gid(0)}_sb{k:02d}.hdf5",
+                    file_name=f"{gid(0)}_sb{k:02d}.hdf5",
+                    subband_idx=k,
+                    obs_time=T0,
+                    file_size=1_000_000,
+                    stable_count=2,
+                    status=status,
+                    reason=reason,
+                    group_id=gid(0) if status == "accepted" else None,
+                    first_seen_at=T0 + k,
+                    last_checked_at=T0 + 10 + k,
+                )
+            )
     # ------------------------------------------------------------ cal registry
     with dbs.cal_registry.write() as conn:
         for k, (name, start, end, active) in enumerate(

@@ -344,3 +344,10 @@ def test_export_whole_result(client: TestClient, deployment: Deployment) -> None
         r = client.get(f"{V1}/{path}/export", params={"format": "json"})
         assert r.status_code == 200, path
         assert len(r.json()) == client.get(f"{V1}/{path}").json()["count"], path
+
+
+def test_ingest_file_log(client: TestClient) -> None:
+    page = client.get(f"{V1}/ingest/files").json()
+    assert page["count"] == 2
+    rejected = client.get(f"{V1}/ingest/files", params={"status": "rejected"}).json()
+    assert [f["reason"] for f in rejected["data"]] == ["bad header"]

@@ -20,6 +20,7 @@ ROUTERS: list[APIRouter] = [
     status.router,
     auth.router,
     groups.router,
+    groups.files_router,
     calibration.router,
     products.router,
     sources.router,

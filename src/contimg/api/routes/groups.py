@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
 
 from contimg.api.deps import (
     TEXT_PATTERN,
@@ -174,3 +175,60 @@ def retry_group(db: IngestDb, group_id: GroupId) -> RetryResult:
     return RetryResult(
         group_id=group_id, state=str(row["state"]), retry_count=int(row["retry_count"] or 0)
     )
+
+
+# ------------------------------------------------------------- the ingest file log
+
+files_router = APIRouter(prefix="/ingest", tags=["queue"], dependencies=[ReadAccess])
+
+
+class IngestFile(BaseModel):
+    """A subband file the watcher has seen, with its outcome."""
+
+    file_path: str
+    file_name: str
+    subband_idx: int
+    obs_time: float
+    file_size: int | None
+    stable_count: int
+    status: str = Field(description="'waiting', 'accepted' or 'rejected'.")
+    reason: str | None
+    group_id: str | None
+    dec_deg: float | None
+    start_jd: float | None
+    end_jd: float | None
+    first_seen_at: float
+    last_checked_at: float
+
+
+def _files_query(
+    status: Annotated[Literal["waiting", "accepted", "rejected"] | None, Query()] = None,
+    group_id: Annotated[str | None, Query(max_length=64, pattern=TEXT_PATTERN)] = None,
+    subband_idx: Annotated[int | None, Query(ge=0, le=15)] = None,
+    seen_since: Ts = None,
+    sort: Annotated[str | None, sort_param(api_views.INGEST_FILES)] = None,
+) -> listing.Query:
+    return listing.Query.build(
+        [
+            Filter("status", "eq", status) if status else None,
+            Filter("group_id", "eq", group_id) if group_id else None,
+            Filter("subband_idx", "eq", subband_idx) if subband_idx is not None else None,
+            Filter("first_seen_at", "ge", seen_since) if seen_since is not None else None,
+        ],
+        sort=sort,
+    )
+
+
+FilesQuery = Annotated[listing.Query, Depends(_files_query)]
+
+
+@files_router.get("/files", response_model=Page[IngestFile], summary="Ingest file log")
+def list_ingest_files(db: IngestDb, query: FilesQuery, paging: PagingDep) -> Page[IngestFile]:
+    """Every subband file the watcher has seen: waiting for a stable size, accepted
+    into a group, or rejected (with the reason)."""
+    return page_of(db, api_views.INGEST_FILES, query, paging, IngestFile.model_validate)
+
+
+@files_router.get("/files/export", summary="Export the file log", response_class=StreamingResponse)
+def export_ingest_files(db: IngestDb, query: FilesQuery, format: FormatParam = "csv") -> Any:
+    return export_response(db, api_views.INGEST_FILES, query, format)
