@@ -171,3 +171,34 @@ def test_claims_are_exclusive_and_stale_claims_expire(dbs: Databases) -> None:
     with dbs.products.read() as conn:
         (row,) = q.list_windows(conn)
     assert (row["state"], row["attempts"], row["claimed_by"]) == ("done", 2, "b")
+
+
+def test_run_forever_builds_then_stops_cleanly(
+    dbs: Databases, settings: Settings, tmp_path: Path
+) -> None:
+    import threading
+    import time
+
+    from contimg.mosaic.scheduler import run_forever
+
+    fast = settings.model_copy(
+        update={"mosaic": settings.mosaic.model_copy(update={"poll_interval_s": 0.05})}
+    )
+    groups = _groups(tmp_path / "a", start_mjd=START, n=13, seed=1)
+    _record(dbs, groups)
+    stop = threading.Event()
+    lines: list[str] = []
+    thread = threading.Thread(
+        target=run_forever,
+        kwargs={"settings": fast, "dbs": dbs, "scheduler_id": "loop", "stop": stop,
+                "progress": lines.append},
+    )  # fmt: skip
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not _mosaic_rows(dbs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert len(_mosaic_rows(dbs)) == 1
+    assert any(line.startswith("building window") for line in lines)

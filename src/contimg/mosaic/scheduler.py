@@ -287,7 +287,13 @@ def run_forever(
     stop = stop or threading.Event()
     say = progress or (lambda msg: log.info("%s", msg))
     while not stop.is_set():
-        report = run_once(settings, dbs, scheduler_id=scheduler_id, progress=say)
-        for key, reason in report.waiting:
-            log.debug("window %s waits: %s", key, reason)
+        try:
+            report = run_once(settings, dbs, scheduler_id=scheduler_id, progress=say)
+        except ContimgError as exc:
+            say(f"scheduler pass failed: {exc}; next pass in {settings.mosaic.poll_interval_s:g} s")
+        except Exception:  # a database hiccup must not stop the scheduler for good
+            log.exception("scheduler pass failed; retrying next pass")
+        else:
+            for key, reason in report.waiting:
+                log.debug("window %s waits: %s", key, reason)
         stop.wait(settings.mosaic.poll_interval_s)
