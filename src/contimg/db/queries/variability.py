@@ -46,11 +46,13 @@ def get_sums(conn: Connection, *, source_ids: Sequence[str]) -> dict[str, dict[s
     """Running state of those sources that have one."""
     out: dict[str, dict[str, Any]] = {}
     ids = list(source_ids)
-    for i in range(0, len(ids), 500):
+    names = SUMS_COLUMNS
+    for i in range(0, len(ids), 900):
         rows = conn.execute(
-            sa.select(variability_sums).where(variability_sums.c.source_id.in_(ids[i : i + 500]))
-        ).mappings()
-        out.update({r["source_id"]: dict(r) for r in rows})
+            sa.select(variability_sums).where(variability_sums.c.source_id.in_(ids[i : i + 900]))
+        )
+        for r in rows:
+            out[r[0]] = dict(zip(names, r, strict=True))
     return out
 
 
