@@ -8,6 +8,7 @@
  *   ["mosaics", params], ["mosaic", id]
  */
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { getUserName } from "../lib/token";
 import { client, unwrap } from "./http";
 
 const V = "/api/v1";
@@ -231,7 +232,7 @@ export function useEpochImages(sourceId: string, raDeg: number | undefined, decD
 export function useFlagSource(sourceId: string) {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (body: { flagged_by: string; notes?: string }) =>
+    mutationFn: (body: { flagged_by: string; note: string }) =>
       unwrap(
         client.POST("/api/v1/sources/{source_id}/flag", { params: { path: { source_id: sourceId } }, body }),
       ),
@@ -269,7 +270,7 @@ export function useCandidateStatus() {
       unwrap(
         client.POST("/api/v1/candidates/{candidate_id}/status", {
           params: { path: { candidate_id: v.id } },
-          body: { status: v.status, note: v.note || null },
+          body: { status: v.status, note: v.note ?? "", author: getUserName() || "dashboard" },
         }),
       ),
     onSuccess: (c) => {
@@ -287,7 +288,7 @@ export function useCandidateNote() {
       unwrap(
         client.POST("/api/v1/candidates/{candidate_id}/notes", {
           params: { path: { candidate_id: v.id } },
-          body: { note: v.note },
+          body: { note: v.note, author: getUserName() || "dashboard" },
         }),
       ),
     onSuccess: (c) => {

@@ -33,8 +33,10 @@ export interface paths {
         };
         /**
          * Set applying at T
-         * @description The calibration set applied to data taken at ``mjd``: the newest set whose
-         *     tables are all active and all cover that time (``set`` is null if none does).
+         * @description The calibration set the pipeline applies to data taken at ``mjd``, by the
+         *     calibration stage's own lookup rule: the newest active set whose window covers
+         *     the time, else the nearest one within ``calibration.extrapolate_max_h`` hours
+         *     (marked ``extrapolated``); ``set`` is null when none qualifies.
          */
         get: operations["applicable_api_v1_calibration_applicable_get"];
         put?: never;
@@ -207,7 +209,7 @@ export interface paths {
         put?: never;
         /**
          * Add a note to a candidate
-         * @description Append a time-stamped note (notes are kept, never overwritten).
+         * @description Append a dated note (notes are kept, never overwritten).
          */
         post: operations["add_note_api_v1_candidates__candidate_id__notes_post"];
         delete?: never;
@@ -228,7 +230,8 @@ export interface paths {
         /**
          * Change a candidate's status
          * @description Move a candidate to active, resolved (table: investigated) or false_positive
-         *     (table: dismissed); an optional note is appended.
+         *     (table: dismissed), with a dated note. Moves the workflow does not allow
+         *     (e.g. false_positive -> resolved) answer 400 naming the allowed ones.
          */
         post: operations["change_status_api_v1_candidates__candidate_id__status_post"];
         delete?: never;
@@ -613,6 +616,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/ingest/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ingest file log
+         * @description Every subband file the watcher has seen: waiting for a stable size, accepted
+         *     into a group, or rejected (with the reason).
+         */
+        get: operations["list_ingest_files_api_v1_ingest_files_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ingest/files/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export the file log */
+        get: operations["export_ingest_files_api_v1_ingest_files_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/mosaics": {
         parameters: {
             query?: never;
@@ -931,8 +972,8 @@ export interface paths {
         put?: never;
         /**
          * Flag a source as an ESE candidate
-         * @description Flag a measured source by hand (flag type 'user'). Flagging a source that
-         *     already has an open user flag appends the notes to it.
+         * @description Flag a source by hand (flag type 'user', significance its sigma_deviation).
+         *     Flagging a source that already has an open user flag appends the note to it.
          */
         post: operations["flag_source_api_v1_sources__source_id__flag_post"];
         delete?: never;
@@ -1009,7 +1050,8 @@ export interface paths {
         };
         /**
          * Pipeline status
-         * @description Queue counts by state, every calibration set, and the most recent groups.
+         * @description Queue counts by state, every calibration set, and the most recent groups
+         *     (at most one second old).
          */
         get: operations["get_status_api_v1_status_get"];
         put?: never;
@@ -1026,9 +1068,20 @@ export interface components {
     schemas: {
         /** ApplicableCalibration */
         ApplicableCalibration: {
+            /**
+             * Distance H
+             * @description Hours between the set's window midpoint and the time.
+             */
+            distance_h?: number | null;
+            /**
+             * Extrapolated
+             * @description No set covers the time; the nearest is used.
+             * @default false
+             */
+            extrapolated: boolean;
             /** Mjd */
             mjd: number;
-            /** @description The set applied to data at this time (None: no active set covers it). */
+            /** @description The set applied to data at this time (None: no active set qualifies). */
             set: components["schemas"]["CalibrationSet"] | null;
         };
         /**
@@ -1251,13 +1304,12 @@ export interface components {
         FlagIn: {
             /** Flagged By */
             flagged_by: string;
-            /** Notes */
-            notes?: string | null;
             /**
-             * Significance
-             * @description Default: the source's sigma_deviation.
+             * Note
+             * @description Why; appended.
+             * @default
              */
-            significance?: number | null;
+            note: string;
         };
         /** GroupDetail */
         GroupDetail: {
@@ -1379,6 +1431,43 @@ export interface components {
             /** Type */
             type: string;
         };
+        /**
+         * IngestFile
+         * @description A subband file the watcher has seen, with its outcome.
+         */
+        IngestFile: {
+            /** Dec Deg */
+            dec_deg: number | null;
+            /** End Jd */
+            end_jd: number | null;
+            /** File Name */
+            file_name: string;
+            /** File Path */
+            file_path: string;
+            /** File Size */
+            file_size: number | null;
+            /** First Seen At */
+            first_seen_at: number;
+            /** Group Id */
+            group_id: string | null;
+            /** Last Checked At */
+            last_checked_at: number;
+            /** Obs Time */
+            obs_time: number;
+            /** Reason */
+            reason: string | null;
+            /** Stable Count */
+            stable_count: number;
+            /** Start Jd */
+            start_jd: number | null;
+            /**
+             * Status
+             * @description 'waiting', 'accepted' or 'rejected'.
+             */
+            status: string;
+            /** Subband Idx */
+            subband_idx: number;
+        };
         /** LightCurve */
         LightCurve: {
             /** Points */
@@ -1483,8 +1572,11 @@ export interface components {
         };
         /** NoteIn */
         NoteIn: {
-            /** Author */
-            author?: string | null;
+            /**
+             * Author
+             * @default dashboard
+             */
+            author: string;
             /** Note */
             note: string;
         };
@@ -1567,6 +1659,20 @@ export interface components {
             count: number;
             /** Data */
             data: components["schemas"]["ImageRow"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+        };
+        /** Page[IngestFile] */
+        Page_IngestFile_: {
+            /**
+             * Count
+             * @description Number of items in the whole result, all pages.
+             */
+            count: number;
+            /** Data */
+            data: components["schemas"]["IngestFile"][];
             /** Limit */
             limit: number;
             /** Offset */
@@ -1960,11 +2066,20 @@ export interface components {
         };
         /** StatusChange */
         StatusChange: {
-            /** Note */
-            note?: string | null;
+            /**
+             * Author
+             * @default dashboard
+             */
+            author: string;
+            /**
+             * Note
+             * @description Why; appended.
+             * @default
+             */
+            note: string;
             /**
              * Status
-             * @description The API's word: active, resolved, false_positive.
+             * @description The API's word: active, resolved (investigated), false_positive (dismissed).
              * @enum {string}
              */
             status: "active" | "resolved" | "false_positive";
@@ -3190,6 +3305,84 @@ export interface operations {
                 /** @description Column to sort by, '-' in front for descending. One of: bandwidth_mhz, beam_major_arcsec, beam_minor_arcsec, beam_pa_deg, cellsize_arcsec, center_dec_deg, center_ra_deg, created_at, dynamic_range, field_name, format, freq_ghz, id, imsize_x, imsize_y, integration_sec, ms_path, noise_jy, path, pbcor, type. Default -created_at. */
                 sort?: string | null;
                 type?: ("image" | "pbcor" | "residual" | "mosaic") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_ingest_files_api_v1_ingest_files_get: {
+        parameters: {
+            query?: {
+                group_id?: string | null;
+                /** @description Page size. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
+                /** @description Unix seconds. */
+                seen_since?: number | null;
+                /** @description Column to sort by, '-' in front for descending. One of: dec_deg, end_jd, file_name, file_path, file_size, first_seen_at, group_id, last_checked_at, obs_time, reason, stable_count, start_jd, status, subband_idx. Default -last_checked_at. */
+                sort?: string | null;
+                status?: ("waiting" | "accepted" | "rejected") | null;
+                subband_idx?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_IngestFile_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    export_ingest_files_api_v1_ingest_files_export_get: {
+        parameters: {
+            query?: {
+                /** @description 'csv' or 'json'. */
+                format?: "csv" | "json";
+                group_id?: string | null;
+                /** @description Unix seconds. */
+                seen_since?: number | null;
+                /** @description Column to sort by, '-' in front for descending. One of: dec_deg, end_jd, file_name, file_path, file_size, first_seen_at, group_id, last_checked_at, obs_time, reason, stable_count, start_jd, status, subband_idx. Default -last_checked_at. */
+                sort?: string | null;
+                status?: ("waiting" | "accepted" | "rejected") | null;
+                subband_idx?: number | null;
             };
             header?: never;
             path?: never;

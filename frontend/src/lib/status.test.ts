@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   CANDIDATE_STATUSES,
   GROUP_STATES,
+  canMoveCandidate,
   canRetry,
   candidateStatusLabel,
   candidateStatusTone,
@@ -34,6 +35,18 @@ describe("candidate statuses", () => {
     expect(CANDIDATE_STATUSES.map(candidateStatusLabel)).toEqual(["active", "investigated", "dismissed"]);
     expect(candidateStatusTone("active")).toBe("warn");
     expect(candidateStatusTone("false_positive")).toBe("muted");
+  });
+});
+
+describe("candidate workflow", () => {
+  it("allows active -> investigated -> dismissed and back to active, nothing else", () => {
+    expect(canMoveCandidate("active", "resolved")).toBe(true);
+    expect(canMoveCandidate("active", "false_positive")).toBe(true);
+    expect(canMoveCandidate("resolved", "false_positive")).toBe(true);
+    expect(canMoveCandidate("resolved", "active")).toBe(true);
+    expect(canMoveCandidate("false_positive", "active")).toBe(true);
+    expect(canMoveCandidate("false_positive", "resolved")).toBe(false);
+    expect(canMoveCandidate("active", "active")).toBe(false);
   });
 });
 

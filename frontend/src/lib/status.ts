@@ -68,6 +68,18 @@ export function candidateStatusLabel(status: string): string {
   return (CANDIDATE_LABELS as Record<string, string>)[status] ?? status;
 }
 
+/** The status workflow (science.md section 4, as the API enforces it): active ->
+ * investigated -> dismissed, or back to active; dismissed only back to active. */
+const CANDIDATE_MOVES: Record<CandidateStatus, readonly CandidateStatus[]> = {
+  active: ["resolved", "false_positive"],
+  resolved: ["false_positive", "active"],
+  false_positive: ["active"],
+};
+
+export function canMoveCandidate(from: string, to: CandidateStatus): boolean {
+  return ((CANDIDATE_MOVES as Record<string, readonly string[]>)[from] ?? []).includes(to);
+}
+
 export function candidateStatusTone(status: string): Tone {
   return (CANDIDATE_TONES as Record<string, Tone>)[status] ?? "neutral";
 }

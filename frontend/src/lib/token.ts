@@ -35,3 +35,22 @@ export function authHeaders(): Record<string, string> {
   const t = getToken();
   return t ? { Authorization: `Bearer ${t}` } : {};
 }
+
+const USER_KEY = "contimg.userName";
+
+/** The name (or e-mail) this browser signs notes and flags with. */
+export function getUserName(): string {
+  try {
+    return window.localStorage.getItem(USER_KEY)?.trim() ?? "";
+  } catch {
+    return "";
+  }
+}
+
+export function setUserName(name: string): void {
+  try {
+    window.localStorage.setItem(USER_KEY, name.trim());
+  } catch {
+    // no storage: the name is asked again next time
+  }
+}

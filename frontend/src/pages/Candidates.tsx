@@ -7,7 +7,8 @@ import { Badge } from "../components/Badge";
 import { DataTable, Pager, type Column } from "../components/DataTable";
 import { fmtDec, fmtFixed, fmtIsoUtc, fmtJyAsMjy, fmtMjd, fmtRa, isoToUnix, unixToMjd } from "../lib/format";
 import { splitList, useUrlState } from "../lib/params";
-import { CANDIDATE_STATUSES, candidateStatusLabel, sigmaTone, type CandidateStatus } from "../lib/status";
+import { CANDIDATE_STATUSES, canMoveCandidate, candidateStatusLabel, sigmaTone, type CandidateStatus } from "../lib/status";
+import { getUserName, setUserName } from "../lib/token";
 import { sourceHref } from "./Sources";
 
 const LIMIT = 50;
@@ -22,7 +23,8 @@ function StatusControl({ c }: { c: ESECandidate }) {
             key={s}
             type="button"
             aria-pressed={c.status === s}
-            disabled={m.isPending}
+            disabled={m.isPending || (c.status !== s && !canMoveCandidate(c.status, s))}
+            title={c.status !== s && !canMoveCandidate(c.status, s) ? `not allowed from ${candidateStatusLabel(c.status)}` : undefined}
             onClick={() => c.status !== s && m.mutate({ id: c.id, status: s })}
           >
             {candidateStatusLabel(s)}
@@ -178,6 +180,15 @@ export function CandidatesPage() {
               <option value="rapid_change">rapid change</option>
               <option value="user">user</option>
             </select>
+          </label>
+          <label>
+            Sign notes as
+            <input
+              defaultValue={getUserName()}
+              placeholder="dashboard"
+              onChange={(e) => setUserName(e.target.value)}
+              style={{ width: "14em" }}
+            />
           </label>
           <label>
             Sort

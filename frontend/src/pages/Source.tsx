@@ -9,7 +9,7 @@ import { fmtDec, fmtDeg, fmtFixed, fmtIsoUtc, fmtJyAsMjy, fmtMjd, fmtMjdUtc, fmt
 import { hasRaw, rawFromPhotometry, series, weightedMean, type LcMode } from "../lib/lightcurve";
 import { candidateStatusLabel, candidateStatusTone, sigmaTone } from "../lib/status";
 import { fmtRa } from "../lib/format";
-import { getToken } from "../lib/token";
+import { getToken, getUserName, setUserName } from "../lib/token";
 
 const MODES: [LcMode, string][] = [
   ["normalised", "normalised (mJy)"],
@@ -122,16 +122,14 @@ function Metrics({ d }: { d: SourceDetail }) {
   );
 }
 
-const USER_KEY = "contimg.userName";
-
 function FlagForm({ sourceId, onDone }: { sourceId: string; onDone: () => void }) {
   const flag = useFlagSource(sourceId);
-  const [by, setBy] = useState(() => localStorage.getItem(USER_KEY) ?? "");
+  const [by, setBy] = useState(getUserName);
   const [note, setNote] = useState("");
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    localStorage.setItem(USER_KEY, by.trim());
-    flag.mutate({ flagged_by: by.trim(), notes: note.trim() || undefined }, { onSuccess: onDone });
+    setUserName(by);
+    flag.mutate({ flagged_by: by.trim(), note: note.trim() }, { onSuccess: onDone });
   };
   return (
     <form className="panel" onSubmit={submit} data-testid="flag-form">
