@@ -109,6 +109,13 @@ def test_chi2_and_eta_cross_check_and_short_curves() -> None:
     assert RunningSums().stats().mean_flux_mjy is None
 
 
+def test_batch_update_of_nothing() -> None:
+    from contimg.science.variability import update_batch
+
+    states, stats = update_batch([], np.zeros(0), np.zeros(0))
+    assert states == [] and stats.n_obs.size == 0
+
+
 def test_hull_stays_small_for_noise() -> None:
     rng = np.random.default_rng(2)
     sums = RunningSums()

@@ -140,3 +140,16 @@ def test_missing_image_is_a_clear_error(settings: Settings, dbs: Databases, tmp_
     ctx = context(settings, dbs, tmp_path, epoch=0)
     with pytest.raises(ContimgError, match="epoch000"):
         PhotometryStage().run(ctx)
+
+
+def test_image_without_catalog_sources(settings: Settings, dbs: Databases, tmp_path: Path) -> None:
+    from contimg.db.queries import products as prq
+    from tests.stages.photometry_helpers import Field
+
+    f = Field(ids=["X"], pos_px=np.array([[128.0, 128.0]]), flux_jy=np.array([0.1]), dip_id="X")
+    path, mid = write_epoch(dbs, tmp_path / "p", f, epoch=0, scale=1.0)
+    PhotometryStage().run(context(settings, dbs, tmp_path / "p", epoch=0))
+    with dbs.products.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(photometry)).scalar() == 0
+        ms = prq.get_ms(conn, path=str(tmp_path / "p" / "epoch000.ms"))
+    assert ms is not None and ms["stage"] == "photometry_complete"

@@ -259,6 +259,9 @@ def update_batch(
     n_src = f.size
     if not (np.all(np.isfinite(f)) and np.all(np.isfinite(s)) and np.all(s > 0)):
         raise ValueError("update_batch needs finite fluxes and positive errors")
+    if n_src == 0:
+        empty = np.zeros(0)
+        return [], BatchStats(np.zeros(0, dtype=np.int64), *([empty] * 8))
     texts = [t or "" for t in states]
     lens = np.array([t.count(",") + 1 if t else 0 for t in texts], dtype=np.int64)
     joined = ",".join(t for t in texts if t)
