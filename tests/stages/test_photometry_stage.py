@@ -147,7 +147,7 @@ def test_image_without_catalog_sources(settings: Settings, dbs: Databases, tmp_p
     from tests.stages.photometry_helpers import Field
 
     f = Field(ids=["X"], pos_px=np.array([[128.0, 128.0]]), flux_jy=np.array([0.1]), dip_id="X")
-    path, mid = write_epoch(dbs, tmp_path / "p", f, epoch=0, scale=1.0)
+    write_epoch(dbs, tmp_path / "p", f, epoch=0, scale=1.0)
     PhotometryStage().run(context(settings, dbs, tmp_path / "p", epoch=0))
     with dbs.products.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(photometry)).scalar() == 0
