@@ -64,25 +64,31 @@ def hull_vertices(points: Sequence[tuple[float, float]]) -> list[tuple[float, fl
     pts = sorted({(f / s, 1.0 / s, f, s) for f, s in points})
     if len(pts) <= 2:
         return [(p[2], p[3]) for p in pts]
-    xy = [(p[0], p[1]) for p in pts]
-    lower: list[int] = []
-    for i in range(len(xy)):
-        while len(lower) >= 2 and _cross(xy[lower[-2]], xy[lower[-1]], xy[i]) <= 0:
-            lower.pop()
-        lower.append(i)
-    upper: list[int] = []
-    for i in range(len(xy) - 1, -1, -1):
-        while len(upper) >= 2 and _cross(xy[upper[-2]], xy[upper[-1]], xy[i]) <= 0:
-            upper.pop()
-        upper.append(i)
-    keep = lower[:-1] + upper[:-1]
-    seen: set[int] = set()
-    out = []
-    for i in keep:
-        if i not in seen:
-            seen.add(i)
-            out.append((pts[i][2], pts[i][3]))
-    return out
+
+    def chain(
+        seq: Sequence[tuple[float, float, float, float]],
+    ) -> list[tuple[float, float, float, float]]:
+        out: list[tuple[float, float, float, float]] = []
+        for p in seq:
+            px, py = p[0], p[1]
+            while len(out) >= 2:
+                o, a = out[-2], out[-1]
+                if (a[0] - o[0]) * (py - o[1]) - (a[1] - o[1]) * (px - o[0]) > 0:
+                    break
+                out.pop()
+            out.append(p)
+        return out
+
+    lower = chain(pts)
+    upper = chain(pts[::-1])
+    hull = lower[:-1] + upper[:-1]
+    seen: set[tuple[float, float, float, float]] = set()
+    result = []
+    for p in hull:
+        if p not in seen:
+            seen.add(p)
+            result.append((p[2], p[3]))
+    return result
 
 
 @dataclass
