@@ -158,7 +158,10 @@ async def measure(base: str, paths: list[str], *, clients: int, requests_each: i
     """Latencies (s) of ``clients`` concurrent clients each sending ``requests_each``
     requests drawn from ``paths``."""
     latencies: list[float] = []
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them.
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(base_url=base, timeout=60.0, limits=limits) as client:
 
         async def one(seed: int) -> None:
@@ -175,6 +178,12 @@ async def measure(base: str, paths: list[str], *, clients: int, requests_each: i
     return latencies
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds used so far by process ``pid`` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q)) * 1e3
 
@@ -187,12 +196,21 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--requests", type=int, default=20, help="Per client and endpoint.")
     ap.add_argument("--database-url", default=None, help="PostgreSQL URL (default SQLite).")
+    ap.add_argument(
+        "--home",
+        type=Path,
+        default=None,
+        help="Keep the deployment here and reuse it on later runs (default: a temporary one).",
+    )
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="contimg-bench-") as tmp:
-        home = Path(tmp)
+        home = args.home or Path(tmp)
         settings = get_settings(home=home, database_url=args.database_url)
-        if args.database_url:
+        marker = home / f"built-{args.sources}x{args.images}-{bool(args.database_url)}"
+        if marker.exists():
+            print(f"reusing the deployment in {home}", flush=True)
+        elif args.database_url:
             import sqlalchemy as sa
 
             eng = sa.create_engine(args.database_url)
@@ -200,7 +218,9 @@ def main() -> None:
                 for name in DATABASE_NAMES:
                     conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
             eng.dispose()
-        build(settings, n_sources=args.sources, n_images=args.images, n_groups=args.groups)
+        if not marker.exists():
+            build(settings, n_sources=args.sources, n_images=args.images, n_groups=args.groups)
+            marker.touch()
         port = free_port()
         env = dict(os.environ, CONTIMG_API__WRITE_TOKEN="bench")
         cmd = [sys.executable, "-m", "contimg", "--home", str(home)]
@@ -236,25 +256,32 @@ def main() -> None:
                 ],
             }
             n_points = len(httpx.get(base + endpoints["light curve"][0]).json()["points"])
-            print(f"light curve length: {n_points} points; server: 1 uvicorn process", flush=True)
+            load = os.getloadavg()[0]
+            print(
+                f"light curve: {n_points} points; server: 1 uvicorn process; "
+                f"machine load average {load:.1f} on {os.cpu_count()} CPUs",
+                flush=True,
+            )
             print(
                 f"{'endpoint':<14} {'1 client p50':>13} {'p99':>8} | "
-                f"{args.clients} clients p50 {'p99':>8} {'req/s':>7} | p99 / baseline p50"
+                f"{args.clients} clients p50 {'p99':>8} {'req/s':>7} | p99/base p50 | "
+                "server CPU/request"
             )
             for name, paths in endpoints.items():
                 asyncio.run(measure(base, paths, clients=1, requests_each=5))  # warm up
                 base_lat = asyncio.run(
                     measure(base, paths, clients=1, requests_each=args.requests * 2)
                 )
-                t = time.perf_counter()
+                t, cpu0 = time.perf_counter(), cpu_s(server.pid)
                 lat = asyncio.run(
                     measure(base, paths, clients=args.clients, requests_each=args.requests)
                 )
                 wall = time.perf_counter() - t
+                cpu_ms = (cpu_s(server.pid) - cpu0) / len(lat) * 1e3
                 print(
                     f"{name:<14} {pct(base_lat, 50):10.1f} ms {pct(base_lat, 99):5.1f} ms | "
                     f"{pct(lat, 50):13.1f} ms {pct(lat, 99):5.1f} ms {len(lat) / wall:7.0f} | "
-                    f"{pct(lat, 99) / pct(base_lat, 50):6.1f}x",
+                    f"{pct(lat, 99) / pct(base_lat, 50):11.1f}x | {cpu_ms:6.2f} ms",
                     flush=True,
                 )
         finally:

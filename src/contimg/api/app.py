@@ -117,3 +117,8 @@ def create_app(settings: Settings | None = None, *, events: bool = True) -> Fast
         app.include_router(router, prefix=API_PREFIX)
     mount_spa(app)  # last: its fallback route must not shadow the API
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for settings from the environment (``contimg serve --workers N``)."""
+    return create_app(get_settings())

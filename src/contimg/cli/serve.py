@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +27,15 @@ def serve(
             help="Port (CONTIMG_API__PORT, default 8000).", min=1, max=65535, show_default=False
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes. Each runs its own live-events poller (one set of cheap "
+            "queries a second, whatever the number of clients).",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
 ) -> None:
     """Run the dashboard API (and the built web app) until interrupted.
 
@@ -52,9 +62,31 @@ def serve(
         f"(API docs: /api/docs, state: {s.state_path}, backend: {s.backend})",
         err=True,
     )
-    app = create_app(s)
+    if workers == 1:
+        uvicorn.run(
+            create_app(s),
+            host=s.api.host,
+            port=s.api.port,
+            log_level="info",
+            timeout_graceful_shutdown=3,
+        )
+        return
+    # Worker processes build their own app from the environment: hand them the
+    # settings this command resolved (directories, database, token).
+    env = {
+        "CONTIMG_HOME": str(s.home),
+        "CONTIMG_STATE_DIR": str(s.state_path),
+        "CONTIMG_INCOMING_DIR": str(s.incoming_path),
+        "CONTIMG_PRODUCTS_DIR": str(s.products_path),
+        "CONTIMG_API__WRITE_TOKEN": token,
+    }
+    if s.database_url:
+        env["CONTIMG_DATABASE_URL"] = s.database_url
+    os.environ.update(env)
     uvicorn.run(
-        app,
+        "contimg.api.app:app_from_environment",
+        factory=True,
+        workers=workers,
         host=s.api.host,
         port=s.api.port,
         log_level="info",
