@@ -253,6 +253,7 @@ def watch(
     of waiting files every ``settle_s``, a full rescan every ``rescan_interval_s`` (catches
     events lost on network file systems), and the incomplete-group timeout."""
     import watchfiles
+    from sqlalchemy.exc import OperationalError
 
     stop = stop or threading.Event()
     ing = settings.ingest
@@ -270,18 +271,22 @@ def watch(
         debounce=min(tick_ms, 1600),
         raise_interrupt=False,
     ):
-        paths = {p for change, p in changes if change != watchfiles.Change.deleted}
-        if paths:
-            r = scanner.observe(paths)
-            if r.ingest.accepted or r.ingest.rejected:
-                log.info("events: %s", r.summary())
-        r = scanner.recheck_waiting()
-        if r.ingest.accepted or r.ingest.rejected or r.vanished:
-            log.info("re-check: %s", r.summary())
-        if time.monotonic() - last_rescan >= ing.rescan_interval_s:
-            r = scanner.scan_directory(directory)
-            last_rescan = time.monotonic()
-            log.info("rescan of %s: %s", directory, r.summary())
-        scanner.housekeeping()
+        try:
+            paths = {p for change, p in changes if change != watchfiles.Change.deleted}
+            if paths:
+                r = scanner.observe(paths)
+                if r.ingest.accepted or r.ingest.rejected:
+                    log.info("events: %s", r.summary())
+            r = scanner.recheck_waiting()
+            if r.ingest.accepted or r.ingest.rejected or r.vanished:
+                log.info("re-check: %s", r.summary())
+            if time.monotonic() - last_rescan >= ing.rescan_interval_s:
+                r = scanner.scan_directory(directory)
+                last_rescan = time.monotonic()
+                busy = r.ingest.accepted or r.ingest.rejected or r.ignored_new
+                log.log(logging.INFO if busy else logging.DEBUG, "rescan: %s", r.summary())
+            scanner.housekeeping()
+        except OperationalError as exc:  # database briefly unavailable: keep watching
+            log.error("database error, retrying at the next tick: %s", exc)
         if stop.is_set():
             break
