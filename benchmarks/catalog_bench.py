@@ -127,10 +127,16 @@ def write_inputs(out: Path, n_nvss: int, seed: int = 1) -> dict[str, Path]:
     return paths
 
 
-def _build(settings: Settings, paths: dict[str, Path]) -> tuple[float, dict[str, float]]:
-    t0 = time.perf_counter()
+def _build(settings: Settings, paths: dict[str, Path]) -> tuple[float, float, dict[str, float]]:
+    """Wall and CPU time (s) of one build, and its per-step wall times."""
+    t0, c0 = time.perf_counter(), time.process_time()
     report = build_catalog(settings, BuildInputs(paths["nvss"], paths["first"], paths["vlass"]))
-    return time.perf_counter() - t0, report.step_s
+    return time.perf_counter() - t0, time.process_time() - c0, report.step_s
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (5 min {five:.1f}) on {os.cpu_count()} CPUs"
 
 
 def _cone_times(settings: Settings, centres: np.ndarray) -> tuple[float, float]:
@@ -211,24 +217,27 @@ def main() -> int:
         )
 
         sq = get_settings(home=root / "sqlite")
-        t_build, steps = _build(sq, paths)
-        print(f"SQLite build (empty state dir):   {t_build:7.1f} s   steps {steps}")
-        t_rebuild, steps = _build(sq, paths)
-        print(f"SQLite rebuild (swap over live):  {t_rebuild:7.1f} s   steps {steps}")
+        t_build, c_build, steps = _build(sq, paths)
+        print(f"SQLite build (empty state dir):   {t_build:7.1f} s wall, {c_build:6.1f} s CPU")
+        print(f"    steps {steps}; {_load()}")
+        t_rebuild, c_rebuild, steps = _build(sq, paths)
+        print(f"SQLite rebuild (swap over live):  {t_rebuild:7.1f} s wall, {c_rebuild:6.1f} s CPU")
+        print(f"    steps {steps}; {_load()}")
         size_mb = sq.sqlite_path("master_sources").stat().st_size / 1e6
         print(f"SQLite file: {size_mb:,.0f} MB")
         t_cone, n_med = _cone_times(sq, centres)
         t_brute = _brute_force(sq, centres, args.brute)
         print(
             f"SQLite cone r={CONE_RADIUS_DEG} deg: median {t_cone * 1e3:6.2f} ms over "
-            f"{len(centres)} cones (median {n_med:.0f} sources)"
+            f"{len(centres)} cones (median {n_med:.0f} sources); {_load()}"
         )
         print(
             f"brute force (astropy SkyCoord.separation over {rows['nvss']:,} sources): median "
             f"{t_brute * 1e3:7.1f} ms  -> cone search is {t_brute / t_cone:,.0f}x faster"
         )
         print(
-            f"targets: build < 120 s: {'met' if t_build < 120 and t_rebuild < 120 else 'MISSED'}; "
+            f"targets: build < 120 s wall: {'met' if max(t_build, t_rebuild) < 120 else 'MISSED'} "
+            f"(CPU {max(c_build, c_rebuild):.0f} s); "
             f"cone < 5 ms median: {'met' if t_cone < 5e-3 else 'MISSED'}"
         )
 
@@ -238,10 +247,18 @@ def main() -> int:
             return 0
         pg_settings, base, name = pg
         try:
-            t_build, steps = _build(pg_settings, paths)
-            print(f"PostgreSQL build (empty):         {t_build:7.1f} s   steps {steps}")
-            t_rebuild, steps = _build(pg_settings, paths)
-            print(f"PostgreSQL rebuild (schema swap): {t_rebuild:7.1f} s   steps {steps}")
+            t_build, c_build, steps = _build(pg_settings, paths)
+            print(
+                f"PostgreSQL build (empty):         {t_build:7.1f} s wall "
+                f"({c_build:.1f} s client CPU)"
+            )
+            print(f"    steps {steps}; {_load()}")
+            t_rebuild, c_rebuild, steps = _build(pg_settings, paths)
+            print(
+                f"PostgreSQL rebuild (schema swap): {t_rebuild:7.1f} s wall "
+                f"({c_rebuild:.1f} s client CPU)"
+            )
+            print(f"    steps {steps}; {_load()}")
             t_cone_pg, n_med = _cone_times(pg_settings, centres)
             print(
                 f"PostgreSQL q3c cone r={CONE_RADIUS_DEG} deg: median {t_cone_pg * 1e3:6.2f} ms "

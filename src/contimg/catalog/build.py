@@ -260,14 +260,17 @@ def _load(
     t_start: float,
 ) -> None:
     """Fill the (empty, at-head) catalog database ``db`` in one transaction."""
+    db.engine.dispose()  # one connection only: SQLite's journal mode can then change
     engine = db.engine.execution_options(contimg_begin="IMMEDIATE")
     with engine.connect() as conn:
         if db.is_sqlite:
             q.sqlite_bulk_pragmas(conn)
         with conn.begin():
             _load_rows(conn, db, cols, build_row, progress, t_start)
-    with db.write() as conn:
-        q.analyze(conn)
+        with conn.begin():
+            q.analyze(conn)
+        if db.is_sqlite:
+            q.sqlite_wal_mode(conn)
 
 
 def _load_rows(
@@ -282,24 +285,28 @@ def _load_rows(
     indexes = q.secondary_indexes(conn, table="sources", schema=db.schema)
     for name, _ in indexes:
         q.drop_index(conn, name=name)
-    # Rows go in in primary-key order: every b-tree insert is then an append.
-    by_id = np.argsort(np.asarray(cols.source_id), kind="stable")
-    done = 0
     progress("write sources", 0, n)
-    for rows in _row_chunks(cols.take(by_id)):
-        q.bulk_insert(conn, table="sources", columns=q.SOURCE_COLUMNS, rows=rows)
-        done += len(rows)
-        progress("write sources", done, n)
+    done = 0
     if db.is_sqlite:
-        # The HEALPix copy is the SQLite cone index (PostgreSQL uses q3c).
+        # SQLite: write the HEALPix-keyed copy (the cone index) in pixel order,
+        # then fill ``sources`` from it in primary-key order inside SQLite: every
+        # b-tree insert is an append and the rows cross from Python only once.
         hpx = healpix_index(cols.ra_deg, cols.dec_deg)
         by_hpx = np.lexsort((np.asarray(cols.source_id), hpx))
-        done = 0
-        progress("write cone index", 0, n)
         for rows in _row_chunks(cols.take(by_hpx), hpx[by_hpx]):
             q.bulk_insert(conn, table="sources_healpix", columns=q.HEALPIX_COLUMNS, rows=rows)
             done += len(rows)
-            progress("write cone index", done, n)
+            progress("write sources", done, n)
+        progress("copy sources", 0, 1)
+        q.sqlite_fill_sources_from_healpix(conn)
+        progress("copy sources", 1, 1)
+    else:
+        # PostgreSQL: COPY in primary-key order; q3c is the cone index.
+        by_id = np.argsort(np.asarray(cols.source_id), kind="stable")
+        for rows in _row_chunks(cols.take(by_id)):
+            q.bulk_insert(conn, table="sources", columns=q.SOURCE_COLUMNS, rows=rows)
+            done += len(rows)
+            progress("write sources", done, n)
     for i, (_, ddl) in enumerate(indexes):
         progress("index", i, len(indexes))
         q.create_index(conn, ddl=ddl)

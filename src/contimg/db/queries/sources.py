@@ -52,8 +52,32 @@ def sqlite_bulk_pragmas(conn: Connection) -> None:
     """
     raw = conn.connection.driver_connection
     assert raw is not None
-    for pragma in ("synchronous=OFF", "cache_size=-262144", "temp_store=MEMORY"):
+    # No journal: a failed load discards the whole scratch file anyway, and the
+    # data are written once instead of WAL first and database second.
+    for pragma in (
+        "journal_mode=OFF",
+        "locking_mode=EXCLUSIVE",
+        "synchronous=OFF",
+        "cache_size=-262144",
+        "temp_store=MEMORY",
+    ):
         raw.execute(f"PRAGMA {pragma}")
+
+
+def sqlite_wal_mode(conn: Connection) -> None:
+    """Back to the WAL journal every contimg SQLite database uses (outside a transaction)."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA locking_mode=NORMAL")
+    raw.execute("PRAGMA journal_mode=WAL")
+
+
+def sqlite_fill_sources_from_healpix(conn: Connection) -> None:
+    """Copy every ``sources_healpix`` row into ``sources``, in ``source_id`` order."""
+    cols = ", ".join(SOURCE_COLUMNS)
+    conn.exec_driver_sql(
+        f"INSERT INTO sources ({cols}) SELECT {cols} FROM sources_healpix ORDER BY source_id"
+    )
 
 
 def bulk_insert(
