@@ -51,10 +51,6 @@ class VariabilityStats:
     weighted_mean_mjy: float | None
 
 
-def _cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
-    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-
 def hull_vertices(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     """Measurements ``(f, s)`` whose ``(f/s, 1/s)`` are vertices of the convex hull.
 
