@@ -178,10 +178,24 @@ async def measure(base: str, paths: list[str], *, clients: int, requests_each: i
     return latencies
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_s(pid: int) -> float:
-    """User + system CPU seconds used so far by process ``pid`` (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds used so far by process ``pid`` and its children
+    (the worker processes of ``serve --workers``), from Linux /proc."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat(int(entry.name))
+        except (OSError, IndexError):
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def pct(values: list[float], q: float) -> float:
@@ -196,6 +210,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--requests", type=int, default=20, help="Per client and endpoint.")
     ap.add_argument("--database-url", default=None, help="PostgreSQL URL (default SQLite).")
+    ap.add_argument("--workers", type=int, default=1, help="Server processes.")
     ap.add_argument(
         "--home",
         type=Path,
@@ -227,6 +242,7 @@ def main() -> None:
         if args.database_url:
             cmd += ["--database-url", args.database_url]
         cmd += ["serve", "--host", "127.0.0.1", "--port", str(port)]
+        cmd += ["--workers", str(args.workers)]
         server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         base = f"http://127.0.0.1:{port}"
         try:
@@ -258,7 +274,7 @@ def main() -> None:
             n_points = len(httpx.get(base + endpoints["light curve"][0]).json()["points"])
             load = os.getloadavg()[0]
             print(
-                f"light curve: {n_points} points; server: 1 uvicorn process; "
+                f"light curve: {n_points} points; server: {args.workers} uvicorn process(es); "
                 f"machine load average {load:.1f} on {os.cpu_count()} CPUs",
                 flush=True,
             )
