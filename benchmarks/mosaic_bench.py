@@ -8,7 +8,8 @@ plus their ``ms_index``/``images`` rows in a SQLite deployment. Then, each in a
 fresh child process (so each peak is its own), builds the mosaic of the first
 N images for every N asked, and prints:
 
-* wall time, time per input image, and peak resident memory of the child;
+* wall time, CPU time (the machine is shared: CPU time is the steadier figure),
+  wall time per input image, and peak resident memory of the child;
 * baselines measured in this process: the cost of resampling ONE input onto its
   part of the grid (time ratio = build / (N x that)), and the resident memory
   of a child that only imports the libraries (memory above it is the build's);
@@ -43,9 +44,9 @@ DAY_S = 86_400.0
 def _child(code: str) -> dict[str, float]:
     """Run ``code`` in a fresh interpreter; it prints one JSON line; add its peak RSS."""
     script = (
-        "import json, resource, sys\n"
-        + code
-        + "\nout['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "import json, resource, sys\n" + code + "\nru = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "out['peak_rss_mb'] = ru.ru_maxrss / 1024\n"
+        "out['cpu_s'] = ru.ru_utime + ru.ru_stime\n"
         "print(json.dumps(out))\n"
     )
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
@@ -196,7 +197,7 @@ def main() -> None:
         f"idle child (imports) {idle:.0f} MB"
     )
     print(
-        f"{'N':>5} {'grid':>14} {'wall s':>8} {'s/image':>8} {'x baseline':>10} "
+        f"{'N':>5} {'grid':>14} {'wall s':>8} {'cpu s':>7} {'s/image':>8} {'x baseline':>10} "
         f"{'peak MB':>8} {'above idle':>10} {'all inputs MB':>13} {'sums MB':>8} "
         f"{'noise mJy':>9} {'sources':>7}"
     )
@@ -205,6 +206,7 @@ def main() -> None:
         sums_mb = r["grid_px"] * 8 / 2**20
         print(
             f"{n:>5} {int(r['grid_x']):>7}x{int(r['grid_y']):<6} {r['wall_s']:>8.1f} "
+            f"{r['cpu_s']:>7.1f} "
             f"{r['wall_s'] / n:>8.3f} {r['wall_s'] / (n * per_image_s):>10.2f} "
             f"{r['peak_rss_mb']:>8.0f} {r['peak_rss_mb'] - idle:>10.0f} "
             f"{n * plane_mb:>13.0f} {sums_mb:>8.0f} {r['noise_mjy']:>9.3f} "
