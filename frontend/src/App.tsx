@@ -1,6 +1,6 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { BrowserRouter, Link, Route, Routes } from "react-router-dom";
-import { ApiError } from "./client/http";
+import { ApiError } from "./data/http";
 import { Layout } from "./components/Layout";
 import { CalibrationPage } from "./pages/Calibration";
 import { CandidatesPage } from "./pages/Candidates";

@@ -1,6 +1,6 @@
 import type { UseQueryResult } from "@tanstack/react-query";
 import type { ReactNode } from "react";
-import { ApiError } from "../client/http";
+import { ApiError } from "../data/http";
 
 /** Loading placeholder: a few shimmering lines of roughly the content's height. */
 export function Loading({ lines = 3, label = "Loading" }: { lines?: number; label?: string }) {

@@ -2,7 +2,7 @@ import { QueryClient, QueryClientProvider, useQuery } from "@tanstack/react-quer
 import { fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { MemoryRouter, Route, Routes, useLocation } from "react-router-dom";
 import { describe, expect, it, vi } from "vitest";
-import { ApiError, errorMessage } from "../client/http";
+import { ApiError, errorMessage } from "../data/http";
 import { QueryView } from "./Async";
 import { DataTable, Pager } from "./DataTable";
 import { Time } from "./Time";

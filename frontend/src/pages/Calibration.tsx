@@ -1,6 +1,6 @@
 import { useState } from "react";
-import { useCalibrationSets } from "../client/queries";
-import type { CalibrationSet } from "../client/types";
+import { useCalibrationSets } from "../data/queries";
+import type { CalibrationSet } from "../data/types";
 import { Empty, QueryView } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { DataTable } from "../components/DataTable";

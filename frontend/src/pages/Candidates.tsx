@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { Link } from "react-router-dom";
-import { useCandidateNote, useCandidateStatus, useCandidates, type CandidateParams } from "../client/queries";
-import type { ESECandidate } from "../client/types";
+import { useCandidateNote, useCandidateStatus, useCandidates, type CandidateParams } from "../data/queries";
+import type { ESECandidate } from "../data/types";
 import { Empty, ErrorBox, QueryView } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { DataTable, Pager, type Column } from "../components/DataTable";

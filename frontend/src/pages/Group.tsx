@@ -1,7 +1,7 @@
 import { useMemo } from "react";
 import { Link, useParams } from "react-router-dom";
-import { useGroup, useRetryGroup } from "../client/queries";
-import type { GroupDetail } from "../client/types";
+import { useGroup, useRetryGroup } from "../data/queries";
+import type { GroupDetail } from "../data/types";
 import { ErrorBox, QueryView } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { DataTable } from "../components/DataTable";

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
-import { imageFitsUrl, imagePreviewUrl, useImage } from "../client/queries";
-import type { ImageRow } from "../client/types";
+import { imageFitsUrl, imagePreviewUrl, useImage } from "../data/queries";
+import type { ImageRow } from "../data/types";
 import { QueryView } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { Time } from "../components/Time";

@@ -1,6 +1,6 @@
 import { Link } from "react-router-dom";
-import { useImages, type ImageParams } from "../client/queries";
-import type { ImageRow } from "../client/types";
+import { useImages, type ImageParams } from "../data/queries";
+import type { ImageRow } from "../data/types";
 import { Empty, QueryView } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { DataTable, Pager, type Column } from "../components/DataTable";

@@ -1,5 +1,5 @@
 import { Link, useParams } from "react-router-dom";
-import { mosaicFitsUrl, mosaicThumbUrl, useMosaic } from "../client/queries";
+import { mosaicFitsUrl, mosaicThumbUrl, useMosaic } from "../data/queries";
 import { QueryView } from "../components/Async";
 import { Time } from "../components/Time";
 import { fmtBeam, fmtDec, fmtDeg, fmtDuration, fmtFixed, fmtNoise, fmtRa } from "../lib/format";

@@ -1,6 +1,6 @@
 import { Link } from "react-router-dom";
-import { mosaicThumbUrl, useMosaics } from "../client/queries";
-import type { RecentMosaic } from "../client/types";
+import { mosaicThumbUrl, useMosaics } from "../data/queries";
+import type { RecentMosaic } from "../data/types";
 import { Empty, QueryView } from "../components/Async";
 import { Pager } from "../components/DataTable";
 import { fmtFixed, fmtMjd, fmtMjdUtc, fmtSig } from "../lib/format";

@@ -1,7 +1,7 @@
 import { useMemo, useState } from "react";
 import { Link } from "react-router-dom";
-import { useCandidates, useImages, useStatus, useThroughput } from "../client/queries";
-import type { CalibrationSet, ESECandidate, ImageRow, QueueStats, RecentGroup, Throughput } from "../client/types";
+import { useCandidates, useImages, useStatus, useThroughput } from "../data/queries";
+import type { CalibrationSet, ESECandidate, ImageRow, QueueStats, RecentGroup, Throughput } from "../data/types";
 import { Empty, ErrorBox, Loading, QueryView } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { DataTable, type Column } from "../components/DataTable";

@@ -1,6 +1,6 @@
 import { Link } from "react-router-dom";
-import { useGroups } from "../client/queries";
-import type { RecentGroup } from "../client/types";
+import { useGroups } from "../data/queries";
+import type { RecentGroup } from "../data/types";
 import { Empty, QueryView } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { DataTable, Pager, type Column } from "../components/DataTable";

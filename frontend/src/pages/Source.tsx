@@ -1,7 +1,7 @@
 import { useMemo, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
-import { cutoutUrl, useEpochImages, useFlagSource, useLightCurve, usePhotometry, useSource } from "../client/queries";
-import type { LightCurve, SourceDetail } from "../client/types";
+import { cutoutUrl, useEpochImages, useFlagSource, useLightCurve, usePhotometry, useSource } from "../data/queries";
+import type { LightCurve, SourceDetail } from "../data/types";
 import { Empty, ErrorBox, QueryView } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { Plot } from "../components/Plot";

@@ -1,7 +1,7 @@
 import { useMemo, useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router-dom";
-import { useScatter, useSources, type SourceSearch } from "../client/queries";
-import type { SourceListItem, VariabilityScatter } from "../client/types";
+import { useScatter, useSources, type SourceSearch } from "../data/queries";
+import type { SourceListItem, VariabilityScatter } from "../data/types";
 import { Empty, QueryView } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { DataTable, Pager, type Column } from "../components/DataTable";

@@ -4,7 +4,7 @@
  * and errors as `ApiError` with the server's own message.
  */
 import createClient, { type Middleware } from "openapi-fetch";
-import type { paths } from "./schema";
+import type { paths } from "../client/schema";
 import { authHeaders } from "../lib/token";
 
 export class ApiError extends Error {

@@ -1,5 +1,5 @@
 /** Short names for the generated OpenAPI schema types (src/client/schema.d.ts). */
-import type { components } from "./schema";
+import type { components } from "../client/schema";
 
 type S = components["schemas"];
 
