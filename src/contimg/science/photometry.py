@@ -43,6 +43,8 @@ from contimg.science.noise import RmsMap, default_box_px, rms_map
 FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 SPLINE_ORDER = 3
 _G_TABLE_N = 21  # sub-pixel phase grid of the interpolation-gain table (0.05 px)
+UNDERSAMPLED_FWHM_PX = 1.5
+"""Below this beam minor-axis FWHM (pixels) positions are rounded to the nearest pixel."""
 INTERP_HALF_WIDTH = 6
 """The interpolation uses the (2 * 6 + 1)^2 pixels around a position; cardinal
 cubic-spline weights beyond decay as 0.268**6 < 4e-4. The gain and noise tables use
@@ -367,6 +369,11 @@ def forced_photometry(
 
     idx = np.flatnonzero(inside)
     xi, yi = x[idx], y[idx]
+    if fwhm_minor_px < UNDERSAMPLED_FWHM_PX:
+        # An undersampled beam cannot be interpolated: CLEAN puts a source's flux in the
+        # pixel nearest its position (its components sit on pixel centres). Measure
+        # there: phase 0, where the gain and noise factor are exactly 1.
+        xi, yi = np.rint(xi), np.rint(yi)
     d = _interpolate(filled, xi, yi)
     gain_table, var_table = interpolation_tables(cov_c[0])
     gain = _gain_at(gain_table, xi, yi)
