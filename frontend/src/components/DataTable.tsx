@@ -33,6 +33,7 @@ export function DataTable<T>({
   rowClass,
   caption,
   testId,
+  stack = true,
 }: {
   columns: Column<T>[];
   rows: T[];
@@ -43,11 +44,13 @@ export function DataTable<T>({
   rowClass?: (row: T) => string | undefined;
   caption?: ReactNode;
   testId?: string;
+  /** On narrow screens, show each row as a card of label: value lines. */
+  stack?: boolean;
 }) {
   const navigate = useNavigate();
   return (
     <div className="table-wrap">
-      <table className="data" data-testid={testId}>
+      <table className={stack ? "data stack" : "data"} data-testid={testId}>
         {caption && <caption>{caption}</caption>}
         <thead>
           <tr>
@@ -90,7 +93,11 @@ export function DataTable<T>({
               }
             >
               {columns.map((c) => (
-                <td key={c.key} className={[c.num ? "num" : "", c.minor ? "minor" : ""].join(" ")}>
+                <td
+                  key={c.key}
+                  className={[c.num ? "num" : "", c.minor ? "minor" : ""].join(" ")}
+                  data-label={typeof c.header === "string" ? `${c.header}${c.unit ? ` (${c.unit})` : ""}` : ""}
+                >
                   {c.render(r)}
                 </td>
               ))}
