@@ -8,8 +8,10 @@ That keeps the sign and w-term conventions exactly pyuvdata's.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy import units as u
@@ -67,7 +69,14 @@ def _telescope(n_ant: int) -> Telescope:
     )
 
 
-def write_group(
+def write_group(*args: Any, **kwargs: Any) -> list[Path]:
+    """See :func:`_write_group`; pyuvdata's set-up warnings are expected here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return _write_group(*args, **kwargs)
+
+
+def _write_group(
     directory: Path,
     *,
     start: Time,

@@ -1,0 +1,108 @@
+"""Conversion: a group's 16 UVH5 files -> one MS with ascending frequency; ms_index row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from casacore import tables as pt
+
+from contimg.config import Settings
+from contimg.db.engine import Databases
+from contimg.db.queries import products as pq
+from contimg.errors import ContimgError
+from contimg.stages.base import StageContext
+from contimg.stages.convert import ConvertStage, artifacts_from_db, convert_group
+from contimg.telescope import DSA110
+from tests.stages.conftest import GROUP_START, N_TIMES
+
+
+def _ctx(settings: Settings, dbs: Databases, paths: dict[int, Path]) -> StageContext:
+    return StageContext(
+        settings=settings,
+        dbs=dbs,
+        group_id=GROUP_START,
+        subband_paths=paths,
+        workdir=settings.products_path / GROUP_START,
+    )
+
+
+def test_one_ms_ascending_frequency_four_pols(small_group: dict[int, Path], tmp_path: Path) -> None:
+    ms = tmp_path / "g.ms"
+    result = convert_group(small_group, ms)
+    assert ms.is_dir() and not ms.with_name("g.ms.tmp").exists()
+    assert not ms.with_name("g.ms.parts").exists()
+    spw = pt.table(str(ms / "SPECTRAL_WINDOW"), ack=False)
+    assert spw.nrows() == 1
+    freqs = spw.getcell("CHAN_FREQ", 0)
+    assert freqs.size == 32 == spw.getcell("NUM_CHAN", 0) == result.n_chan
+    assert np.all(np.diff(freqs) > 0)
+    expected = np.concatenate([DSA110.subband_channel_freqs_hz(sb, 2) for sb in range(15, -1, -1)])
+    np.testing.assert_allclose(freqs, expected)
+    assert spw.getcell("TOTAL_BANDWIDTH", 0) == pytest.approx(DSA110.band_high_hz - 1311.25e6)
+    pol = pt.table(str(ms / "POLARIZATION"), ack=False)
+    assert list(pol.getcell("CORR_TYPE", 0)) == [9, 10, 11, 12]  # XX XY YX YY
+    main = pt.table(str(ms), ack=False)
+    data = main.getcol("DATA")
+    assert data.shape == (N_TIMES * 21, 32, 4)
+    # A 5 Jy source at the phase centre: cross-correlations ~5 Jy, real, in every channel.
+    cross = main.getcol("ANTENNA1") != main.getcol("ANTENNA2")
+    np.testing.assert_allclose(np.abs(data[cross][:, :, 0]), 5.0, rtol=0.02)
+    assert np.abs(np.angle(data[cross][:, :, 0])).max() < 0.05
+    field = pt.table(str(ms / "FIELD"), ack=False).getcol("PHASE_DIR")[0, 0]
+    assert np.degrees(field[0]) % 360 == pytest.approx(result.pointing_ra_deg, abs=1e-6)
+    assert np.degrees(field[1]) == pytest.approx(result.pointing_dec_deg, abs=1e-6)
+
+
+def test_stage_writes_ms_index_and_rerun_replaces(
+    small_group: dict[int, Path], settings: Settings, dbs: Databases
+) -> None:
+    # Four subbands keep the test short (the stage converts whatever subbands it is given).
+    small_group = {i: small_group[i] for i in (0, 5, 10, 15)}
+    ctx = _ctx(settings, dbs, small_group)
+    ConvertStage().run(ctx)
+    ms = settings.products_path / GROUP_START / f"{GROUP_START}.ms"
+    assert ctx.artifacts["ms_path"] == ms
+    with dbs.products.read() as conn:
+        row = pq.get_ms(conn, path=str(ms))
+    assert row is not None
+    assert row["stage"] == "converted" and row["status"] == "ok" and row["cal_applied"] == 0
+    assert row["start_mjd"] < row["mid_mjd"] < row["end_mjd"]
+    assert (row["end_mjd"] - row["start_mjd"]) * 86400 == pytest.approx(
+        N_TIMES * DSA110.integration_s, rel=1e-6
+    )
+    assert row["field_name"].startswith("J") and row["field_name"][5] == "+"
+    assert abs(row["pointing_dec_deg"] - 54.57) < 0.5
+    assert ctx.timings_s["conversion_time"] > 0 and ctx.timings_s["concat_time"] > 0
+    # Re-run: replaced, not duplicated.
+    ctx2 = _ctx(settings, dbs, small_group)
+    ConvertStage().run(ctx2)
+    with dbs.products.read() as conn:
+        n = conn.exec_driver_sql("SELECT COUNT(*) FROM ms_index").scalar()
+    assert n == 1
+    # A later stage can rebuild the artifacts from the database.
+    ctx3 = _ctx(settings, dbs, small_group)
+    art = artifacts_from_db(ctx3)
+    assert art["mid_mjd"] == pytest.approx(row["mid_mjd"])
+
+
+def test_missing_file_is_named(small_group: dict[int, Path], tmp_path: Path) -> None:
+    small_group[7].unlink()
+    with pytest.raises(ContimgError, match=r"sb07\.hdf5 does not exist"):
+        convert_group(small_group, tmp_path / "g.ms")
+    assert not (tmp_path / "g.ms").exists()
+
+
+def test_mismatched_declination_is_named(small_group: dict[int, Path], tmp_path: Path) -> None:
+    with h5py.File(small_group[3], "r+") as fh:
+        fh["Header/extra_keywords/phase_center_dec"][()] = np.radians(16.3)
+    with pytest.raises(ContimgError, match=r"sb03\.hdf5: phase_center_dec 16\.3000 deg"):
+        convert_group(small_group, tmp_path / "g.ms")
+
+
+def test_corrupt_file_is_named(small_group: dict[int, Path], tmp_path: Path) -> None:
+    small_group[5].write_bytes(b"not an hdf5 file")
+    with pytest.raises(ContimgError, match=r"cannot read UVH5 file .*sb05\.hdf5"):
+        convert_group(small_group, tmp_path / "g.ms")
