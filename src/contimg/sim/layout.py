@@ -76,12 +76,26 @@ def _even_pick(n_from: int, n_take: int) -> NDArray[np.int64]:
     return np.unique(np.round(np.linspace(0, n_from - 1, n_take)).astype(np.int64))
 
 
+def _irregular_pick(n_from: int, n_take: int, seed: int) -> NDArray[np.int64]:
+    """``n_take`` of ``n_from`` stations along an arm, irregularly spaced.
+
+    Evenly thinned arms have a regular spacing whose grating lobes fall inside the
+    primary beam (e.g. 48 m spacing: lobes every 0.25 deg); a fixed pseudo-random
+    choice (always keeping both ends) avoids them.
+    """
+    if n_take >= n_from:
+        return np.arange(n_from)
+    rng = np.random.default_rng(seed)
+    inner = rng.choice(np.arange(1, n_from - 1), size=max(0, n_take - 2), replace=False)
+    return np.sort(np.concatenate([[0, n_from - 1], inner]).astype(np.int64))[:n_take]
+
+
 def select_antennas(layout: Layout, n_antennas: int) -> Layout:
     """A subset of ``n_antennas`` stations keeping the array's extent and shape.
 
-    For the T-shaped layout the outriggers (which set the resolution) are kept in
-    proportion and the arms are thinned evenly; for a station CSV the stations are
-    thinned evenly in file order.
+    For the T-shaped layout about a quarter of the antennas are outriggers (they set
+    the resolution) and the arms are thinned irregularly (no grating lobes); for a
+    station CSV the stations are thinned evenly in file order.
     """
     n_all = layout.n_antennas
     if n_antennas > n_all:
@@ -90,12 +104,16 @@ def select_antennas(layout: Layout, n_antennas: int) -> Layout:
             f"{n_antennas} antennas requested"
         )
     if layout.source == "T-shaped" and n_all == 117 and n_antennas < n_all:
-        n_out = min(15, max(4, round(n_antennas * 15 / 96)))
+        n_out = min(15, max(4, round(n_antennas * 0.28)))
         n_core = n_antennas - n_out
         n_ew = n_core // 2
         n_ns = n_core - n_ew
         idx = np.concatenate(
-            [_even_pick(51, n_ew), 51 + _even_pick(51, n_ns), 102 + _even_pick(15, n_out)]
+            [
+                _irregular_pick(51, n_ew, 1),
+                51 + _irregular_pick(51, n_ns, 2),
+                102 + _even_pick(15, n_out),
+            ]
         )
     else:
         idx = _even_pick(n_all, n_antennas)

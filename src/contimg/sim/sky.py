@@ -217,8 +217,8 @@ def make_sky(
     pa = rng.uniform(0.0, 360.0, n)
     ras, decs = _offset(ra_deg, dec_deg, sep, pa)
     fluxes = draw_fluxes_mjy(rng, n)
-    if min_flux_mjy > 2.5:
-        fluxes = min_flux_mjy * fluxes / 2.5
+    if min_flux_mjy > 2.5:  # same power law, starting higher
+        fluxes = np.minimum(min_flux_mjy * fluxes / 2.5, 5000.0)
     cal_pos = [
         (name, c)
         for name, c in CALIBRATORS.items()
