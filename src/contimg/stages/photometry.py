@@ -276,6 +276,13 @@ def _is_good(flags: int, err: float | None, peak: float | None) -> bool:
     )
 
 
+def _nullable(values: np.ndarray) -> list[float | None]:
+    """Array -> list with NaN as None (NULL)."""
+    out = values.astype(object)
+    out[np.isnan(values)] = None
+    return list(out.tolist())
+
+
 def update_variability(
     conn: Connection,
     *,
@@ -307,7 +314,7 @@ def update_variability(
             & (bs.chi2_nu >= th.chi2_nu)
         )
     cols = {
-        name: [None if math.isnan(v) else v for v in getattr(bs, name).tolist()]
+        name: _nullable(getattr(bs, name))
         for name in ("mean_flux_mjy", "std_flux_mjy", "min_flux_mjy", "max_flux_mjy",
                      "chi2_nu", "eta_metric", "sigma_deviation")
     }  # fmt: skip

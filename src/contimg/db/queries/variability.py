@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,7 +30,7 @@ def _upsert(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
         f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
         + ", ".join(f"{c} = excluded.{c}" for c in cols if c not in key)
     )
-    conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows])
+    conn.exec_driver_sql(sql, list(map(itemgetter(*cols), rows)))
 
 
 def upsert_stats(conn: Connection, *, rows: Sequence[Mapping[str, Any]]) -> None:
