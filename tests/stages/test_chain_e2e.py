@@ -45,7 +45,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("e2e")
     settings = Settings(
         home=root / "home",
-        imaging={"preset": "ci"},
+        # A 1024 x 7" (2 deg) grid instead of the preset's 2048 x 6" keeps WSClean's share
+        # of this test small; the beam minor axis (~15") still spans two cells.
+        imaging={"preset": "ci", "size_px": 1024, "cell_arcsec": 7.0},
         ingest={"settle_s": 0.05},
         worker={"poll_interval_s": 0.2},
         calibration={"retry_after_s": 1.0},

@@ -52,6 +52,20 @@ def _freq_axis(header: fits.Header) -> tuple[float, float]:
     raise ContimgError("image has no FREQ axis in its FITS header")
 
 
+def add_mjd_obs(path: Path) -> None:
+    """Add MJD-OBS (from DATE-OBS) to a WSClean FITS header, in place.
+
+    WSClean writes only DATE-OBS; readers building a WCS would otherwise "fix" the
+    header with a warning each time.
+    """
+    from astropy.time import Time
+
+    with fits.open(path, mode="update") as hdul:
+        h = hdul[0].header
+        if "MJD-OBS" not in h and "DATE-OBS" in h:
+            h["MJD-OBS"] = (float(Time(str(h["DATE-OBS"]), scale="utc").mjd), "from DATE-OBS")
+
+
 def pb_correct(
     image_path: Path,
     out_path: Path,

@@ -13,7 +13,7 @@ from pathlib import Path
 from contimg.calibration.pointing import drift_pointings
 from contimg.db.queries import products as pq
 from contimg.errors import ContimgError
-from contimg.imaging.products import image_rows, pb_correct, residual_noise_jy
+from contimg.imaging.products import add_mjd_obs, image_rows, pb_correct, residual_noise_jy
 from contimg.imaging.wsclean import run_wsclean
 from contimg.stages.base import REGISTRY, Phase, StageContext
 from contimg.stages.convert import artifacts_from_db
@@ -45,6 +45,8 @@ class ImageStage:
             ctx.settings.imaging, ms_path=ms, prefix=prefix, data_column=column,
             progress=ctx.progress,
         )  # fmt: skip
+        for product in (products.image, products.residual):
+            add_mjd_obs(product)
         pbcor = Path(f"{prefix}-image-pb.fits")
         pointings = drift_pointings(
             ra_deg=float(row["pointing_ra_deg"]),
