@@ -10,10 +10,16 @@ import numpy as np
 from astropy.io import fits
 from PIL import Image
 
+from contimg.db.engine import Databases
+from contimg.db.queries import patterns
 from tests.api.data import DEC0, MJD0, RA0, STATES, Deployment, sid
 from tests.api.testclient import TestClient
 
 V1 = "/api/v1"
+
+
+def deployment_dbs(dep: Deployment) -> Databases:
+    return Databases(dep.settings)
 
 
 def q(s: str) -> str:
@@ -246,6 +252,13 @@ def test_light_curve_is_spec_query(client: TestClient, deployment: Deployment) -
     assert [round(p["flux_mjy"], 6) for p in pts] == [100, 100, 100, 50, 50, 100]
     assert pts[0]["error_mjy"] == 1.0 and pts[0]["field_name"] == "J1000+40"
     assert abs(pts[0]["image_noise_mjy"] - 1.0) < 1e-9
+    assert pts[0]["image_id"] == deployment.image_ids[0]
+    assert pts[0]["image_path"] == deployment.image_paths[0] and pts[0]["flags"] == 0
+    assert pts[0]["raw_flux_mjy"] is None  # the test rows were never normalised
+    # The spec's query, column for column.
+    with deployment_dbs(deployment).products.read() as conn:
+        spec = [p.model_dump() for p in patterns.flux_timeseries(conn, source_id=sid(1))]
+    assert [{k: p[k] for k in spec[0]} for p in pts] == spec
     assert client.get(f"{V1}/sources/nope/lightcurve").status_code == 404
 
 

@@ -142,9 +142,19 @@ class SourceDetail(BaseModel):
     candidates: list[ESECandidate]
 
 
+class LightCurvePointOut(LightCurvePoint):
+    """A row of the spec's flux time series, plus the image and raw flux."""
+
+    image_id: int
+    image_path: str
+    flags: int | None = Field(description="Quality bits (docs/photometry.md).")
+    raw_flux_mjy: float | None = Field(description="Before differential normalisation.")
+    raw_error_mjy: float | None
+
+
 class LightCurve(BaseModel):
     source_id: str
-    points: list[LightCurvePoint]
+    points: list[LightCurvePointOut]
 
 
 class VariabilityScatter(BaseModel):

@@ -3,6 +3,7 @@ variability scatter data, the master catalog, and flagging a source."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Annotated, Any, Literal
 
@@ -33,9 +34,9 @@ from contimg.api.schemas import (
     VariabilityScatter,
 )
 from contimg.catalog.cone import cone_search
-from contimg.db.queries import api_views, listing, patterns
+from contimg.db.queries import api_views, listing
 from contimg.db.queries import sources as catalog_queries
-from contimg.db.queries.listing import Filter, like_contains
+from contimg.db.queries.listing import Filter, like_contains, plain
 from contimg.errors import NotFoundError
 from contimg.models import ESECandidate, Page, PhotometryRow, SourceRow, utc_from_unix
 from contimg.stages.photometry import user_flag
@@ -193,9 +194,10 @@ def get_source(
 @router.get("/sources/{source_id}/lightcurve", response_model=LightCurve, summary="Light curve")
 def light_curve(db: ProductsDb, source_id: SourceId) -> Response:
     """The spec's flux time series: every measurement of the source, oldest first,
-    in mJy, with the image's field and noise."""
+    in mJy, with the image's field and noise; each point also names its image and
+    carries its quality flags and raw (un-normalised) flux."""
     with db.read() as conn:
-        points = patterns.flux_timeseries(conn, source_id=source_id)
+        points = api_views.light_curve(conn, source_id=source_id)
         if not points:
             exists = listing.count(
                 conn,
@@ -204,8 +206,10 @@ def light_curve(db: ProductsDb, source_id: SourceId) -> Response:
             )
             if not exists:
                 raise NotFoundError(f"no measurements of source {source_id!r}")
-    # Serialised here, once: FastAPI would validate the points a second time.
-    body = LightCurve(source_id=source_id, points=points).model_dump_json()
+    # Plain rows straight to JSON: validating 10^3 points twice costs more than the query.
+    body = json.dumps(
+        {"source_id": source_id, "points": [{k: plain(v) for k, v in p.items()} for p in points]}
+    )
     return Response(body, media_type="application/json")
 
 

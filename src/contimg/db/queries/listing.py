@@ -239,7 +239,8 @@ def iter_rows(
         yield dict(row)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A JSON-safe value: Decimal as int/float, NaN and infinities as None."""
     if isinstance(value, Decimal):  # PostgreSQL's SUM of integers
         value = int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, float) and not math.isfinite(value):
@@ -253,7 +254,7 @@ def write_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Iter
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for n, row in enumerate(rows, start=1):
-        writer.writerow(["" if row.get(c) is None else _plain(row.get(c)) for c in columns])
+        writer.writerow(["" if row.get(c) is None else plain(row.get(c)) for c in columns])
         if n % 1000 == 0:
             yield buf.getvalue()
             buf.seek(0)
@@ -267,7 +268,7 @@ def write_json(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Ite
     first = True
     parts: list[str] = []
     for row in rows:
-        text = json.dumps({c: _plain(row.get(c)) for c in columns}, allow_nan=False)
+        text = json.dumps({c: plain(row.get(c)) for c in columns}, allow_nan=False)
         parts.append(text if first else "," + text)
         first = False
         if len(parts) >= 1000:
