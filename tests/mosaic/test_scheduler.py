@@ -121,9 +121,17 @@ def test_window_waits_for_groups_still_processing(
 def test_last_window_closes_when_data_stop(
     dbs: Databases, settings: Settings, tmp_path: Path
 ) -> None:
+    import os
+
     groups = _groups(tmp_path / "a", start_mjd=START, n=5, seed=1)
     _record(dbs, groups)
+    # A temporary file left by a build killed mid-write long ago is cleaned up.
+    leftover = settings.products_path / "mosaics" / ".old.fits.tmp-123"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"partial")
+    os.utime(leftover, (NOW - 2 * settings.mosaic.claim_timeout_s,) * 2)
     assert run_once(settings, dbs, scheduler_id="s1", now=NOW).built == []
+    assert not leftover.exists()
     idle_now = NOW + settings.mosaic.idle_close_s
     report = run_once(settings, dbs, scheduler_id="s1", now=idle_now)
     assert len(report.built) == 1

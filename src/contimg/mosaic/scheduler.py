@@ -138,6 +138,7 @@ def run_once(
     half_group_d = 0.5 * DSA110.group_duration_s / SECONDS_PER_DAY
     window_d = cfg.window_s / SECONDS_PER_DAY
 
+    _remove_stale_temporaries(settings, now=now)
     with dbs.products.read() as conn:
         latest_mjd = q.latest_observation_mjd(conn)
         if latest_mjd is None:
@@ -175,6 +176,20 @@ def run_once(
             continue
         _build(settings, dbs, window, scheduler_id=scheduler_id, report=report, say=say)
     return report
+
+
+def _remove_stale_temporaries(settings: Settings, *, now: float) -> None:
+    """Delete temporary files of builds killed mid-write (older than the claim timeout)."""
+    root = settings.products_path / "mosaics"
+    if not root.is_dir():
+        return
+    for tmp in root.glob(".*.tmp-*"):
+        try:
+            if tmp.stat().st_mtime < now - settings.mosaic.claim_timeout_s:
+                tmp.unlink()
+                log.info("removed %s, left by an interrupted mosaic build", tmp)
+        except FileNotFoundError:
+            continue
 
 
 def _retakable(row: dict[str, Any], *, now: float, settings: Settings) -> bool:
