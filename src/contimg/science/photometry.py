@@ -24,12 +24,13 @@ axes are solved jointly: ``d(x_j) = sum_k M_jk a_k`` with ``M_jk = B_k(x_j)``
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from astropy.wcs import WCS
+from astropy.wcs import WCS, FITSFixedWarning
 from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 from scipy.sparse import coo_matrix
@@ -119,7 +120,10 @@ def read_fits_image(path: Path | str) -> FitsImage:
         data = data[0]
     if data.ndim != 2:
         raise ContimgError(f"image {p} has shape {raw.shape}; expected one 2-D plane")
-    wcs = WCS(header).celestial
+    with warnings.catch_warnings():
+        # astropy's header "fixes" (e.g. MJD-OBS from DATE-OBS) do not affect positions
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        wcs = WCS(header).celestial
     if wcs.naxis != 2:
         raise ContimgError(f"image {p} has no celestial WCS")
     return FitsImage(
