@@ -248,6 +248,7 @@ export function useFlagSource(sourceId: string) {
 export interface CandidateParams {
   status?: ("active" | "resolved" | "false_positive")[];
   flag_type?: string;
+  source_id?: string;
   min_significance?: number;
   sort?: string;
   limit: number;

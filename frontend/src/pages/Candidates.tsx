@@ -136,11 +136,13 @@ export function CandidatesPage() {
   // No parameter: the triage default (active). "any": every status.
   const statuses = (statusParam === null ? ["active"] : statusParam === "any" ? [] : splitList(statusParam)) as CandidateStatus[];
   const flagType = get("type") ?? "";
+  const sourceId = get("src") ?? "";
   const sort = get("sort") ?? "-significance";
   const offset = num("offset") ?? 0;
   const params: CandidateParams = {
     status: statuses.length ? statuses : undefined,
     flag_type: flagType || undefined,
+    source_id: sourceId || undefined,
     sort,
     limit: LIMIT,
     offset,
@@ -181,6 +183,17 @@ export function CandidatesPage() {
               <option value="user">user</option>
             </select>
           </label>
+          {sourceId && (
+            <div className="field">
+              <span>Source</span>
+              <span className="row">
+                <strong>{sourceId}</strong>
+                <button type="button" className="btn small" onClick={() => set({ src: null })}>
+                  all sources
+                </button>
+              </span>
+            </div>
+          )}
           <label>
             Sign notes as
             <input

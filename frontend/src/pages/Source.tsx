@@ -244,7 +244,7 @@ export function SourcePage() {
                         {d.candidates.map((c) => (
                           <tr key={c.id}>
                             <th>
-                              <Link to={`/candidates?focus=${c.id}`}>#{c.id}</Link>{" "}
+                              <Link to={`/candidates?status=any&src=${encodeURIComponent(c.source_id)}`}>#{c.id}</Link>{" "}
                               <Badge tone={candidateStatusTone(c.status)}>{candidateStatusLabel(c.status)}</Badge>
                             </th>
                             <td>
