@@ -992,7 +992,8 @@ export interface paths {
         /**
          * Light curve
          * @description The spec's flux time series: every measurement of the source, oldest first,
-         *     in mJy, with the image's field and noise.
+         *     in mJy, with the image's field and noise; each point also names its image and
+         *     carries its quality flags and raw (un-normalised) flux.
          */
         get: operations["light_curve_api_v1_sources__source_id__lightcurve_get"];
         put?: never;
@@ -1471,25 +1472,41 @@ export interface components {
         /** LightCurve */
         LightCurve: {
             /** Points */
-            points: components["schemas"]["LightCurvePoint"][];
+            points: components["schemas"]["LightCurvePointOut"][];
             /** Source Id */
             source_id: string;
         };
         /**
-         * LightCurvePoint
-         * @description A row of the specification's "flux time series for a source" query.
+         * LightCurvePointOut
+         * @description A row of the spec's flux time series, plus the image and raw flux.
          */
-        LightCurvePoint: {
+        LightCurvePointOut: {
             /** Error Mjy */
             error_mjy: number | null;
             /** Field Name */
             field_name: string | null;
+            /**
+             * Flags
+             * @description Quality bits (docs/photometry.md).
+             */
+            flags: number | null;
             /** Flux Mjy */
             flux_mjy: number;
+            /** Image Id */
+            image_id: number;
             /** Image Noise Mjy */
             image_noise_mjy: number | null;
+            /** Image Path */
+            image_path: string;
             /** Mjd */
             mjd: number | null;
+            /** Raw Error Mjy */
+            raw_error_mjy: number | null;
+            /**
+             * Raw Flux Mjy
+             * @description Before differential normalisation.
+             */
+            raw_flux_mjy: number | null;
             /** Snr */
             snr: number | null;
         };
