@@ -92,6 +92,9 @@ class ApiSettings(BaseModel):
     events_keepalive_s: float = Field(
         15.0, gt=0, description="A comment line is sent on idle event streams this often."
     )
+    sqlite_mmap_mb: int = Field(
+        256, ge=0, description="SQLite files memory-mapped by the server (0: off)."
+    )
 
 
 class CatalogSettings(BaseModel):

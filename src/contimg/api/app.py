@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import event
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
 from contimg import __version__
@@ -16,7 +18,7 @@ from contimg.api.auth import TokenStore
 from contimg.api.deps import AppState
 from contimg.api.events import EventHub
 from contimg.api.spa import mount_spa
-from contimg.config import Settings, get_settings
+from contimg.config import DATABASE_NAMES, Settings, get_settings
 from contimg.db.engine import Databases
 from contimg.db.queries.listing import ListingError
 from contimg.errors import ContimgError, NotFoundError
@@ -77,6 +79,28 @@ def _install_error_handlers(app: FastAPI) -> None:
     _ = RequestValidationError  # FastAPI's own handler gives field-level 422s
 
 
+def _tune_sqlite(dbs: Databases, *, mmap_mb: int) -> None:
+    """Memory-map the SQLite files on the server's connections: a light curve reads
+    hundreds of scattered pages, and mapped reads halve its time (docs/api.md)."""
+    if mmap_mb <= 0:
+        return
+    for name in DATABASE_NAMES:
+        try:
+            db = dbs[name]
+        except ContimgError as exc:  # a broken file: /health says so
+            log.error("%s", exc)
+            continue
+        if not db.is_sqlite:
+            continue
+
+        def on_connect(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA mmap_size={int(mmap_mb) * 1024 * 1024}")
+            cur.close()
+
+        event.listen(db.engine, "connect", on_connect)
+
+
 def create_app(settings: Settings | None = None, *, events: bool = True) -> FastAPI:
     """Build the dashboard API for ``settings`` (default: from the environment).
 
@@ -92,6 +116,7 @@ def create_app(settings: Settings | None = None, *, events: bool = True) -> Fast
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        _tune_sqlite(dbs, mmap_mb=settings.api.sqlite_mmap_mb)
         if events:
             hub.start()
         try:
