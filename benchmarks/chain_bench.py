@@ -101,13 +101,13 @@ def _convert_child(paths: dict[int, Path], out: Path, queue: mp.Queue) -> None: 
     queue.put((time.perf_counter() - t, res.conversion_s, res.concat_s))
 
 
-def run_full_memory(work: Path) -> None:
+def run_full_memory(work: Path, n_times: int = 24) -> None:
     from astropy.time import Time
     from tests.stages.groups import write_group
 
     from contimg.telescope import DSA110
 
-    n_ant, n_chan, n_times = DSA110.n_antennas_typical, DSA110.n_chan_per_subband, 24
+    n_ant, n_chan = DSA110.n_antennas_typical, DSA110.n_chan_per_subband
     n_bl = n_ant * (n_ant + 1) // 2
     vis_bytes = n_bl * n_times * n_chan * 4 * 8  # complex64
     print(
@@ -149,6 +149,10 @@ def main() -> None:
     ap.add_argument("--groups", type=int, default=2, help="Groups (the first is the calibrator).")
     ap.add_argument("--full-memory", action="store_true", help="Also measure full-size conversion.")
     ap.add_argument("--skip-chain", action="store_true", help="Only the memory measurement.")
+    ap.add_argument(
+        "--full-times", type=int, default=24,
+        help="Integrations of the full-size memory group (24 = a real group; fewer = scaled).",
+    )  # fmt: skip
     ap.add_argument("--work", type=Path, default=None, help="Work directory (default: a temp).")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="chain_bench_"))
@@ -156,7 +160,7 @@ def main() -> None:
         if not args.skip_chain:
             run_chain(work, args.preset, args.groups)
         if args.full_memory:
-            run_full_memory(work)
+            run_full_memory(work, args.full_times)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
