@@ -141,7 +141,7 @@ def test_gaussian_source_is_tapered(tmp_path: Path) -> None:
     bl = np.hypot(uv.uvw_array[cross, 0], uv.uvw_array[cross, 1])
     short, long_ = amp[bl < 100].mean(), amp[bl > 1500].mean()
     assert long_ < 0.5 * short  # a 30" source is resolved on the outriggers
-    assert np.allclose(uv.data_array[cross, :, 0].imag, 0, atol=1e-4)
+    assert np.abs(uv.data_array[cross, :, 0].imag).max() < 2e-3
 
 
 def test_noise_and_corruptions(tmp_path: Path) -> None:

@@ -34,6 +34,9 @@ START = "2025-10-02T03:00:00"
 # docs/simulator.md). The proof keeps the real counts' shape but starts them at
 # 20 mJy, so that the source-free region measures the radiometer noise.
 MIN_FLUX_MJY = 20.0
+# A 24-antenna array cleans a Jy source only to ~0.5 % (pixelised clean components on
+# a sparse PSF): its residual spokes would dominate the noise. Cap the counts.
+MAX_FLUX_MJY = 100.0
 # Sources outside the imaged field leave uncleaned sidelobes (the T-shaped array's
 # PSF has long linear ridges); the proof's sky stays inside the 4 deg image.
 FIELD_RADIUS_DEG = 1.9
@@ -55,6 +58,7 @@ def test_ci_group_images_to_the_truth(tmp_path: Path) -> None:
         seed=4,
         epoch_mjd=start,
         min_flux_mjy=MIN_FLUX_MJY,
+        max_flux_mjy=MAX_FLUX_MJY,
     )
     write_catalogs(sky, tmp_path / "cat")
     out = tmp_path / "incoming"
@@ -108,7 +112,7 @@ def test_ci_group_images_to_the_truth(tmp_path: Path) -> None:
     checked = 0
     for s, x, y, a, p in zip(srcs, px, py, app, pb, strict=True):
         src = by_id[s["source_id"]]
-        if a < 40 * sigma_pred or p < 0.5 or len(src.components) > 1 or src.maj_arcsec > 3:
+        if a < 30 * sigma_pred or p < 0.5 or len(src.components) > 1 or src.maj_arcsec > 3:
             continue
         # Skip sources with a bright neighbour inside 3 beams (blending).
         near = np.hypot(px - x, py - y) * cell < 3 * bmaj_arcsec

@@ -40,6 +40,12 @@ def catalogs(
     density: Annotated[
         float, typer.Option(help="Sources per deg^2 above 2.5 mJy (NVSS: 53).")
     ] = 53.0,
+    min_flux: Annotated[
+        float, typer.Option(help="Faintest true 1.4 GHz flux (mJy); counts keep their shape.")
+    ] = 2.5,
+    max_flux: Annotated[
+        float, typer.Option(help="Brightest source (mJy), calibrators aside.")
+    ] = 5000.0,
 ) -> None:
     """Write NVSS-, FIRST- and VLASS-like catalogs of a simulated sky, and its truth."""
     from contimg.errors import ContimgError
@@ -50,6 +56,8 @@ def catalogs(
         raise ContimgError(f"--span-days must be positive (got {span_days})")
     if density <= 0:
         raise ContimgError(f"--density must be positive (got {density})")
+    if not 0 < min_flux < max_flux:
+        raise ContimgError(f"need 0 < --min-flux < --max-flux (got {min_flux}, {max_flux})")
     sky = make_sky(
         ra_deg=ra,
         dec_deg=dec,
@@ -58,6 +66,8 @@ def catalogs(
         epoch_mjd=mjd_from_iso(epoch),
         span_days=span_days,
         density_per_deg2=density,
+        min_flux_mjy=min_flux,
+        max_flux_mjy=max_flux,
     )
     paths = write_catalogs(sky, out)
     n_var = sum(1 for s in sky.sources if s.variability.get("kind") != "constant")

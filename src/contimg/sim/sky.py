@@ -185,6 +185,7 @@ def make_sky(
     span_days: float = 1.0,
     density_per_deg2: float = NVSS_DENSITY_PER_DEG2,
     min_flux_mjy: float = 2.5,
+    max_flux_mjy: float = 5000.0,
 ) -> Sky:
     """Draw a sky around (``ra_deg``, ``dec_deg``) out to ``radius_deg``.
 
@@ -201,6 +202,8 @@ def make_sky(
         Sources per square degree above 2.5 mJy (NVSS: about 53).
     min_flux_mjy : float
         Faintest true 1.4 GHz flux density drawn (>= 2.5 mJy keeps NVSS counts).
+    max_flux_mjy : float
+        Brightest (the counts are capped there; calibrators are not affected).
     """
     if not -90.0 <= dec_deg <= 90.0:
         raise ContimgError(f"field declination {dec_deg} deg is outside -90..90")
@@ -218,7 +221,8 @@ def make_sky(
     ras, decs = _offset(ra_deg, dec_deg, sep, pa)
     fluxes = draw_fluxes_mjy(rng, n)
     if min_flux_mjy > 2.5:  # same power law, starting higher
-        fluxes = np.minimum(min_flux_mjy * fluxes / 2.5, 5000.0)
+        fluxes = min_flux_mjy * fluxes / 2.5
+    fluxes = np.minimum(fluxes, max_flux_mjy)
     cal_pos = [
         (name, c)
         for name, c in CALIBRATORS.items()
