@@ -166,8 +166,13 @@ test("source page: light curve draws its points with error bars; flag as ESE", a
     Array.from(document.querySelectorAll<HTMLImageElement>("[data-testid=cutouts] img")).every((i) => i.complete && i.naturalWidth > 0),
   );
   await shot(page, "09-source");
+  await expect(page.getByTestId("cutouts").locator("img")).toHaveCount(12);
   await page.getByRole("button", { name: "relative F/⟨F⟩" }).click();
   await expect(plot.locator(".scatterlayer .point")).toHaveCount(s.n_images);
+  // raw (un-normalised) fluxes on demand: the seed stores them beside the normalised ones
+  await page.getByRole("button", { name: "raw (mJy)" }).click();
+  await expect(plot.locator(".scatterlayer .point")).toHaveCount(s.n_images);
+  await expect(plot.locator(".ytitle")).toContainText("raw");
 
   // flag a quiet source by hand
   const list = await (await page.request.get("/api/v1/sources?sort=sigma_deviation&limit=1")).json();

@@ -186,49 +186,6 @@ export function useLightCurve(sourceId: string) {
   });
 }
 
-/** The source's photometry rows, newest first (at most 1000). */
-export function usePhotometry(sourceId: string) {
-  return useQuery({
-    queryKey: ["source", sourceId, "photometry"],
-    queryFn: ({ signal }) =>
-      unwrap(
-        client.GET("/api/v1/photometry", {
-          params: { query: { source_id: sourceId, sort: "-mjd", limit: 1000 } },
-          signal,
-        }),
-      ),
-  });
-}
-
-/** The source's photometry rows (each names its image) and the images around the
- * source, joined by image path: the epochs with an image to cut out. */
-export function useEpochImages(sourceId: string, raDeg: number | undefined, decDeg: number | undefined) {
-  return useQuery({
-    queryKey: ["source", sourceId, "epochs"],
-    enabled: raDeg !== undefined && decDeg !== undefined,
-    queryFn: async ({ signal }) => {
-      const [phot, imgs] = await Promise.all([
-        unwrap(
-          client.GET("/api/v1/photometry", {
-            params: { query: { source_id: sourceId, sort: "-mjd", limit: 1000 } },
-            signal,
-          }),
-        ),
-        unwrap(
-          client.GET("/api/v1/images", {
-            params: { query: { ra_deg: raDeg, dec_deg: decDeg, radius_deg: 5, sort: "-created_at", limit: 1000 } },
-            signal,
-          }),
-        ),
-      ]);
-      const byPath = new Map(imgs.data.map((i) => [i.path, i]));
-      return phot.data
-        .map((p) => ({ phot: p, image: byPath.get(p.image_path) }))
-        .filter((e): e is { phot: (typeof phot.data)[number]; image: (typeof imgs.data)[number] } => e.image !== undefined);
-    },
-  });
-}
-
 export function useFlagSource(sourceId: string) {
   const qc = useQueryClient();
   return useMutation({

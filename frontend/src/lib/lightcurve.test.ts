@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hasRaw, rawFromPhotometry, series, weightedMean } from "./lightcurve";
+import { hasRaw, series, weightedMean } from "./lightcurve";
 
 const pts = [
   { mjd: 1, flux_mjy: 10, error_mjy: 1 },
@@ -29,19 +29,5 @@ describe("light curve arithmetic", () => {
     const withRaw = [{ ...pts[0], raw_flux_mjy: 10.4, raw_error_mjy: 1.1 }, pts[1]];
     expect(hasRaw(withRaw)).toBe(true);
     expect(series(withRaw, "raw").y).toEqual([10.4, null]);
-  });
-  it("reads raw fluxes from photometry rows with the normalisation columns", () => {
-    const rows = [
-      { mjd: 2, peak_jyb: 0.1, raw_peak_jyb: 0.105, raw_peak_err_jyb: 0.002 },
-      { mjd: 1, peak_jyb: 0.1, raw_peak_jyb: 0.095, raw_peak_err_jyb: null },
-      { mjd: 3, peak_jyb: 0.1 },
-    ];
-    const raw = rawFromPhotometry(rows);
-    expect(raw.map((p) => p.mjd)).toEqual([1, 2]);
-    expect(raw[1].raw_flux_mjy).toBeCloseTo(105, 9);
-    expect(raw[1].raw_error_mjy).toBeCloseTo(2, 9);
-    expect(raw[0].raw_error_mjy).toBeNull();
-    expect(hasRaw(raw)).toBe(true);
-    expect(rawFromPhotometry([{ mjd: 1, peak_jyb: 0.1 }])).toEqual([]);
   });
 });

@@ -40,21 +40,6 @@ export function hasRaw(points: object[]): boolean {
   return points.length > 0 && points.some((p) => rawFlux(p) !== null);
 }
 
-/** Raw (un-normalised) light-curve points from photometry rows that carry the
- * normalisation columns `raw_peak_jyb` / `raw_peak_err_jyb` (Jy/beam), oldest first;
- * rows without them are skipped. */
-export function rawFromPhotometry(rows: object[]): (LcPoint & { raw_flux_mjy: number; raw_error_mjy: number | null })[] {
-  const out = [];
-  for (const row of rows) {
-    const r = row as { mjd?: unknown; raw_peak_jyb?: unknown; raw_peak_err_jyb?: unknown };
-    if (typeof r.raw_peak_jyb !== "number" || typeof r.mjd !== "number") continue;
-    const flux = r.raw_peak_jyb * 1000;
-    const err = typeof r.raw_peak_err_jyb === "number" ? r.raw_peak_err_jyb * 1000 : null;
-    out.push({ mjd: r.mjd, flux_mjy: flux, error_mjy: err, raw_flux_mjy: flux, raw_error_mjy: err });
-  }
-  return out.sort((a, b) => (a.mjd as number) - (b.mjd as number));
-}
-
 /** y values and errors for a display mode. Relative: flux / weighted mean, error
  * scaled the same way (the mean's own error is negligible for a long light curve). */
 export function series(points: LcPoint[], mode: LcMode): { y: (number | null)[]; err: (number | null)[]; unit: string } {

@@ -1,12 +1,12 @@
 import { useMemo, useState, type FormEvent } from "react";
-import { Link, useParams } from "react-router-dom";
-import { cutoutUrl, useEpochImages, useFlagSource, useLightCurve, usePhotometry, useSource } from "../data/queries";
+import { Link, useNavigate, useParams } from "react-router-dom";
+import { cutoutUrl, useFlagSource, useLightCurve, useSource } from "../data/queries";
 import type { LightCurve, SourceDetail } from "../data/types";
 import { Empty, ErrorBox, QueryView } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { Plot } from "../components/Plot";
 import { fmtDec, fmtDeg, fmtFixed, fmtIsoUtc, fmtJyAsMjy, fmtMjd, fmtMjdUtc, fmtSig } from "../lib/format";
-import { hasRaw, rawFromPhotometry, series, weightedMean, type LcMode } from "../lib/lightcurve";
+import { hasRaw, series, weightedMean, type LcMode } from "../lib/lightcurve";
 import { candidateStatusLabel, candidateStatusTone, sigmaTone } from "../lib/status";
 import { fmtRa } from "../lib/format";
 import { getToken, getUserName, setUserName } from "../lib/token";
@@ -17,41 +17,44 @@ const MODES: [LcMode, string][] = [
   ["raw", "raw (mJy)"],
 ];
 
-function LightCurvePlot({ lc, photometry }: { lc: LightCurve; photometry: object[] | undefined }) {
+function LightCurvePlot({ lc }: { lc: LightCurve }) {
   const [mode, setMode] = useState<LcMode>("normalised");
   const [xUtc, setXUtc] = useState(false);
-  // Raw fluxes: on the light-curve points if the API sends them, else from the
-  // photometry rows' normalisation columns.
-  const rawPts = useMemo(() => (hasRaw(lc.points) ? lc.points.filter((p) => p.mjd != null) : rawFromPhotometry(photometry ?? [])), [lc, photometry]);
-  const rawAvailable = rawPts.length > 0;
-  const normPts = useMemo(() => lc.points.filter((p) => p.mjd != null), [lc]);
-  const pts = mode === "raw" ? rawPts : normPts;
+  const rawAvailable = hasRaw(lc.points);
+  const pts = useMemo(() => lc.points.filter((p) => p.mjd != null), [lc]);
   const fig = useMemo(() => {
     const s = series(pts, mode);
     const x = pts.map((p) => (xUtc ? new Date(((p.mjd as number) - 40587) * 86400000).toISOString() : p.mjd));
-    const mu = weightedMean(pts);
+    // the baseline: weighted mean of the good (unflagged) measurements
+    const good = pts.filter((p) => !p.flags);
+    const mu = weightedMean(good.length ? good : pts);
     const base = mode === "relative" ? 1 : mode === "normalised" ? mu : null;
-    const text = pts.map((p, i) => {
-      const extra = p as { snr?: number | null; field_name?: string | null; image_noise_mjy?: number | null };
-      const head = `MJD ${fmtMjd(p.mjd)}<br>${fmtMjdUtc(p.mjd)} UTC<br>${fmtSig(s.y[i], 4)} ± ${fmtSig(s.err[i], 2)} ${s.unit}`;
-      return extra.snr === undefined
-        ? head
-        : `${head}<br>S/N ${fmtFixed(extra.snr, 1)} · field ${extra.field_name ?? "–"}<br>image rms ${fmtSig(extra.image_noise_mjy, 3)} mJy/beam`;
+    const text = pts.map(
+      (p, i) =>
+        `MJD ${fmtMjd(p.mjd)}<br>${fmtMjdUtc(p.mjd)} UTC<br>${fmtSig(s.y[i], 4)} ± ${fmtSig(s.err[i], 2)} ${s.unit}` +
+        `<br>S/N ${fmtFixed(p.snr, 1)} · field ${p.field_name ?? "–"}<br>image rms ${fmtSig(p.image_noise_mjy, 3)} mJy/beam` +
+        (p.flags ? `<br>flags ${p.flags} (excluded from statistics)` : "") +
+        `<br>image #${p.image_id} (click to open)`,
+    );
+    const pick = (flagged: boolean) => pts.map((p, i) => (Boolean(p.flags) === flagged ? i : -1)).filter((i) => i >= 0);
+    const trace = (idx: number[], flagged: boolean) => ({
+      type: "scatter",
+      mode: "markers",
+      name: flagged ? "flagged" : "measurements",
+      x: idx.map((i) => x[i]),
+      y: idx.map((i) => s.y[i]),
+      customdata: idx.map((i) => pts[i].image_id),
+      error_y: { type: "data", array: idx.map((i) => s.err[i] ?? 0), visible: true, color: flagged ? "#c9b08a" : "#7a98b3", thickness: 1.2, width: 3 },
+      marker: flagged
+        ? { color: "rgba(0,0,0,0)", size: 7, line: { color: "#a86a12", width: 1.5 } }
+        : { color: "#2f6690", size: 7, line: { color: "#fff", width: 0.5 } },
+      text: idx.map((i) => text[i]),
+      hovertemplate: "%{text}<extra></extra>",
     });
+    const goodIdx = pick(false);
+    const flaggedIdx = pick(true);
     return {
-      data: [
-        {
-          type: "scatter",
-          mode: "markers",
-          name: s.unit === "mJy" ? "normalised flux" : s.unit,
-          x,
-          y: s.y,
-          error_y: { type: "data", array: s.err.map((e) => e ?? 0), visible: true, color: "#7a98b3", thickness: 1.2, width: 3 },
-          marker: { color: "#2f6690", size: 7, line: { color: "#fff", width: 0.5 } },
-          text,
-          hovertemplate: "%{text}<extra></extra>",
-        },
-      ],
+      data: flaggedIdx.length ? [trace(goodIdx, false), trace(flaggedIdx, true)] : [trace(goodIdx, false)],
       layout: {
         xaxis: xUtc ? { title: { text: "UTC" }, type: "date" } : { title: { text: "MJD (UTC)" }, tickformat: ".2f", hoverformat: ".5f" },
         yaxis: { title: { text: `flux density [${s.unit}]` } },
@@ -59,11 +62,12 @@ function LightCurvePlot({ lc, photometry }: { lc: LightCurve; photometry: object
           base != null
             ? [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: base, y1: base, line: { color: "#9aa7b3", dash: "dash", width: 1 } }]
             : [],
-        showlegend: false,
+        showlegend: flaggedIdx.length > 0,
         hovermode: "closest",
       },
     };
   }, [pts, mode, xUtc]);
+  const navigate = useNavigate();
   if (!pts.length) return <Empty>No measurements with an observation time yet.</Empty>;
   return (
     <>
@@ -88,7 +92,13 @@ function LightCurvePlot({ lc, photometry }: { lc: LightCurve; photometry: object
         </div>
         <span className="small muted">{pts.length} epochs · dashed: weighted mean</span>
       </div>
-      <Plot data={fig.data} layout={fig.layout} height={340} testId="lightcurve-plot" />
+      <Plot
+        data={fig.data}
+        layout={fig.layout}
+        height={340}
+        testId="lightcurve-plot"
+        onPointClick={(imageId) => typeof imageId === "number" && navigate(`/images/${imageId}`)}
+      />
     </>
   );
 }
@@ -158,36 +168,32 @@ function FlagForm({ sourceId, onDone }: { sourceId: string; onDone: () => void }
   );
 }
 
-function Epochs({ sourceId, ra, dec }: { sourceId: string; ra: number; dec: number }) {
-  const q = useEpochImages(sourceId, ra, dec);
+function Epochs({ lc, ra, dec }: { lc: LightCurve; ra: number; dec: number }) {
   const [all, setAll] = useState(false);
+  const epochs = useMemo(() => [...lc.points].filter((p) => p.mjd != null).sort((a, b) => (b.mjd as number) - (a.mjd as number)), [lc]);
+  if (!epochs.length) return <Empty>No images of this source are on record.</Empty>;
+  const shown = all ? epochs : epochs.slice(0, 12);
   return (
-    <QueryView q={q}>
-      {(epochs) => {
-        if (!epochs.length) return <Empty>No images of this source are on record.</Empty>;
-        const shown = all ? epochs : epochs.slice(0, 12);
-        return (
-          <>
-            <div className="cutouts" data-testid="cutouts">
-              {shown.map(({ phot, image }) => (
-                <Link className="cutout" key={phot.id} to={`/images/${image.id}`} title={`${image.path}\n${fmtMjdUtc(phot.mjd)} UTC`}>
-                  <span className="frame">
-                    <img loading="lazy" src={cutoutUrl(image.id, ra, dec)} alt={`Cutout at MJD ${fmtMjd(phot.mjd)}`} />
-                  </span>
-                  <div>MJD {fmtMjd(phot.mjd, 3)}</div>
-                  <div className="muted">{fmtSig(phot.peak_jyb * 1000, 3)} mJy</div>
-                </Link>
-              ))}
+    <>
+      <div className="cutouts" data-testid="cutouts">
+        {shown.map((p) => (
+          <Link className="cutout" key={`${p.image_id}-${p.mjd}`} to={`/images/${p.image_id}`} title={`${p.image_path}\n${fmtMjdUtc(p.mjd)} UTC`}>
+            <span className="frame">
+              <img loading="lazy" src={cutoutUrl(p.image_id, ra, dec)} alt={`Cutout at MJD ${fmtMjd(p.mjd)}`} />
+            </span>
+            <div>MJD {fmtMjd(p.mjd, 3)}</div>
+            <div className="muted">
+              {fmtSig(p.flux_mjy, 3)} mJy{p.flags ? " · flagged" : ""}
             </div>
-            {epochs.length > shown.length && (
-              <button type="button" className="btn small" style={{ marginTop: 6 }} onClick={() => setAll(true)}>
-                show all {epochs.length} epochs
-              </button>
-            )}
-          </>
-        );
-      }}
-    </QueryView>
+          </Link>
+        ))}
+      </div>
+      {epochs.length > shown.length && (
+        <button type="button" className="btn small" style={{ marginTop: 6 }} onClick={() => setAll(true)}>
+          show all {epochs.length} epochs
+        </button>
+      )}
+    </>
   );
 }
 
@@ -195,7 +201,6 @@ export function SourcePage() {
   const { sourceId = "" } = useParams();
   const q = useSource(sourceId);
   const lc = useLightCurve(sourceId);
-  const phot = usePhotometry(sourceId);
   const [flagging, setFlagging] = useState(false);
   return (
     <section className="page">
@@ -229,7 +234,7 @@ export function SourcePage() {
                     photometry CSV
                   </a>
                 </div>
-                <QueryView q={lc}>{(l) => <LightCurvePlot lc={l} photometry={phot.data?.data} />}</QueryView>
+                <QueryView q={lc}>{(l) => <LightCurvePlot lc={l} />}</QueryView>
               </div>
               <div className="grid">
                 <div className="panel span-7">
@@ -265,7 +270,7 @@ export function SourcePage() {
                   <h2>Cutouts of the epochs</h2>
                   <span className="small muted">10′ × 10′, north up, newest first; the ticks mark the source</span>
                 </div>
-                {ra != null && dec != null ? <Epochs sourceId={d.source_id} ra={ra} dec={dec} /> : <Empty>No position.</Empty>}
+                {ra == null || dec == null ? <Empty>No position.</Empty> : <QueryView q={lc}>{(l) => <Epochs lc={l} ra={ra} dec={dec} />}</QueryView>}
               </div>
             </>
           );
