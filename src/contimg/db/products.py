@@ -202,7 +202,7 @@ mosaics = sa.Table(
     sqlite_autoincrement=True,
 )
 
-# products_0005: automatic mosaic windows (claims, so no window is built twice).
+# products_0004: automatic mosaic windows (claims, so no window is built twice).
 mosaic_windows = sa.Table(
     "mosaic_windows",
     metadata,

@@ -1,7 +1,7 @@
 """Mosaic windows: which automatic mosaic windows were claimed, built, found empty or failed.
 
-Revision ID: products_0005
-Revises: products_0003 (products_0004 is reserved for another change; when it lands, it chains after 0003 and this file's down_revision moves to it)
+Revision ID: products_0004
+Revises: products_0003
 Create Date: 2026-11-25
 
 The scheduler claims a window by inserting its row (the primary key makes a
@@ -11,7 +11,7 @@ scheduler processes; a claim left by a killed scheduler expires.
 
 from contimg.db.migrations.ddl import dialect, run_script
 
-revision = "products_0005"
+revision = "products_0004"
 down_revision = "products_0003"
 branch_labels = None
 depends_on = None
