@@ -59,6 +59,7 @@ test("overview shows queue counts, throughput, groups, calibration, images and c
   await expect(page.getByTestId("latest-images").locator("tbody tr")).toHaveCount(6);
   await expect(page.getByTestId("newest-candidates")).toContainText(s.flagged[0]);
   await expect(page.getByTestId("live")).toHaveAttribute("data-state", "live");
+  await expect(page.getByTestId("health")).toContainText("databases ok");
   await shot(page, "01-overview");
   expect(errors).toEqual([]);
 });

@@ -22,6 +22,13 @@ export function useStatus() {
   });
 }
 
+export function useHealth() {
+  return useQuery({
+    queryKey: ["health"],
+    queryFn: ({ signal }) => unwrap(client.GET("/api/v1/health", { signal })),
+  });
+}
+
 export function useThroughput(windowH: number, binS: number) {
   return useQuery({
     queryKey: ["performance", "throughput", windowH, binS],

@@ -32,6 +32,7 @@ function seededClient() {
     ["source", "NVSS J2"],
     ["mosaics", { limit: 24 }],
     ["calibration", "sets"],
+    ["health"],
   ];
   for (const k of keys) qc.setQueryData(k, { seeded: true });
   return qc;
@@ -46,13 +47,14 @@ const stale = (qc: QueryClient) =>
     .sort();
 
 describe("event -> query invalidation", () => {
-  it("a group event refreshes status, the group lists and that group only", () => {
+  it("a group event refreshes status, health, the group lists and that group only", () => {
     const qc = seededClient();
     applyEvent(qc, "group", { group_id: "2026-11-25T10:00:00", state: "completed" });
     expect(stale(qc)).toEqual(
       [
         '["group","2026-11-25T10:00:00"]',
         '["groups",{"limit":50,"offset":0}]',
+        '["health"]',
         '["status"]',
       ].sort(),
     );

@@ -16,7 +16,7 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export function keysForEvent(type: string, data: Record<string, unknown> = {}): QueryKey[] {
   switch (type) {
     case "group": {
-      const keys: QueryKey[] = [["status"], ["groups"], ["performance"]];
+      const keys: QueryKey[] = [["status"], ["groups"], ["performance"], ["health"]];
       if (typeof data.group_id === "string") keys.push(["group", data.group_id]);
       return keys;
     }

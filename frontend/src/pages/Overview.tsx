@@ -1,13 +1,13 @@
 import { useMemo, useState } from "react";
 import { Link } from "react-router-dom";
-import { useCandidates, useImages, useStatus, useThroughput } from "../data/queries";
+import { useCandidates, useHealth, useImages, useStatus, useThroughput } from "../data/queries";
 import type { CalibrationSet, ESECandidate, ImageRow, QueueStats, RecentGroup, Throughput } from "../data/types";
 import { Empty, ErrorBox, Loading, QueryView } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { DataTable, type Column } from "../components/DataTable";
 import { Plot } from "../components/Plot";
 import { Time } from "../components/Time";
-import { fmtAgo, fmtUtc, fmtArcsec, fmtDuration, fmtFixed, fmtIsoUtc, fmtJyAsMjy, fmtMjd, fmtMjdUtc, fmtNoise, unixToMjd } from "../lib/format";
+import { fmtAgo, fmtBytes, fmtUtc, fmtArcsec, fmtDuration, fmtFixed, fmtIsoUtc, fmtJyAsMjy, fmtMjd, fmtMjdUtc, fmtNoise, unixToMjd } from "../lib/format";
 import { candidateStatusLabel, candidateStatusTone, groupStateLabel, groupStateTone, sigmaTone, validityOf, validityTone } from "../lib/status";
 
 const COUNTS: [keyof QueueStats, string, string][] = [
@@ -205,6 +205,46 @@ function NewestCandidates() {
   );
 }
 
+/** Databases, disks and workers in one line: what an operator checks first. */
+function HealthStrip() {
+  const q = useHealth();
+  if (q.isPending) return null;
+  if (q.isError) return <ErrorBox error={q.error} onRetry={() => void q.refetch()} />;
+  const h = q.data;
+  const badDbs = h.databases.filter((d) => !d.ok);
+  const live = h.workers.filter((w) => !w.expired);
+  const expired = h.workers.filter((w) => w.expired);
+  return (
+    <div className="row small" data-testid="health" style={{ marginTop: 8, gap: "0.9rem" }}>
+      <Badge tone={h.ok ? "ok" : "bad"}>{h.ok ? "databases ok" : `${badDbs.length} database(s) not ok`}</Badge>
+      {badDbs.map((d) => (
+        <span key={d.name} className="error-text">
+          {d.name}: {d.error}
+        </span>
+      ))}
+      {h.disks.map((d) => (
+        <span key={d.name} title={d.path}>
+          {d.name}{" "}
+          {d.exists && d.used_fraction != null ? (
+            <Badge tone={d.used_fraction > 0.9 ? "bad" : d.used_fraction > 0.8 ? "warn" : "neutral"}>
+              {fmtBytes(d.free_bytes)} free
+            </Badge>
+          ) : (
+            <Badge tone="warn">missing</Badge>
+          )}
+        </span>
+      ))}
+      <span title={h.workers.map((w) => `${w.worker_id}: ${w.n_groups} group(s)${w.expired ? " (lease expired)" : ""}`).join("\n")}>
+        workers <Badge tone={live.length ? "progress" : "neutral"}>{live.length} active</Badge>
+        {expired.length > 0 && <Badge tone="warn">{expired.length} lease(s) expired</Badge>}
+      </span>
+      <span className="muted">
+        {h.backend} · v{h.version} · {h.event_clients} live client{h.event_clients === 1 ? "" : "s"}
+      </span>
+    </div>
+  );
+}
+
 const WINDOWS: [number, number, string][] = [
   [6, 600, "6 h"],
   [24, 3600, "24 h"],
@@ -229,6 +269,7 @@ export function OverviewPage() {
             <Link className="more" to="/queue">all groups →</Link>
           </div>
           {status.isPending ? <Loading lines={2} /> : status.isError ? <ErrorBox error={status.error} onRetry={() => void status.refetch()} /> : <QueueCounts q={status.data.queue} />}
+          <HealthStrip />
         </div>
         <div className="panel span-6">
           <div className="panel-head">
