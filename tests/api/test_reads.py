@@ -256,8 +256,10 @@ def test_light_curve_is_spec_query(client: TestClient, deployment: Deployment) -
     assert pts[0]["image_path"] == deployment.image_paths[0] and pts[0]["flags"] == 0
     assert pts[0]["raw_flux_mjy"] is None  # the test rows were never normalised
     # The spec's query, column for column.
-    with deployment_dbs(deployment).products.read() as conn:
+    dbs = deployment_dbs(deployment)
+    with dbs.products.read() as conn:
         spec = [p.model_dump() for p in patterns.flux_timeseries(conn, source_id=sid(1))]
+    dbs.dispose()
     assert [{k: p[k] for k in spec[0]} for p in pts] == spec
     assert client.get(f"{V1}/sources/nope/lightcurve").status_code == 404
 
