@@ -1,8 +1,8 @@
-"""Flux measurement for tests: a beam-shaped Gaussian fitted at a known position.
+"""Flux measurement for tests: a Gaussian fitted at a known position.
 
 The restored peak pixel of a point source under-reads when the CLEAN components
-straddle pixels; fitting the restoring beam's shape (amplitude and sub-pixel
-position free) recovers the source's flux density (Jy for a point source).
+straddle pixels; a fitted Gaussian's integrated flux recovers the source's flux
+density.
 """
 
 from __future__ import annotations
@@ -30,7 +30,12 @@ def load_image(path: Path) -> tuple[np.ndarray, WCS, fits.Header]:
 def fit_point_source(
     data: np.ndarray, wcs: WCS, header: fits.Header, *, ra_deg: float, dec_deg: float, half: int = 8
 ) -> float:
-    """Fitted peak (image units) of a beam-shaped Gaussian near (ra, dec); NaN if off-image."""
+    """Integrated flux (Jy for a Jy/beam image) of a Gaussian fitted near (ra, dec).
+
+    The Gaussian has the restoring beam's orientation; amplitude, sub-pixel position
+    and the two widths (0.7-1.6 x the beam's) are free, so CLEAN components spread
+    over neighbouring pixels are summed. NaN if off-image or blanked.
+    """
     x0, y0 = (float(v) for v in wcs.world_to_pixel_values(ra_deg, dec_deg))
     xi, yi = round(x0), round(y0)
     ny, nx = data.shape
@@ -52,8 +57,13 @@ def fit_point_source(
         dx, dy = xx - p[1], yy - p[2]
         a = dx * ux + dy * uy
         b = -dx * uy + dy * ux
-        return np.asarray(p[0] * np.exp(-0.5 * ((a / s_maj) ** 2 + (b / s_min) ** 2)))
+        return np.asarray(
+            p[0] * np.exp(-0.5 * ((a / (s_maj * p[3])) ** 2 + (b / (s_min * p[4])) ** 2))
+        )
 
-    start = np.array([box[half, half], x0 - xi, y0 - yi])
-    fit = least_squares(lambda p: (model(p) - box).ravel(), start)
-    return float(fit.x[0])
+    start = np.array([box[half, half], x0 - xi, y0 - yi, 1.0, 1.0])
+    lower = [-np.inf, -half, -half, 0.7, 0.7]
+    upper = [np.inf, half, half, 1.6, 1.6]
+    fit = least_squares(lambda p: (model(p) - box).ravel(), start, bounds=(lower, upper))
+    # Integrated flux in beams: peak x (fitted area / restoring-beam area).
+    return float(fit.x[0] * fit.x[3] * fit.x[4])

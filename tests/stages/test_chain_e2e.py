@@ -32,49 +32,55 @@ pytestmark = [pytest.mark.slow, pytest.mark.tools, pytest.mark.timeout(3600)]
 
 CALIBRATOR = "3C295"
 N_GROUPS = 4
+GROUP_DAYS = 24 * 12.884902 / 86400.0
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Simulate, ingest and process once for the module's tests."""
+    """Simulate, ingest and process once for the module's tests.
+
+    Two simulator runs with the same instrument (same seed): the calibrator transit
+    group, then three science groups 40 minutes later, when the calibrator is ~6 deg
+    away. (Per-group images of a field holding a 20 Jy source that drifts through
+    the beam carry its time-variable sidelobes: the test keeps that out.)
+    """
+    from contimg.calibration.pointing import meridian_pointing_icrs
     from contimg.ingest.scanner import scan_once
     from contimg.ingest.worker import Worker
     from contimg.sim.observe import simulate_groups
     from contimg.sim.sky import CALIBRATORS, make_sky, write_catalogs
+    from contimg.stages.base import load_builtin_stages
 
     root = tmp_path_factory.mktemp("e2e")
     settings = Settings(
         home=root / "home",
-        # A 1024 x 7" (2 deg) grid instead of the preset's 2048 x 6" keeps WSClean's share
-        # of this test small; the beam minor axis (~15") still spans two cells.
-        imaging={"preset": "ci", "size_px": 1024, "cell_arcsec": 7.0},
+        imaging={"preset": "ci"},
         ingest={"settle_s": 0.05},
         worker={"poll_interval_s": 0.2},
         calibration={"retry_after_s": 1.0},
     )
     incoming = settings.incoming_path
     ra, dec = CALIBRATORS[CALIBRATOR][:2]
-    # The field drifts east of the calibrator over the run: centre the sky there.
+    cal_sky = make_sky(
+        ra_deg=ra, dec_deg=dec, radius_deg=2.0, seed=5, epoch_mjd=60950.0, min_flux_mjy=25.0
+    )
+    (cal_truth,) = simulate_groups(
+        out_dir=incoming, start_mjd=60950.0, n_groups=1, sky=cal_sky, preset="ci",
+        calibrator=CALIBRATOR, calibrator_group=0, seed=11, truth_dir=root / "truth_cal",
+    )  # fmt: skip
+    start_b = cal_truth["start_mjd"] + 40.0 / 1440.0
+    mid_b = start_b + 1.5 * GROUP_DAYS
+    ra_b, dec_b = meridian_pointing_icrs(mid_b, dec)
     sky = make_sky(
-        ra_deg=ra + 1.5, dec_deg=dec, radius_deg=3.0, seed=5, epoch_mjd=60950.0, min_flux_mjy=25.0
+        ra_deg=ra_b, dec_deg=dec_b, radius_deg=3.0, seed=6, epoch_mjd=60950.0, min_flux_mjy=25.0
     )
     write_catalogs(sky, root / "catalogs")  # fills the NVSS-style source ids
-    truths = list(
-        simulate_groups(
-            out_dir=incoming,
-            start_mjd=60950.0,
-            n_groups=N_GROUPS,
-            sky=sky,
-            preset="ci",
-            calibrator=CALIBRATOR,
-            calibrator_group=0,
-            seed=11,
-            truth_dir=root / "truth",
-        )
-    )
+    science = simulate_groups(
+        out_dir=incoming, start_mjd=start_b, n_groups=N_GROUPS - 1, sky=sky, preset="ci",
+        dec_deg=dec, seed=11, truth_dir=root / "truth_sci",
+    )  # fmt: skip
+    truths = [cal_truth, *science]
     dbs = init_databases(settings)
-    from contimg.stages.base import load_builtin_stages
-
     load_builtin_stages()  # installs the calibrator matcher before ingest sees the files
     scan_once(dbs.ingest, settings, incoming, finalize=True)
     stats = Worker(settings, dbs=dbs).run(drain=True)
@@ -139,7 +145,7 @@ def _bright_sources(run: dict[str, Any], truth: dict[str, Any]) -> list[dict[str
         src = sky[s["source_id"]]
         if (
             s["beam_centre_freq"] >= 0.5
-            and s["apparent_centre_mjy"] >= 60 * noise
+            and s["apparent_centre_mjy"] >= 100 * noise
             and src.maj_arcsec < 5.0
             and len(src.components) == 1
         ):
