@@ -36,7 +36,7 @@ format: venv  ## Apply ruff's fixes and formatting.
 	.venv/bin/ruff check --fix src tests benchmarks
 	.venv/bin/ruff format src tests benchmarks
 
-test: deps venv lint  ## Everything CI runs: lint, then the whole test suite on SQLite and PostgreSQL.
+test: deps venv lint frontend frontend-test  ## Everything CI runs: lint, the web app's checks, then the whole test suite on SQLite and PostgreSQL.
 	export CONTIMG_TEST_PG_URL="$$(scripts/pg-test-server.sh)" CONTIMG_REQUIRE_PG=1; \
 	.venv/bin/pytest
 
