@@ -208,10 +208,10 @@ def _pylist(values: npt.NDArray[Any]) -> list[Any]:
 
 
 def _row_chunks(
-    cols: CatalogColumns, hpx: npt.NDArray[np.int64] | None = None
+    cols: CatalogColumns, lead: Sequence[npt.NDArray[Any]] = ()
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """Chunks of ``sources`` rows, each row led by its pixel when ``hpx`` is given
-    (the ``sources_healpix`` layout)."""
+    """Chunks of ``sources`` rows, each led by the values of ``lead`` (arrays of the
+    same length, e.g. the ``sources_healpix`` pixel and unit vector)."""
     n = len(cols)
     for start in range(0, n, CHUNK_ROWS):
         sl = slice(start, min(n, start + CHUNK_ROWS))
@@ -219,8 +219,7 @@ def _row_chunks(
             cols.source_id[sl] if name == "source_id" else _pylist(getattr(cols, name)[sl])
             for name in q.SOURCE_COLUMNS
         ]
-        if hpx is not None:
-            lists.insert(0, hpx[sl].tolist())
+        lists[:0] = [arr[sl].tolist() for arr in lead]
         yield list(zip(*lists, strict=True))
 
 
@@ -293,7 +292,10 @@ def _load_rows(
         # b-tree insert is an append and the rows cross from Python only once.
         hpx = healpix_index(cols.ra_deg, cols.dec_deg)
         by_hpx = np.lexsort((np.asarray(cols.source_id), hpx))
-        for rows in _row_chunks(cols.take(by_hpx), hpx[by_hpx]):
+        ordered = cols.take(by_hpx)
+        xyz = xm.unit_vectors(ordered.ra_deg, ordered.dec_deg)
+        lead = (hpx[by_hpx], xyz[:, 0], xyz[:, 1], xyz[:, 2])
+        for rows in _row_chunks(ordered, lead):
             q.bulk_insert(conn, table="sources_healpix", columns=q.HEALPIX_COLUMNS, rows=rows)
             done += len(rows)
             progress("write sources", done, n)

@@ -18,9 +18,8 @@ PostgreSQL: ``q3c_radial_query`` on the q3c index (exact).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +29,7 @@ from astropy_healpix import HEALPix
 from contimg.db.engine import Database
 from contimg.db.queries import sources as q
 from contimg.errors import ContimgError
-from contimg.science.crossmatch import angular_separation_deg
+from contimg.science.crossmatch import angular_separation_deg, chord_for_angle, unit_vectors
 
 HEALPIX_ORDER = 16
 """Order of the stored pixels (nside 65536, pixels of ~3.2 arcsec)."""
@@ -38,10 +37,9 @@ _MARGIN_DEG = 2.0 * math.sqrt(4.0 * math.pi / (12 * 4**HEALPIX_ORDER)) * 180.0 /
 """Two stored-pixel sizes: slack added to a cone before covering it with pixels."""
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogSource:
+class CatalogSource(NamedTuple):
     """One catalog row (``sources`` columns, units as stored) and its distance to a
-    search centre."""
+    search centre. A named tuple: cheap to make by the thousand."""
 
     source_id: str
     ra_deg: float
@@ -66,7 +64,7 @@ class CatalogSource:
         return None if self.s_nvss is None else self.s_nvss * 1e3
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
 @lru_cache(maxsize=32)
@@ -83,11 +81,15 @@ def healpix_index(ra_deg: npt.ArrayLike, dec_deg: npt.ArrayLike) -> npt.NDArray[
 
 
 def _order_for_radius(radius_deg: float) -> int:
-    """The order whose pixels are about half the cone radius (bounded to 0..16)."""
+    """The order whose pixels are about a quarter of the cone radius (bounded to 0..16).
+
+    Finer pixels mean fewer candidates outside the cone but more ranges to scan;
+    a quarter was the fastest for 1.75 deg cones over 1.8 million sources.
+    """
     # Pixel size at order k is about 58.6 deg / 2**k.
     if radius_deg <= 0:
         return HEALPIX_ORDER
-    k = math.floor(math.log2(58.6 / (radius_deg / 2.0)))
+    k = math.floor(math.log2(58.6 / (radius_deg / 4.0)))
     return max(0, min(HEALPIX_ORDER, k))
 
 
@@ -130,23 +132,17 @@ def _check(ra_deg: float, dec_deg: float, radius_deg: float) -> None:
 def _trim(
     rows: list[tuple[Any, ...]], ra_deg: float, dec_deg: float, radius_deg: float
 ) -> list[CatalogSource]:
+    """The candidate rows inside the cone, as :class:`CatalogSource`, nearest first."""
     if not rows:
         return []
-    ra = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-    dec = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+    columns = list(zip(*rows, strict=True))
+    ra = np.array(columns[1], dtype=np.float64)
+    dec = np.array(columns[2], dtype=np.float64)
     sep = angular_separation_deg(ra_deg, dec_deg, ra, dec)
     inside = np.flatnonzero(sep <= radius_deg)
     inside = inside[np.argsort(sep[inside], kind="stable")]
-    seps = sep.tolist()
-    return [_source(rows[i], seps[i]) for i in inside.tolist()]
-
-
-def _source(row: tuple[Any, ...], sep_deg: float) -> CatalogSource:
-    """A row of :data:`contimg.db.queries.sources.SOURCE_COLUMNS` plus its separation."""
-    sid, ra, dec, s_nvss, snr, s_vlass, alpha, res, conf, maj, mnr, pa = row
-    return CatalogSource(
-        sid, ra, dec, s_nvss, snr, s_vlass, alpha, res, conf, maj, mnr, pa, sep_deg
-    )
+    make = CatalogSource._make
+    return [make((*rows[i], d)) for i, d in zip(inside.tolist(), sep[inside].tolist(), strict=True)]
 
 
 def cone_search(
@@ -179,9 +175,13 @@ def cone_search(
     min_flux_jy = None if min_flux_mjy is None else min_flux_mjy / 1e3
     with db.read() as conn:
         if db.is_sqlite:
+            centre = unit_vectors(ra_deg, dec_deg)
             rows = q.cone_healpix(
                 conn,
                 ranges=cone_ranges(ra_deg, dec_deg, radius_deg),
+                centre_xyz=(float(centre[0]), float(centre[1]), float(centre[2])),
+                # Generous by a hair: the exact test on the separation follows.
+                max_chord=float(chord_for_angle(math.radians(radius_deg))) * (1 + 1e-9) + 1e-12,
                 min_flux_jy=min_flux_jy,
                 relation=relation,
             )

@@ -39,6 +39,9 @@ sources_healpix = sa.Table(
     metadata,
     sa.Column("hpx", BIGINT, primary_key=True),
     sa.Column("source_id", TEXT, primary_key=True),
+    sa.Column("x", REAL, nullable=False),
+    sa.Column("y", REAL, nullable=False),
+    sa.Column("z", REAL, nullable=False),
     *(
         sa.Column(c.name, c.type, nullable=c.nullable, server_default=c.server_default)
         for c in sources.columns

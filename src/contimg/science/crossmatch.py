@@ -164,7 +164,7 @@ def match_nearest(
     # The two nearest partners: the first is the match, the second tells whether
     # more than one lies within the radius (all that the confusion flag needs).
     k = min(2, cat.shape[0])
-    dist, idx = tree.query(ref, k=k, distance_upper_bound=chord)
+    dist, idx = tree.query(ref, k=k, distance_upper_bound=chord, workers=-1)
     dist = dist.reshape(n_ref, k)
     idx = idx.reshape(n_ref, k)
     sep_all = np.where(

@@ -13,6 +13,8 @@ change their columns on SQLite). Added beside them:
   ~3.2 arcsec pixels). The primary key (hpx, source_id) is the index and the
   table is WITHOUT ROWID, so the rows of a pixel range are stored together and
   a cone is a few contiguous b-tree scans with no look-ups into ``sources``.
+  ``x``, ``y``, ``z`` is the unit vector of the position, so that the exact
+  cone test (chord length) is plain arithmetic inside the query.
   The catalog build writes it with ``sources``. On PostgreSQL the table exists
   (one schema on both backends) but stays empty: q3c does that job.
 * on PostgreSQL, the q3c extension and the index ``idx_sources_q3c`` on
@@ -53,6 +55,9 @@ SQLITE = """
 CREATE TABLE sources_healpix (
     hpx INTEGER NOT NULL,
     source_id TEXT NOT NULL,
+    x REAL NOT NULL,
+    y REAL NOT NULL,
+    z REAL NOT NULL,
     ra_deg REAL NOT NULL,
     dec_deg REAL NOT NULL,
     s_nvss REAL,
@@ -74,6 +79,9 @@ CREATE INDEX idx_sources_q3c ON sources (q3c_ang2ipix(ra_deg, dec_deg));
 CREATE TABLE sources_healpix (
     hpx BIGINT NOT NULL,
     source_id TEXT NOT NULL,
+    x DOUBLE PRECISION NOT NULL,
+    y DOUBLE PRECISION NOT NULL,
+    z DOUBLE PRECISION NOT NULL,
     ra_deg DOUBLE PRECISION NOT NULL,
     dec_deg DOUBLE PRECISION NOT NULL,
     s_nvss DOUBLE PRECISION,
