@@ -287,3 +287,22 @@ def test_plan_is_deterministic() -> None:
     b = plan_groups(60950.0, 3, seed=1)
     assert [p.file_times for p in a] == [p.file_times for p in b]
     assert run_groups  # the streaming entry point exists for the demo
+
+
+def test_demo_preset_sizes(tmp_path: Path) -> None:
+    """48 antennas, 4 channels per subband; autocorrelations real and at the SEFD."""
+    start = mjd_from_iso(START)
+    (truth,) = simulate_groups(
+        out_dir=tmp_path, sky=Sky(0, DEC, 1, 0, start, 1, []), start_mjd=start, n_groups=1,
+        dec_deg=DEC, preset="demo",
+    )  # fmt: skip
+    uv = _read(tmp_path / truth["files"][9])
+    assert uv.Nants_data == 48 and uv.Nfreqs == 4 and uv.Ntimes == 24
+    autos = uv.ant_1_array == uv.ant_2_array
+    xx = uv.data_array[autos, :, 0]
+    assert np.all(xx.imag == 0)
+    gains = InstrumentModel.from_dict(
+        __import__("json").loads((tmp_path / "truth" / "run.json").read_text())["instrument"]
+    )
+    assert gains.n_antennas == 48
+    assert 0.3 * DSA110.sefd_jy < np.median(xx.real) < 2.0 * DSA110.sefd_jy

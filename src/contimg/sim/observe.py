@@ -549,13 +549,17 @@ def _corrupt(
     data[..., 3] = vis_i
     if cfg.noise:
         data += sigma * (rng.standard_normal(data.shape) + 1j * rng.standard_normal(data.shape))
-    # Autocorrelations: system power (SEFD) with its own radiometer noise.
-    na = int(auto.sum())
+    # Autocorrelations: system power (SEFD) with its own radiometer noise. (Integer
+    # index then assign back: mixing a boolean mask and a scalar index across a slice
+    # would move the axes.)
+    ai = np.flatnonzero(auto)
+    autos = data[:, ai]  # (t, n_auto, chan, 4), a copy
     for p in (0, 3):
-        data[:, auto, :, p] = DSA110.sefd_jy + (
-            sigma_auto * rng.standard_normal((n_t, na, n_ch)) if cfg.noise else 0.0
+        autos[..., p] = DSA110.sefd_jy + (
+            sigma_auto * rng.standard_normal(autos.shape[:3]) if cfg.noise else 0.0
         )
-    data[:, auto, :, 2] = np.conj(data[:, auto, :, 1])
+    autos[..., 2] = np.conj(autos[..., 1])
+    data[:, ai] = autos
     if cfg.instrument.enabled:
         jones = cfg.instrument.jones(plan.times_mjd, freqs)  # (t, ant, 2, chan)
         for p, (fp, fq) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
@@ -563,8 +567,10 @@ def _corrupt(
             j2 = jones[:, a2, fq, :]
             data[..., p] *= np.conj(j1) * j2
         # Autos XX/YY stay exactly real: |J|^2 * power.
-        for p in (0, 3):
-            data[:, auto, :, p] = data[:, auto, :, p].real
+        autos = data[:, ai]
+        autos[..., 0] = autos[..., 0].real
+        autos[..., 3] = autos[..., 3].real
+        data[:, ai] = autos
     return data.astype(np.complex64)
 
 

@@ -55,8 +55,8 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     # ci: 24 antennas (276 cross baselines), 4 channels of 2.93 MHz per subband.
     "ci": Preset("ci", n_antennas=24, n_chan_per_subband=4, min_apparent_flux_mjy=0.3),
-    # demo: 48 antennas (1128 baselines), 6 channels of 1.95 MHz per subband.
-    "demo": Preset("demo", n_antennas=48, n_chan_per_subband=6, min_apparent_flux_mjy=0.15),
+    # demo: 48 antennas (1128 baselines), 4 channels of 2.93 MHz per subband.
+    "demo": Preset("demo", n_antennas=48, n_chan_per_subband=4, min_apparent_flux_mjy=0.3),
     # full: the real sizes.
     "full": Preset(
         "full",
