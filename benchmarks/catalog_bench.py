@@ -201,6 +201,9 @@ def main() -> int:
     parser.add_argument("--brute", type=int, default=10, help="brute-force repetitions")
     parser.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
     parser.add_argument(
+        "--no-rebuild", action="store_true", help="build once per backend (skip the swap run)"
+    )
+    parser.add_argument(
         "--data-dir",
         type=Path,
         help="keep the synthetic survey files here and reuse them on the next run",
@@ -233,9 +236,13 @@ def main() -> int:
         t_build, c_build, steps = _build(sq, paths)
         print(f"SQLite build (empty state dir):   {t_build:7.1f} s wall, {c_build:6.1f} s CPU")
         print(f"    steps {steps}; {_load()}")
-        t_rebuild, c_rebuild, steps = _build(sq, paths)
-        print(f"SQLite rebuild (swap over live):  {t_rebuild:7.1f} s wall, {c_rebuild:6.1f} s CPU")
-        print(f"    steps {steps}; {_load()}")
+        t_rebuild, c_rebuild = t_build, c_build
+        if not args.no_rebuild:
+            t_rebuild, c_rebuild, steps = _build(sq, paths)
+            print(
+                f"SQLite rebuild (swap over live):  {t_rebuild:7.1f} s wall, {c_rebuild:6.1f} s CPU"
+            )
+            print(f"    steps {steps}; {_load()}")
         size_mb = sq.sqlite_path("master_sources").stat().st_size / 1e6
         print(f"SQLite file: {size_mb:,.0f} MB")
         t_cone, c_cone, n_med = _cone_times(sq, centres)
@@ -267,12 +274,13 @@ def main() -> int:
                 f"({c_build:.1f} s client CPU)"
             )
             print(f"    steps {steps}; {_load()}")
-            t_rebuild, c_rebuild, steps = _build(pg_settings, paths)
-            print(
-                f"PostgreSQL rebuild (schema swap): {t_rebuild:7.1f} s wall "
-                f"({c_rebuild:.1f} s client CPU)"
-            )
-            print(f"    steps {steps}; {_load()}")
+            if not args.no_rebuild:
+                t_rebuild, c_rebuild, steps = _build(pg_settings, paths)
+                print(
+                    f"PostgreSQL rebuild (schema swap): {t_rebuild:7.1f} s wall "
+                    f"({c_rebuild:.1f} s client CPU)"
+                )
+                print(f"    steps {steps}; {_load()}")
             t_cone_pg, c_cone_pg, n_med = _cone_times(pg_settings, centres)
             print(
                 f"PostgreSQL q3c cone r={CONE_RADIUS_DEG} deg: median {t_cone_pg * 1e3:6.2f} ms "
