@@ -181,7 +181,13 @@ def populate(dbs: Databases, settings: Settings, *, n_groups: int = 12) -> Deplo
             conn.execute(master_sources.sources.insert().values(**values))
             if dbs.master_sources.is_sqlite:  # the SQLite cone-search side table
                 hpx = master_sources.sources_healpix
-                row = {k: v for k, v in values.items() if k in hpx.c}
+                ra_r, dec_r = np.radians(ra), np.radians(dec)
+                vector = {  # the unit vector, where the side table keeps one
+                    "x": float(np.cos(dec_r) * np.cos(ra_r)),
+                    "y": float(np.cos(dec_r) * np.sin(ra_r)),
+                    "z": float(np.sin(dec_r)),
+                }
+                row = {k: v for k, v in {**values, **vector}.items() if k in hpx.c}
                 conn.execute(hpx.insert().values(hpx=int(healpix_index(ra, dec)), **row))
     # ------------------------------------------------------------------ products
     n_images = 6
