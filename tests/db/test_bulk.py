@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -39,3 +41,13 @@ def test_insert_many_rolls_back_with_the_transaction(dbs: Databases) -> None:
 def test_insert_many_rejects_unknown_columns(dbs: Databases) -> None:
     with pytest.raises(ValueError, match="no column"), dbs.master_sources.write() as conn:
         insert_many(conn, sources, columns=("source_id", "bogus; DROP"), rows=[])
+
+
+def test_missing_sqlite_database_is_a_clear_error_not_an_empty_file(tmp_path: Path) -> None:
+    from contimg.config import get_settings
+    from contimg.errors import ContimgError
+
+    settings = get_settings(home=tmp_path)
+    with pytest.raises(ContimgError, match="does not exist; create it with"):
+        Databases(settings).products  # noqa: B018 - the access is the test
+    assert not settings.sqlite_path("products").exists()

@@ -15,6 +15,7 @@ from contimg import __version__
 from contimg.cli import cal as cal_cli
 from contimg.cli import catalog as catalog_cli
 from contimg.cli import db as db_cli
+from contimg.cli import demo as demo_cli
 from contimg.cli import ese as ese_cli
 from contimg.cli import ingest as ingest_cli
 from contimg.cli import mosaic as mosaic_cli
@@ -54,6 +55,7 @@ app.add_typer(ese_cli.app, name="ese")
 app.command(name="worker")(worker_cli.worker)
 app.command(name="serve")(serve_cli.serve)
 app.command(name="openapi")(serve_cli.openapi)
+app.command(name="demo")(demo_cli.demo)
 
 
 def _version(value: bool) -> None:

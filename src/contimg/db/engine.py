@@ -168,7 +168,16 @@ class Databases:
         self._open: dict[str, Database] = {}
 
     def __getitem__(self, name: str) -> Database:
+        """Database ``name``; a SQLite file that does not exist yet is an error (SQLite
+        would silently create an empty one): create databases with ``contimg db init``."""
         if name not in self._open:
+            if self.settings.backend == "sqlite":
+                path = self.settings.sqlite_path(name)
+                if not path.exists():
+                    raise ContimgError(
+                        f"database {path} does not exist; create it with "
+                        f"'contimg --state-dir {self.settings.state_path} db init'"
+                    )
             self._open[name] = open_database(self.settings, name)
         return self._open[name]
 
