@@ -269,6 +269,10 @@ class ConvertStage:
     def run(self, ctx: StageContext) -> None:
         ms_path = ctx.workdir / f"{ctx.group_id}.ms"
         ctx.workdir.mkdir(parents=True, exist_ok=True)
+        if self._reusable(ctx, ms_path):
+            ctx.progress(f"reusing {ms_path.name}: converted after its subband files changed last")
+            artifacts_from_db(ctx)
+            return
         result = convert_group(ctx.subband_paths, ms_path, progress=ctx.progress)
         now = time.time()
         with ctx.dbs.products.write() as conn:
@@ -296,9 +300,29 @@ class ConvertStage:
             pointing_ra_deg=result.pointing_ra_deg,
             pointing_dec_deg=result.pointing_dec_deg,
             field_name=result.field_name,
+            writer_type="pyuvdata",
         )
         ctx.timings_s["conversion_time"] = result.conversion_s
         ctx.timings_s["concat_time"] = result.concat_s
+
+    @staticmethod
+    def _reusable(ctx: StageContext, ms_path: Path) -> bool:
+        """A complete MS from an earlier run (e.g. before a deferral) newer than every input.
+
+        The MS only ever appears under its final name complete (renamed from ``.tmp``),
+        and its ``ms_index`` row is written after that; a replaced subband file is newer.
+        """
+        if not ms_path.is_dir():
+            return False
+        with ctx.dbs.products.read() as conn:
+            row = q.get_ms(conn, path=str(ms_path))
+        if row is None or row["status"] != "ok" or row["mid_mjd"] is None:
+            return False
+        built = ms_path.stat().st_mtime
+        try:
+            return all(p.stat().st_mtime < built for p in ctx.subband_paths.values())
+        except OSError:
+            return False
 
 
 def artifacts_from_db(ctx: StageContext) -> dict[str, Any]:
