@@ -49,12 +49,17 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from contimg.ingest.worker import Worker
     from contimg.sim.observe import simulate_groups
     from contimg.sim.sky import CALIBRATORS, make_sky, write_catalogs
-    from contimg.stages.base import load_builtin_stages
+    from contimg.stages.base import StageRegistry, load_builtin_stages
+    from contimg.stages.calibrate import CalibrateStage
+    from contimg.stages.convert import ConvertStage
+    from contimg.stages.image import ImageStage
 
     root = tmp_path_factory.mktemp("e2e")
     settings = Settings(
         home=root / "home",
-        imaging={"preset": "ci"},
+        # 1024 x 7" (2 deg) instead of the preset's 2048 x 6" keeps WSClean's share of this
+        # test small; the science field holds no source bright enough outside it to matter.
+        imaging={"preset": "ci", "size_px": 1024, "cell_arcsec": 7.0},
         ingest={"settle_s": 0.05},
         worker={"poll_interval_s": 0.2},
         calibration={"retry_after_s": 1.0},
@@ -82,8 +87,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     truths = [cal_truth, *science]
     dbs = init_databases(settings)
     load_builtin_stages()  # installs the calibrator matcher before ingest sees the files
+    # This test has no master catalog: the worker runs convert, calibrate and image only
+    # (the photometry stage of another issue is tested on its own).
+    registry = StageRegistry()
+    for order, stage in ((10, ConvertStage()), (20, CalibrateStage()), (30, ImageStage())):
+        registry.register(stage, order=order)
     scan_once(dbs.ingest, settings, incoming, finalize=True)
-    stats = Worker(settings, dbs=dbs).run(drain=True)
+    stats = Worker(settings, dbs=dbs, registry=registry).run(drain=True)
     return {"settings": settings, "dbs": dbs, "truths": truths, "sky": sky, "stats": stats}
 
 
