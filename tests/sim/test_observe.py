@@ -306,3 +306,22 @@ def test_demo_preset_sizes(tmp_path: Path) -> None:
     )
     assert gains.n_antennas == 48
     assert 0.3 * DSA110.sefd_jy < np.median(xx.real) < 2.0 * DSA110.sefd_jy
+
+
+def test_skip_existing_resumes_an_interrupted_run(tmp_path: Path) -> None:
+    """Groups whose truth exists are not simulated again; the rest are."""
+    from contimg.sim.observe import run_groups
+    from contimg.sim.sky import make_sky
+
+    start = mjd_from_iso("2025-10-02T00:00:00")
+    sky = make_sky(
+        ra_deg=202.78, dec_deg=30.51, radius_deg=1.0, seed=1, epoch_mjd=start, density_per_deg2=2
+    )
+    cfg = plan_run(out_dir=tmp_path, sky=sky, start_mjd=start, n_groups=2, calibrator="3c286")
+    first = [t["group_id"] for t in run_groups(cfg)]
+    assert len(first) == 2
+    assert cfg.truth_dir is not None
+    (cfg.truth_dir / f"{first[1]}.json").unlink()
+    again = [t["group_id"] for t in run_groups(cfg, skip_existing=True)]
+    assert again == [first[1]]
+    assert [t["group_id"] for t in run_groups(cfg, skip_existing=True)] == []

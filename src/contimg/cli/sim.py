@@ -122,6 +122,10 @@ def observe(
         bool, typer.Option(help="Apply antenna gains, delays and bandpasses.")
     ] = True,
     noise: Annotated[bool, typer.Option(help="Add radiometer noise.")] = True,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(help="Skip groups already written (their truth file exists): resume a run."),
+    ] = False,
 ) -> None:
     """Write simulated DSA-110 groups (16 UVH5 subband files each) and their truth."""
     from contimg.sim.astro import mjd_from_iso
@@ -158,6 +162,6 @@ def observe(
             err=True,
         )
 
-    for _ in run_groups(cfg, pace_s=pace_s, progress=progress):
+    for _ in run_groups(cfg, pace_s=pace_s, progress=progress, skip_existing=skip_existing):
         pass
     typer.echo(f"truth in {cfg.truth_dir}")

@@ -728,18 +728,25 @@ def run_groups(
     *,
     pace_s: float | None = None,
     progress: Callable[[dict[str, Any], float], None] | None = None,
+    skip_existing: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Simulate the planned groups one at a time, yielding each group's truth.
 
     With ``pace_s``, each group is released no sooner than ``pace_s`` seconds after
     the previous one (``DSA110.group_duration_s`` is real time). The run truth is in
     ``truth_dir/run.json``; each group's in ``truth_dir/<group_id>.json``.
+    With ``skip_existing``, a group whose truth file exists (written only after its
+    16 files are in place) is not simulated again: an interrupted run resumes.
     """
     assert cfg.truth_dir is not None
     _write_json(cfg.truth_dir / "run.json", run_truth(cfg))
     last = time.monotonic()
+    released = 0
     for plan in cfg.plans:
-        if pace_s is not None and plan.index > 0:
+        if skip_existing and (cfg.truth_dir / f"{plan.group_id}.json").exists():
+            continue
+        released += 1
+        if pace_s is not None and released > 1:
             wait = pace_s - (time.monotonic() - last)
             if wait > 0:
                 time.sleep(wait)
