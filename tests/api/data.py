@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from contimg.catalog.cone import healpix_index
+from contimg.catalog.build import insert_sources
 from contimg.config import Settings
-from contimg.db import cal_registry, ingest, master_sources, products
+from contimg.db import cal_registry, ingest, products
 from contimg.db.engine import Databases
 
 T0 = 1.764e9
@@ -168,9 +168,10 @@ def populate(dbs: Databases, settings: Settings, *, n_groups: int = 12) -> Deplo
                 )
     # ------------------------------------------------------------ master sources
     positions = [pixel_sky(32, 32), pixel_sky(20, 40), pixel_sky(45, 15), (RA0 + 3, DEC0)]
-    with dbs.master_sources.write() as conn:
-        for i, (ra, dec) in enumerate(positions):
-            values = {
+    insert_sources(
+        dbs.master_sources,
+        [
+            {
                 "source_id": sid(i),
                 "ra_deg": ra,
                 "dec_deg": dec,
@@ -178,17 +179,9 @@ def populate(dbs: Databases, settings: Settings, *, n_groups: int = 12) -> Deplo
                 "snr_nvss": [500, 100, 50, 20][i],
                 "alpha": -0.7,
             }
-            conn.execute(master_sources.sources.insert().values(**values))
-            if dbs.master_sources.is_sqlite:  # the SQLite cone-search side table
-                hpx = master_sources.sources_healpix
-                ra_r, dec_r = np.radians(ra), np.radians(dec)
-                vector = {  # the unit vector, where the side table keeps one
-                    "x": float(np.cos(dec_r) * np.cos(ra_r)),
-                    "y": float(np.cos(dec_r) * np.sin(ra_r)),
-                    "z": float(np.sin(dec_r)),
-                }
-                row = {k: v for k, v in {**values, **vector}.items() if k in hpx.c}
-                conn.execute(hpx.insert().values(hpx=int(healpix_index(ra, dec)), **row))
+            for i, (ra, dec) in enumerate(positions)
+        ],
+    )
     # ------------------------------------------------------------------ products
     n_images = 6
     with dbs.products.write() as conn:

@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from contimg.catalog.cone import healpix_index
+from contimg.catalog.build import insert_sources
 from contimg.config import Settings
-from contimg.db import master_sources as ms_tables
 from contimg.db.engine import Databases
 from contimg.db.queries import products as prq
 from contimg.stages.base import StageContext
@@ -68,14 +67,7 @@ def make_field(dbs: Databases, *, n_ref: int = 30, seed: int = 0) -> Field:
                 "confusion_flag": 0,
             }
         )
-    hpx = healpix_index(f.ra_deg, f.dec_deg)
-    with dbs.master_sources.write() as conn:
-        conn.execute(ms_tables.sources.insert(), rows)
-        if dbs.master_sources.is_sqlite:  # the SQLite cone index (q3c serves PostgreSQL)
-            conn.execute(
-                ms_tables.sources_healpix.insert(),
-                [{"hpx": int(h), **r} for h, r in zip(hpx, rows, strict=True)],
-            )
+    insert_sources(dbs.master_sources, rows)
     return f
 
 

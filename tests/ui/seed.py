@@ -39,9 +39,9 @@ from astropy.io import fits
 from astropy.time import Time
 from astropy.utils import iers
 
-from contimg.catalog.cone import healpix_index
+from contimg.catalog.build import insert_sources
 from contimg.config import get_settings
-from contimg.db import cal_registry, ingest, master_sources, products
+from contimg.db import cal_registry, ingest, products
 from contimg.db.engine import Databases
 from contimg.science.stretch import render_png
 from contimg.science.variability import stats_from_scratch
@@ -178,11 +178,10 @@ def seed(home: Path) -> dict[str, object]:
     (products_dir / "mosaics").mkdir(parents=True, exist_ok=True)
 
     # ------------------------------------------------------------- master catalog
-    with dbs.master_sources.write() as conn:
-        hpx = healpix_index([s.ra_deg for s in SKY], [s.dec_deg for s in SKY])
-        healpix_cols = set(master_sources.sources_healpix.c.keys())
-        for s, h in zip(SKY, hpx, strict=True):
-            row = {
+    insert_sources(
+        dbs.master_sources,
+        [
+            {
                 "source_id": s.source_id,
                 "ra_deg": s.ra_deg,
                 "dec_deg": s.dec_deg,
@@ -193,10 +192,9 @@ def seed(home: Path) -> dict[str, object]:
                 "resolved_flag": 0,
                 "confusion_flag": 0,
             }
-            conn.execute(master_sources.sources.insert().values(**row))
-            # the SQLite cone-search index: the row again, keyed by its HEALPix pixel
-            extra = {k: v for k, v in row.items() if k in healpix_cols}
-            conn.execute(master_sources.sources_healpix.insert().values(hpx=int(h), **extra))
+            for s in SKY
+        ],
+    )
 
     # ------------------------------------------------------------- groups
     states = ["completed"] * N_GROUPS

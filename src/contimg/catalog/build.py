@@ -554,3 +554,34 @@ def parse_column_overrides(items: Sequence[str]) -> dict[str, dict[str, str]]:
             )
         out.setdefault(survey.lower(), {})[fld] = column
     return out
+
+
+def insert_sources(db: Database, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Add a few sources to the live catalog, keeping the SQLite cone index in step.
+
+    For small hand-made catalogs (examples, tests, seeding a demo); survey catalogs
+    are loaded with :func:`build_catalog`. ``rows`` are ``sources`` columns by name
+    (``source_id``, ``ra_deg`` and ``dec_deg`` required). One transaction.
+    """
+    from contimg.catalog.cone import healpix_index
+    from contimg.db.master_sources import sources, sources_healpix
+    from contimg.science.crossmatch import unit_vectors
+
+    rows = [dict(r) for r in rows]
+    if not rows:
+        return 0
+    with db.write() as conn:
+        conn.execute(sources.insert(), rows)
+        if db.is_sqlite:  # q3c indexes the table itself on PostgreSQL
+            ra = [r["ra_deg"] for r in rows]
+            dec = [r["dec_deg"] for r in rows]
+            hpx = healpix_index(ra, dec)
+            xyz = unit_vectors(ra, dec)
+            conn.execute(
+                sources_healpix.insert(),
+                [
+                    {**r, "hpx": int(h), "x": float(v[0]), "y": float(v[1]), "z": float(v[2])}
+                    for r, h, v in zip(rows, hpx, xyz, strict=True)
+                ],
+            )
+    return len(rows)
