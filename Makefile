@@ -43,9 +43,9 @@ test: deps venv lint frontend frontend-test  ## Everything CI runs: lint, the we
 test-fast: venv  ## The test suite without slow end-to-end tests (no lint, no apt).
 	.venv/bin/pytest -m "not slow"
 
-demo: deps venv  ## Set up a demo home and show its databases.
-	.venv/bin/contimg --home demo-data db init
-	.venv/bin/contimg --home demo-data db status
+DEMO_ARGS ?=
+demo: deps venv frontend  ## Install, then run the live pipeline on a simulated sky with the dashboard (Ctrl-C stops, rerun resumes).
+	.venv/bin/contimg --home demo-data demo $(DEMO_ARGS)
 
 bench: deps venv  ## Run every benchmark script.
 	export CONTIMG_TEST_PG_URL="$$(scripts/pg-test-server.sh)"; \
