@@ -44,7 +44,7 @@ class DemoOptions:
 
     groups: int = 24
     workers: int = 1
-    pace_s: float = 60.0
+    pace_s: float = 180.0
     preset: str = "demo"
     dec_deg: float = 49.85
     calibrator: str = "3C147"

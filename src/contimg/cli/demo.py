@@ -17,8 +17,12 @@ def demo(
     workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes.")] = 1,
     pace: Annotated[
         float,
-        typer.Option(min=0, help="Seconds between simulated groups (DSA-110's own pace is 309)."),
-    ] = 60.0,
+        typer.Option(
+            min=0,
+            help="Seconds between simulated groups (DSA-110's own pace is 309; a group takes "
+            "about 2-3 min to process on 2 cores, so faster paces build a visible backlog).",
+        ),
+    ] = 180.0,
     preset: Annotated[str, typer.Option(help="Simulation size: ci, demo or full.")] = "demo",
     dec: Annotated[float, typer.Option(help="Pointing declination, degrees.")] = 49.85,
     calibrator: Annotated[
