@@ -1,7 +1,8 @@
 """Mosaic build time and peak memory for an hour (12) and a day (288) of images.
 
 Writes ``demo``-preset-sized primary-beam-corrected images (the imaging stage's
-``demo`` grid: 512 x 512 pixels of 25", WSClean 4-axis FITS on SIN grids) at
+``demo`` grid, ``contimg.imaging.wsclean.PRESET_GRID["demo"]``; WSClean 4-axis FITS on
+SIN grids) at
 consecutive DSA-110 drift-scan pointings (Dec 54.57, 309 s apart, so a day
 wraps all the way round in RA), with beam-correlated noise and point sources,
 plus their ``ms_index``/``images`` rows in a SQLite deployment. Then, each in a
@@ -191,7 +192,10 @@ def main() -> None:
         "import contimg.mosaic.builder\nout = {}"
     )["peak_rss_mb"]
     per_image_s = one_input_baseline(home)
-    plane_mb = 512 * 512 * 8 / 2**20
+    from contimg.imaging.wsclean import PRESET_GRID
+
+    size_px = PRESET_GRID["demo"][0]
+    plane_mb = size_px * size_px * 8 / 2**20
     print(
         f"baseline: one input read + resample (beam cached) {per_image_s:.3f} s; "
         f"idle child (imports) {idle:.0f} MB"
