@@ -122,19 +122,13 @@ def group_states() -> list[str]:
 def get_group(db: IngestDb, group_id: GroupId) -> GroupDetail:
     """A group with its subband files and sizes, per-stage timings and error."""
     with db.read() as conn:
-        rows, _ = listing.list_page(
-            conn,
-            api_views.GROUPS,
-            listing.Query.build([Filter("group_id", "eq", group_id)]),
-            limit=1,
-            offset=0,
-        )
-        if not rows:
+        found = listing.first_row(conn, api_views.GROUPS, column="group_id", value=group_id)
+        if found is None:
             raise NotFoundError(f"no group {group_id!r} in the ingest queue")
         raw = ingest.group_row(conn, group_id=group_id) or {}
         files = [SubbandFileRow.model_validate(f) for f in ingest.subbands(conn, group_id=group_id)]
         metrics = ingest.metrics_row(conn, group_id=group_id)
-    group = to_recent_group(rows[0])
+    group = to_recent_group(found)
     perf = PerformanceMetricsRow.model_validate(metrics) if metrics else None
     present = {f.subband_idx for f in files}
     return GroupDetail(

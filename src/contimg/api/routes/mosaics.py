@@ -70,16 +70,10 @@ def export_mosaics(db: ProductsDb, query: MosaicQuery, format: FormatParam = "cs
 
 def _mosaic(db: Any, mosaic_id: int) -> MosaicRow:
     with db.read() as conn:
-        rows, _ = listing.list_page(
-            conn,
-            api_views.MOSAICS,
-            listing.Query.build([Filter("id", "eq", mosaic_id)]),
-            limit=1,
-            offset=0,
-        )
-    if not rows:
+        row = listing.first_row(conn, api_views.MOSAICS, column="id", value=mosaic_id)
+    if row is None:
         raise NotFoundError(f"no mosaic with id {mosaic_id}")
-    return MosaicRow.model_validate(rows[0])
+    return MosaicRow.model_validate(row)
 
 
 @router.get("/{mosaic_id}", response_model=MosaicRow, summary="Mosaic detail")

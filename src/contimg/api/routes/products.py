@@ -115,10 +115,8 @@ def get_ms(
 ) -> MsDetail:
     """A Measurement Set (by its path, the table's key) and its images."""
     with db.read() as conn:
-        rows, _ = listing.list_page(
-            conn, api_views.MS, listing.Query.build([Filter("path", "eq", path)]), limit=1, offset=0
-        )
-        if not rows:
+        ms = listing.first_row(conn, api_views.MS, column="path", value=path)
+        if ms is None:
             raise NotFoundError(f"no Measurement Set {path!r}")
         imgs, _ = listing.list_page(
             conn,
@@ -128,7 +126,7 @@ def get_ms(
             offset=0,
         )
     return MsDetail(
-        ms=MsIndexRow.model_validate(rows[0]), images=[ImageRow.model_validate(r) for r in imgs]
+        ms=MsIndexRow.model_validate(ms), images=[ImageRow.model_validate(r) for r in imgs]
     )
 
 
@@ -183,16 +181,10 @@ def export_images(db: ProductsDb, query: ImageQuery, format: FormatParam = "csv"
 
 def _image(db: Any, image_id: int) -> ImageRow:
     with db.read() as conn:
-        rows, _ = listing.list_page(
-            conn,
-            api_views.IMAGES,
-            listing.Query.build([Filter("id", "eq", image_id)]),
-            limit=1,
-            offset=0,
-        )
-    if not rows:
+        row = listing.first_row(conn, api_views.IMAGES, column="id", value=image_id)
+    if row is None:
         raise NotFoundError(f"no image with id {image_id}")
-    return ImageRow.model_validate(rows[0])
+    return ImageRow.model_validate(row)
 
 
 def _image_file(settings: Any, row: ImageRow) -> FsPath:

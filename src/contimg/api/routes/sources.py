@@ -173,20 +173,14 @@ def get_source(
     with catalog.read() as conn:
         cat = catalog_queries.get_source(conn, source_id=source_id)
     with db.read() as conn:
-        rows, _ = listing.list_page(
-            conn,
-            api_views.VARIABILITY,
-            listing.Query.build([Filter("source_id", "eq", source_id)]),
-            limit=1,
-            offset=0,
-        )
+        stats = listing.first_row(conn, api_views.VARIABILITY, column="source_id", value=source_id)
     cands = candidates_for(db, settings, [Filter("source_id", "eq", source_id)], limit=1000)
-    if cat is None and not rows and not cands:
+    if cat is None and stats is None and not cands:
         raise NotFoundError(f"no source {source_id!r} in the catalog or the measurements")
     return SourceDetail(
         source_id=source_id,
         catalog=SourceRow.model_validate(cat) if cat is not None else None,
-        variability=to_source_item(rows[0]) if rows else None,
+        variability=to_source_item(stats) if stats is not None else None,
         candidates=cands,
     )
 

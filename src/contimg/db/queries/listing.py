@@ -229,6 +229,16 @@ def list_page(
     return rows, total
 
 
+def first_row(
+    conn: Connection, listing: Listing, *, column: str, value: Any
+) -> dict[str, Any] | None:
+    """The first row of ``listing`` whose ``column`` equals ``value`` (no count query)."""
+    query = Query.build([Filter(column, "eq", value)])
+    stmt = _ordered(listing, _filtered(listing, query), query).limit(1)
+    row = conn.execute(stmt).mappings().first()
+    return dict(row) if row is not None else None
+
+
 def iter_rows(
     conn: Connection, listing: Listing, query: Query, *, chunk: int = 2000
 ) -> Iterator[dict[str, Any]]:
