@@ -37,7 +37,8 @@ format: venv  ## Apply ruff's fixes and formatting.
 	.venv/bin/ruff format src tests benchmarks
 
 test: deps venv lint frontend frontend-test  ## Everything CI runs: lint, the web app's checks, then the whole test suite on SQLite and PostgreSQL.
-	export CONTIMG_TEST_PG_URL="$$(scripts/pg-test-server.sh)" CONTIMG_REQUIRE_PG=1; \
+	url="$$(scripts/pg-test-server.sh)"; \
+	export CONTIMG_TEST_PG_URL="$$url" CONTIMG_REQUIRE_PG=1; \
 	.venv/bin/pytest
 
 test-fast: venv  ## The test suite without slow end-to-end tests (no lint, no apt).
@@ -48,7 +49,7 @@ demo: deps venv frontend  ## Install, then run the live pipeline on a simulated 
 	.venv/bin/contimg --home demo-data demo $(DEMO_ARGS)
 
 bench: deps venv  ## Run every benchmark script.
-	export CONTIMG_TEST_PG_URL="$$(scripts/pg-test-server.sh)"; \
+	url="$$(scripts/pg-test-server.sh)"; export CONTIMG_TEST_PG_URL="$$url"; \
 	for b in benchmarks/*_bench.py; do echo "== $$b"; $(PY) $$b; done
 
 clean:  ## Remove the virtualenv and caches (not your data).

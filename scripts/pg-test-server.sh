@@ -3,6 +3,8 @@
 # Idempotent: safe to run when the server is already up. Needs root (apt's cluster
 # runs as the postgres user; we connect over the Unix socket with peer auth).
 set -euo pipefail
+# stdout carries only the URL (callers capture it); everything else goes to stderr.
+exec 3>&1 1>&2
 DB="${CONTIMG_TEST_PG_DB:-contimg_test}"
 ROLE="$(id -un)"
 if ! command -v pg_ctlcluster >/dev/null; then
@@ -27,4 +29,4 @@ if [ "$(psql_pg "-c \"SELECT 1 FROM pg_database WHERE datname='$DB'\"")" != "1" 
   psql_pg "-c \"CREATE DATABASE \\\"$DB\\\" OWNER \\\"$ROLE\\\"\""
 fi
 psql -qAt -h /var/run/postgresql -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS q3c" >/dev/null
-echo "postgresql+psycopg://$ROLE@/$DB?host=/var/run/postgresql"
+echo "postgresql+psycopg://$ROLE@/$DB?host=/var/run/postgresql" >&3
