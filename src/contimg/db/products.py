@@ -85,6 +85,21 @@ photometry = sa.Table(
     sa.Index("idx_photometry_source", "source_id"),
     sa.Index("idx_photometry_mjd", "mjd"),
     sa.Index("idx_photometry_source_mjd", "source_id", "mjd"),
+    # products_0005: covering index for the light curve (PostgreSQL: the columns after
+    # id are INCLUDE columns).
+    sa.Index(
+        "idx_photometry_light_curve",
+        "source_id",
+        "mjd",
+        "id",
+        "peak_jyb",
+        "peak_err_jyb",
+        "snr",
+        "image_path",
+        "flags",
+        "raw_peak_jyb",
+        "raw_peak_err_jyb",
+    ),
     sqlite_autoincrement=True,
 )
 

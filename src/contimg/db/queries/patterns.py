@@ -66,7 +66,8 @@ def flux_timeseries(conn: Connection, *, source_id: str) -> list[LightCurvePoint
     # The dashboard's hottest read: validate the whole list in one pass.
     result = conn.execute(query)
     keys = list(result.keys())
-    return _LIGHT_CURVE.validate_python([dict(zip(keys, row, strict=True)) for row in result])
+    rows = result.all()  # one fetchall, not a fetchone per row
+    return _LIGHT_CURVE.validate_python([dict(zip(keys, row, strict=True)) for row in rows])
 
 
 def recent_mosaics(conn: Connection, *, limit: int = 20, offset: int = 0) -> list[RecentMosaic]:
