@@ -149,3 +149,26 @@ def test_lookup_extrapolates_to_nearest_midpoint_within_limit() -> None:
     assert chosen.distance_h == pytest.approx(0.25 * 24)
     assert choose_set(rows, mjd=100.2, extrapolate_max_h=5) is None
     assert choose_set([], mjd=100.0, extrapolate_max_h=12) is None
+
+
+def test_ingest_hook_matcher_stores_full_records() -> None:
+    """The matcher installed for ingest returns name, position, flux and separation."""
+    from contimg.ingest.hooks import PendingGroup
+    from contimg.stages.calibrate import match_pending
+
+    c = find_calibrator(load_calibrators(), "3C286")
+    start = _transit_mjd(c.ra_deg, c.dec_deg, 60950.5) - 0.4 * GROUP_DAYS
+    group = PendingGroup(
+        group_id="2025-10-02T00:12:00",
+        subband_paths={},
+        start_jd=start + 2400000.5,
+        end_jd=start + GROUP_DAYS + 2400000.5,
+        dec_deg=c.dec_deg,
+    )
+    (rec,) = match_pending(group) or [None]
+    assert rec is not None and rec["name"] == "3C286"
+    assert set(rec) == {"name", "ra_deg", "dec_deg", "flux_jy", "sep_deg", "min_sep_deg"}
+    unknown = PendingGroup(
+        group_id="x", subband_paths={}, start_jd=None, end_jd=None, dec_deg=c.dec_deg
+    )
+    assert match_pending(unknown) is None

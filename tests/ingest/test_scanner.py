@@ -153,7 +153,7 @@ def test_calibrator_hook_on_pending(
         a = iq.group_row(conn, group_id="2025-10-02T00:12:00")
         b = iq.group_row(conn, group_id="2025-10-02T00:17:09")
     assert a is not None and b is not None
-    assert (a["has_calibrator"], json.loads(a["calibrators"])) == (1, ["3C286"])
+    assert (a["has_calibrator"], json.loads(a["calibrators"])) == (1, [{"name": "3C286"}])
     assert (b["has_calibrator"], json.loads(b["calibrators"])) == (0, [])
 
 
@@ -170,6 +170,30 @@ def test_failing_hook_leaves_calibrators_unchecked(idb: Database, fast: Settings
     with idb.read() as conn:
         row = iq.group_row(conn, group_id="2025-10-02T00:12:00")
     assert row is not None and row["state"] == "pending" and row["has_calibrator"] is None
+
+
+def test_hook_stores_full_records_and_refuses_nameless_ones(idb: Database, fast: Settings) -> None:
+    def records(group: hooks.PendingGroup) -> list[dict[str, object]]:
+        if group.group_id.endswith("00:12:00"):
+            return [{"name": "3C286", "ra_deg": 202.7845, "flux_jy": 14.9, "sep_deg": 0.4}]
+        return [{"ra_deg": 1.0}]  # no name: a matcher bug, not a calibrator
+
+    hooks.set_calibrator_matcher(records)
+    try:
+        write_group(fast.incoming_path, "2025-10-02T00:12:00")
+        write_group(fast.incoming_path, "2025-10-02T00:17:09")
+        scan_once(idb, fast, fast.incoming_path)
+    finally:
+        hooks.set_calibrator_matcher(None)
+    with idb.read() as conn:
+        a = iq.group_row(conn, group_id="2025-10-02T00:12:00")
+        b = iq.group_row(conn, group_id="2025-10-02T00:17:09")
+    assert a is not None and b is not None
+    assert a["has_calibrator"] == 1
+    assert json.loads(a["calibrators"]) == [
+        {"name": "3C286", "ra_deg": 202.7845, "flux_jy": 14.9, "sep_deg": 0.4}
+    ]
+    assert (b["state"], b["has_calibrator"], b["calibrators"]) == ("pending", None, None)
 
 
 def test_matcher_from_setting() -> None:

@@ -7,10 +7,12 @@ The calibration code plugs in here without ingest knowing it. Either
   ``contimg ingest watch`` / ``scan`` load those at start), or
 * set ``CONTIMG_INGEST__CALIBRATOR_MATCHER=package.module:function``.
 
-A matcher receives a :class:`PendingGroup` and returns the names of the
-calibrators transiting during the group (an empty list: checked, none), or
-``None`` when it cannot tell yet. The result fills ``ingest_queue.has_calibrator``
-and ``ingest_queue.calibrators`` (a JSON array). A matcher that raises is logged
+A matcher receives a :class:`PendingGroup` and returns the calibrators transiting
+during the group (an empty list: checked, none), or ``None`` when it cannot tell yet.
+Each calibrator is a JSON-able mapping with at least a ``name`` (the built-in matcher
+gives name, RA, Dec, 20 cm flux and separation from the meridian pointing), or just a
+name, stored as ``{"name": ...}``. The result fills ``ingest_queue.has_calibrator``
+and ``ingest_queue.calibrators`` (a JSON array of those records). A matcher that raises is logged
 and leaves both NULL ("not checked"); the group is processed regardless.
 """
 
@@ -18,9 +20,10 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from contimg.errors import ContimgError
 
@@ -42,7 +45,8 @@ class PendingGroup:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-CalibratorMatcher = Callable[[PendingGroup], Sequence[str] | None]
+CalibratorRecord = Mapping[str, Any]
+CalibratorMatcher = Callable[[PendingGroup], Sequence[str | CalibratorRecord] | None]
 
 _matcher: CalibratorMatcher | None = None
 
@@ -75,8 +79,12 @@ def load_calibrator_matcher(spec: str) -> CalibratorMatcher:
     return matcher  # type: ignore[no-any-return]
 
 
-def match(group: PendingGroup) -> list[str] | None:
-    """Run the installed matcher; None when there is none, it cannot tell, or it failed."""
+def match(group: PendingGroup) -> list[dict[str, Any]] | None:
+    """Run the installed matcher: one record per calibrator, each with a ``name``.
+
+    None when there is no matcher, it cannot tell, it failed, or it returned a record
+    without a name (logged, naming the group).
+    """
     matcher = _matcher
     if matcher is None:
         return None
@@ -85,4 +93,18 @@ def match(group: PendingGroup) -> list[str] | None:
     except Exception:
         log.exception("calibrator matcher failed for group %s; left unchecked", group.group_id)
         return None
-    return None if result is None else [str(name) for name in result]
+    if result is None:
+        return None
+    records: list[dict[str, Any]] = []
+    for item in result:
+        record = {"name": item} if isinstance(item, str) else dict(item)
+        if not isinstance(record.get("name"), str) or not record["name"]:
+            log.error(
+                "calibrator matcher returned %r for group %s: a record needs a 'name'; "
+                "left unchecked",
+                item,
+                group.group_id,
+            )
+            return None
+        records.append(record)
+    return records

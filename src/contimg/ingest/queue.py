@@ -325,13 +325,14 @@ def notify_pending(db: Database, group_ids: Sequence[str]) -> None:
     for group_id in group_ids:
         with db.read() as conn:
             group = pending_group(conn, group_id=group_id)
-        names = hooks.match(group)
-        if names is None:
+        records = hooks.match(group)
+        if records is None:
             continue
         with db.write() as conn:
-            iq.set_calibrators(conn, group_id=group_id, calibrators=names)
-        if names:
-            log.info("group %s: calibrator transit %s", group_id, ", ".join(names))
+            iq.set_calibrators(conn, group_id=group_id, calibrators=records)
+        if records:
+            names = ", ".join(str(r["name"]) for r in records)
+            log.info("group %s: calibrator transit %s", group_id, names)
 
 
 def retry_group(db: Database, *, group_id: str, now: float) -> str:

@@ -226,11 +226,14 @@ class CalibrateStage:
         )
 
 
-def match_pending(group: PendingGroup) -> list[str] | None:
-    """Calibrator matcher for the ingest hook: names of calibrators transiting ``group``.
+def match_pending(group: PendingGroup) -> list[dict[str, Any]] | None:
+    """Calibrator matcher for the ingest hook: the calibrators transiting ``group``.
 
-    ``None`` (cannot tell) when the group's times or declination are unknown. The
-    calibrate stage later stores the full record (position, flux, separation).
+    One record per calibrator (name, RA, Dec, 20 cm flux, separation from the meridian
+    pointing at mid-time and its smallest value during the group), from the headers'
+    time range and pointing Dec. ``None`` (cannot tell) when those are unknown. The
+    calibrate stage recomputes the record from the Measurement Set (Dec of date) and
+    stores it again, so the queue always shows what calibration used.
     """
     if group.start_jd is None or group.end_jd is None or group.dec_deg is None:
         return None
@@ -242,7 +245,7 @@ def match_pending(group: PendingGroup) -> list[str] | None:
         dec_deg=group.dec_deg,
         settings=cs,
     )
-    return [t.name for t in transits]
+    return [t.to_json() for t in transits]
 
 
 REGISTRY.register(CalibrateStage(), order=20)

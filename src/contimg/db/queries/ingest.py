@@ -9,7 +9,7 @@ cannot overwrite what another worker did.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import EllipsisType
 from typing import Any
@@ -387,11 +387,17 @@ def set_state(
     return conn.execute(stmt.values(**values)).rowcount == 1
 
 
-def set_calibrators(conn: Connection, *, group_id: str, calibrators: Sequence[str]) -> None:
+def set_calibrators(
+    conn: Connection, *, group_id: str, calibrators: Sequence[Mapping[str, Any]]
+) -> None:
+    """Store the calibrators matched for ``group_id`` (a JSON array of records)."""
     conn.execute(
         ingest_queue.update()
         .where(q.group_id == group_id)
-        .values(has_calibrator=1 if calibrators else 0, calibrators=json.dumps(list(calibrators)))
+        .values(
+            has_calibrator=1 if calibrators else 0,
+            calibrators=json.dumps([dict(c) for c in calibrators]),
+        )
     )
 
 
