@@ -10,7 +10,11 @@ given) and each table size (default 10^6 and 10^7 photometry rows), this script
    printing median and p99 latency, and the same query with the indexes disabled
    (a full scan) in the same process, as the baseline for a speed-up ratio.
 
+Wall times depend on what else the machine runs; each figure is printed with the CPU
+time of the same calls and the load average.
+
 Usage: python benchmarks/db_bench.py [--sizes 1e6,1e7] [--queries 200] [--pg-url URL]
+       [--workdir DIR]   (keep the SQLite databases there and reuse them: queries only)
 Target: light-curve median under 5 ms on SQLite at 10^7 rows.
 """
 
@@ -92,9 +96,13 @@ def populate(dbs: Databases, n_rows: int) -> float:
     return n_rows / (time.perf_counter() - t0)
 
 
-def time_queries(dbs: Databases, n_sources: int, n: int, *, baseline: bool) -> list[float]:
+def time_queries(
+    dbs: Databases, n_sources: int, n: int, *, baseline: bool
+) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of ``n`` light-curve queries for random sources."""
     rng = random.Random(42)
-    out = []
+    out: list[float] = []
+    cpu: list[float] = []
     with dbs.products.engine.connect() as conn:
         if baseline:
             if dbs.products.is_sqlite:
@@ -105,6 +113,7 @@ def time_queries(dbs: Databases, n_sources: int, n: int, *, baseline: bool) -> l
                 conn.exec_driver_sql("SET enable_bitmapscan = off")
         for _ in range(n):
             sid = _source(rng.randrange(n_sources))
+            c0 = time.process_time()
             t0 = time.perf_counter()
             if baseline and dbs.products.is_sqlite:
                 rows = conn.execute(
@@ -119,9 +128,10 @@ def time_queries(dbs: Databases, n_sources: int, n: int, *, baseline: bool) -> l
             else:
                 rows = flux_timeseries(conn, source_id=sid)
             out.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
             assert len(rows) == EPOCHS, (sid, len(rows))
         conn.rollback()
-    return out
+    return out, cpu
 
 
 def _fmt(samples: list[float]) -> str:
@@ -129,17 +139,31 @@ def _fmt(samples: list[float]) -> str:
     return f"median {1e3 * statistics.median(samples):8.2f} ms   p99 {1e3 * q[98]:8.2f} ms"
 
 
-def run(label: str, settings: Settings, sizes: list[int], n_queries: int) -> None:
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (5 min {five:.1f}) on {os.cpu_count()} CPUs"
+
+
+def run(
+    label: str, settings: Settings, sizes: list[int], n_queries: int, *, keep: bool = False
+) -> None:
     for n_rows in sizes:
         print(f"\n[{label}] photometry rows: {n_rows:,}", flush=True)
         # A fresh state directory per size (PostgreSQL schemas are dropped by _fresh).
         settings = settings.model_copy(update={"state_dir": settings.home / f"state-{n_rows}"})
-        dbs = _fresh(settings)
-        rate = populate(dbs, n_rows)
-        print(f"  batch insert:             {rate:12,.0f} rows/s")
-        fast = time_queries(dbs, n_rows // EPOCHS, n_queries, baseline=False)
-        slow = time_queries(dbs, n_rows // EPOCHS, max(3, n_queries // 50), baseline=True)
-        print(f"  light curve (1,000 pts):  {_fmt(fast)}")
+        done = settings.state_path / "populated"
+        if keep and done.exists() and not settings.database_url:
+            dbs = Databases(settings)
+            print(f"  reusing {settings.state_path} (populated earlier; no insert figure)")
+        else:
+            dbs = _fresh(settings)
+            rate = populate(dbs, n_rows)
+            print(f"  batch insert:             {rate:12,.0f} rows/s   ({_load()})")
+            done.write_text(f"{n_rows}\n")
+        fast, fast_cpu = time_queries(dbs, n_rows // EPOCHS, n_queries, baseline=False)
+        slow, _ = time_queries(dbs, n_rows // EPOCHS, max(3, n_queries // 50), baseline=True)
+        print(f"  light curve (1,000 pts):  {_fmt(fast)}   ({_load()})")
+        print(f"    CPU time of the same:   {_fmt(fast_cpu)}")
         print(f"  baseline (no index):      {_fmt(slow)}")
         print(
             f"  speed-up:                 {statistics.median(slow) / statistics.median(fast):.0f}x"
@@ -147,7 +171,8 @@ def run(label: str, settings: Settings, sizes: list[int], n_queries: int) -> Non
         if dbs.products.is_sqlite:
             size = Path(dbs.products.location).stat().st_size
             print(f"  products.sqlite3 size:    {size / 1e9:.2f} GB")
-            Path(dbs.products.location).unlink()
+            if not keep:
+                Path(dbs.products.location).unlink()
         dbs.dispose()
 
 
@@ -157,11 +182,15 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="light-curve queries per size")
     parser.add_argument("--pg-url", default=os.environ.get("CONTIMG_TEST_PG_URL"))
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="keep (and reuse) the SQLite databases here"
+    )
     args = parser.parse_args()
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="contimg-dbbench-") as tmp:
+        home = args.workdir.resolve() if args.workdir else Path(tmp)
         if not args.skip_sqlite:
-            run("sqlite", get_settings(home=Path(tmp)), sizes, args.queries)
+            run("sqlite", get_settings(home=home), sizes, args.queries, keep=bool(args.workdir))
         if args.pg_url:
             run(
                 "postgresql",
