@@ -1,4 +1,8 @@
-"""Dependencies of the routes, each a one-line ``Annotated`` alias."""
+"""Dependencies of the routes, each a one-line ``Annotated`` alias.
+
+Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def``
+dependency in its thread pool, and a thread hop per dependency costs more CPU than
+most of them do (docs/api.md, "Measured")."""
 
 from __future__ import annotations
 
@@ -31,6 +35,14 @@ class TtlCache:
         self._locks: dict[Hashable, threading.Lock] = {}
         self._guard = threading.Lock()
 
+    def fresh(self, key: Hashable, max_age_s: float) -> Any | None:
+        """The cached value of ``key`` if younger than ``max_age_s``, else None (never
+        computes or waits, so the event loop may call it)."""
+        hit = self._values.get(key)
+        if hit is not None and time.monotonic() - hit[0] < max_age_s:
+            return hit[1]
+        return None
+
     def get(self, key: Hashable, max_age_s: float, compute: Callable[..., T], *args: Any) -> T:
         hit = self._values.get(key)
         if hit is not None and time.monotonic() - hit[0] < max_age_s:
@@ -59,7 +71,7 @@ class AppState:
     cache: TtlCache = field(default_factory=TtlCache)
 
 
-def _state(request: Request) -> AppState:
+async def _state(request: Request) -> AppState:
     state: AppState = request.app.state.contimg
     return state
 
@@ -67,23 +79,23 @@ def _state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(_state)]
 
 
-def _settings(state: State) -> Settings:
+async def _settings(state: State) -> Settings:
     return state.settings
 
 
-def _ingest(state: State) -> Database:
+async def _ingest(state: State) -> Database:
     return state.dbs.ingest
 
 
-def _cal(state: State) -> Database:
+async def _cal(state: State) -> Database:
     return state.dbs.cal_registry
 
 
-def _products(state: State) -> Database:
+async def _products(state: State) -> Database:
     return state.dbs.products
 
 
-def _catalog(state: State) -> Database:
+async def _catalog(state: State) -> Database:
     return state.dbs.master_sources
 
 
@@ -111,14 +123,14 @@ def _check(state: AppState, creds: HTTPAuthorizationCredentials | None) -> None:
         raise _unauthorized("wrong API token")
 
 
-def require_write(
+async def require_write(
     state: State, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     """Writes always need the bearer token."""
     _check(state, creds)
 
 
-def require_read(
+async def require_read(
     state: State, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     """Reads need the token only when ``api.require_token_for_reads`` is set."""
@@ -140,7 +152,7 @@ class Paging:
     offset: int
 
 
-def _paging(
+async def _paging(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9, description="Rows to skip.")] = 0,
 ) -> Paging:

@@ -36,6 +36,14 @@ def serve(
             max=64,
         ),
     ] = 1,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Log every request on standard output (benchmarks turn it off: they "
+            "measure the API, not the log).",
+        ),
+    ] = True,
 ) -> None:
     """Run the dashboard API (and the built web app) until interrupted.
 
@@ -68,6 +76,7 @@ def serve(
             host=s.api.host,
             port=s.api.port,
             log_level="info",
+            access_log=access_log,
             timeout_graceful_shutdown=3,
         )
         return
@@ -90,6 +99,7 @@ def serve(
         host=s.api.host,
         port=s.api.port,
         log_level="info",
+        access_log=access_log,
         timeout_graceful_shutdown=3,
     )
 

@@ -57,7 +57,7 @@ def list_sets(
     )
 
 
-def _table_query(
+async def _table_query(
     set_name: Annotated[str | None, Query(max_length=200, pattern=TEXT_PATTERN)] = None,
     name_contains: Annotated[str | None, Query(max_length=200, pattern=TEXT_PATTERN)] = None,
     table_type: Annotated[str | None, Query(pattern=r"^(K|BP|G)$")] = None,

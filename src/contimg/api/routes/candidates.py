@@ -75,7 +75,7 @@ def candidates_for(
     return _with_points(db, rows, detection_sigma=settings.photometry.ese_sigma_deviation)
 
 
-def _query(
+async def _query(
     status: Annotated[
         list[CandidateApiStatus] | None, Query(description="API status words (repeatable).")
     ] = None,

@@ -69,7 +69,7 @@ def to_recent_group(r: dict[str, Any]) -> RecentGroup:
     )
 
 
-def _query(
+async def _query(
     state: Annotated[
         list[GroupState] | None, Query(description="Only these states (repeatable).")
     ] = None,
@@ -195,7 +195,7 @@ class IngestFile(BaseModel):
     last_checked_at: float
 
 
-def _files_query(
+async def _files_query(
     status: Annotated[Literal["waiting", "accepted", "rejected"] | None, Query()] = None,
     group_id: Annotated[str | None, Query(max_length=64, pattern=TEXT_PATTERN)] = None,
     subband_idx: Annotated[int | None, Query(ge=0, le=15)] = None,

@@ -32,7 +32,7 @@ MosaicId = Annotated[int, Path(ge=1, le=2**62)]
 F = Annotated[float | None, Query(allow_inf_nan=False)]
 
 
-def _query(
+async def _query(
     name_contains: Annotated[str | None, Query(max_length=200, pattern=TEXT_PATTERN)] = None,
     mjd_min: Annotated[F, Query(description="Mosaics ending at or after this MJD.")] = None,
     mjd_max: Annotated[F, Query(description="Mosaics starting at or before this MJD.")] = None,

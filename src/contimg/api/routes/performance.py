@@ -94,7 +94,7 @@ def throughput(
     )
 
 
-def _metrics_query(
+async def _metrics_query(
     group_id: Annotated[str | None, Query(max_length=64, pattern=TEXT_PATTERN)] = None,
     writer_type: Annotated[str | None, Query(max_length=64, pattern=TEXT_PATTERN)] = None,
     since: Since = None,

@@ -64,7 +64,7 @@ def _cone(
 # ----------------------------------------------------------------- measurement sets
 
 
-def _ms_query(
+async def _ms_query(
     stage: Annotated[
         Literal["converted", "calibrated", "imaged", "photometry_complete"] | None, Query()
     ] = None,
@@ -133,7 +133,7 @@ def get_ms(
 # ------------------------------------------------------------------------ images
 
 
-def _image_query(
+async def _image_query(
     type: Annotated[Literal["image", "pbcor", "residual", "mosaic"] | None, Query()] = None,
     ms_path: Text = None,
     field_name: Text = None,

@@ -3,12 +3,12 @@ variability scatter data, the master catalog, and flagging a source."""
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response, StreamingResponse
+from pydantic import TypeAdapter
 
 from contimg.api.deps import (
     TEXT_PATTERN,
@@ -36,7 +36,7 @@ from contimg.api.schemas import (
 from contimg.catalog.cone import cone_search
 from contimg.db.queries import api_views, listing
 from contimg.db.queries import sources as catalog_queries
-from contimg.db.queries.listing import Filter, like_contains, plain
+from contimg.db.queries.listing import Filter, like_contains
 from contimg.errors import NotFoundError
 from contimg.models import ESECandidate, Page, PhotometryRow, SourceRow, utc_from_unix
 from contimg.stages.photometry import user_flag
@@ -45,6 +45,8 @@ router = APIRouter(tags=["sources"], dependencies=[ReadAccess])
 
 SourceId = Annotated[str, Path(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
 F = Annotated[float | None, Query(allow_inf_nan=False)]
+
+_LIGHT_CURVE = TypeAdapter(LightCurve)
 
 
 def to_source_item(r: dict[str, Any]) -> SourceListItem:
@@ -68,7 +70,7 @@ def to_source_item(r: dict[str, Any]) -> SourceListItem:
     )
 
 
-def _source_query(
+async def _source_query(
     ra_deg: FDeg = None,
     dec_deg: FDeg = None,
     radius_deg: Radius = None,
@@ -200,9 +202,11 @@ def light_curve(db: ProductsDb, source_id: SourceId) -> Response:
             )
             if not exists:
                 raise NotFoundError(f"no measurements of source {source_id!r}")
-    # Plain rows straight to JSON: validating 10^3 points twice costs more than the query.
-    body = json.dumps(
-        {"source_id": source_id, "points": [{k: plain(v) for k, v in p.items()} for p in points]}
+    # One validation pass over the plain rows, then pydantic's JSON writer (NaN and
+    # infinities become null): ~0.7 ms for 500 points, against ~1.8 ms for json.dumps
+    # with a per-value clean-up (docs/api.md).
+    body = _LIGHT_CURVE.dump_json(
+        _LIGHT_CURVE.validate_python({"source_id": source_id, "points": points})
     )
     return Response(body, media_type="application/json")
 
@@ -224,7 +228,7 @@ def flag_source(state: State, source_id: SourceId, body: FlagIn) -> ESECandidate
 # -------------------------------------------------------------------- photometry
 
 
-def _phot_query(
+async def _phot_query(
     source_id: Annotated[str | None, Query(max_length=200, pattern=TEXT_PATTERN)] = None,
     image_path: Annotated[str | None, Query(max_length=2000, pattern=TEXT_PATTERN)] = None,
     mjd_min: F = None,
@@ -263,7 +267,7 @@ def export_photometry(db: ProductsDb, query: PhotQuery, format: FormatParam = "c
 # ------------------------------------------------------------------ master catalog
 
 
-def _catalog_query(
+async def _catalog_query(
     source_id_contains: Annotated[str | None, Query(max_length=200, pattern=TEXT_PATTERN)] = None,
     min_flux_mjy: F = None,
     max_flux_mjy: F = None,

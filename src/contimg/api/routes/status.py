@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from astropy.time import Time
 from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from contimg import __version__
 from contimg.api.deps import AppState, ReadAccess, State
@@ -42,13 +43,20 @@ def _compute_status(state: AppState, recent: int) -> bytes:
 
 
 @router.get("/status", response_model=PipelineStatus, summary="Pipeline status")
-def get_status(
+async def get_status(
     state: State,
     recent: Annotated[int, Query(ge=0, le=200, description="Recent groups to include.")] = 20,
 ) -> Response:
     """Queue counts by state, every calibration set, and the most recent groups
     (at most one second old)."""
-    body = state.cache.get(("status", recent), STATUS_MAX_AGE_S, _compute_status, state, recent)
+    key = ("status", recent)
+    # A fresh answer is served from the event loop; only a recomputation (at most one
+    # a second, the queries) goes to a worker thread.
+    body = state.cache.fresh(key, STATUS_MAX_AGE_S)
+    if body is None:
+        body = await run_in_threadpool(
+            state.cache.get, key, STATUS_MAX_AGE_S, _compute_status, state, recent
+        )
     return Response(body, media_type="application/json")
 
 

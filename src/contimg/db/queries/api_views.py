@@ -18,6 +18,7 @@ from contimg.db.products import (
     photometry,
     variability_stats,
 )
+from contimg.db.queries import patterns
 from contimg.db.queries.listing import Listing
 from contimg.db.types import BIGINT
 
@@ -257,26 +258,9 @@ def throughput_binned(
 
 
 def light_curve(conn: sa.Connection, *, source_id: str) -> list[dict[str, Any]]:
-    """The specification's flux time series of a source (mJy, oldest first, with the
-    image's field and noise) plus, per point, the image's id and path, the quality
-    flags and the raw (un-normalised) flux and error (products_0002)."""
-    p, i = photometry, images
-    stmt = (
-        sa.select(
-            p.c.mjd,
-            (p.c.peak_jyb * 1000).label("flux_mjy"),
-            (p.c.peak_err_jyb * 1000).label("error_mjy"),
-            p.c.snr,
-            i.c.field_name,
-            (i.c.noise_jy * 1000).label("image_noise_mjy"),
-            i.c.id.label("image_id"),
-            p.c.image_path,
-            p.c.flags,
-            (p.c.raw_peak_jyb * 1000).label("raw_flux_mjy"),
-            (p.c.raw_peak_err_jyb * 1000).label("raw_error_mjy"),
-        )
-        .join(i, p.c.image_path == i.c.path)
-        .where(p.c.source_id == source_id)
-        .order_by(p.c.mjd.asc(), p.c.id.asc())
-    )
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    """The API's light curve: the specification's flux time series of a source (mJy,
+    oldest first, with the image's field and noise) plus, per point, the image's id
+    and path, the quality flags and the raw (un-normalised) flux and error. One
+    statement with :func:`patterns.flux_timeseries`
+    (:func:`patterns.light_curve_statement`)."""
+    return patterns.light_curve_rows(conn, source_id=source_id, extended=True)

@@ -11,15 +11,13 @@ from sqlalchemy.engine import Connection
 
 from contimg.db.cal_registry import caltables
 from contimg.db.ingest import ingest_queue, performance_metrics, subband_files
+from contimg.db.queries.ingest import count_by_state
 from contimg.models import CalibrationSet, CalibrationTable, QueueStats, RecentGroup
 
 
 def queue_stats(conn: Connection) -> QueueStats:
     """Counts of groups by state (``in_progress`` includes ``processing_fresh``)."""
-    rows = conn.execute(
-        sa.select(ingest_queue.c.state, sa.func.count()).group_by(ingest_queue.c.state)
-    ).all()
-    counts: dict[str, int] = defaultdict(int, {str(state): int(n) for state, n in rows})
+    counts = count_by_state(conn)
     return QueueStats(
         total=sum(counts.values()),
         pending=counts["pending"],
