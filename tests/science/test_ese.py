@@ -11,6 +11,8 @@ from contimg.science.ese import (
     check_transition,
     rapid_change,
     rapid_change_series,
+    rapid_change_significance,
+    rapid_change_significances,
     variability_significance,
 )
 from contimg.science.variability import RunningSums
@@ -81,3 +83,24 @@ def test_status_workflow_and_notes() -> None:
         "[1970-01-01T00:00:00Z ana] first look",
         "[1970-01-01T00:01:00Z bo active->dismissed] scintillation",
     ]
+
+
+def test_vectorised_rapid_change_equals_the_scalar_rule() -> None:
+    rng = np.random.default_rng(4)
+    n = 4000
+    fa = rng.normal(50, 30, n)
+    fb = np.where(rng.random(n) < 0.5, fa * rng.uniform(0.3, 1.7, n), rng.normal(50, 30, n))
+    sa, sb = rng.uniform(0.5, 10, n), rng.uniform(0.5, 10, n)
+    fb[:10] = -fa[:10]  # f_a + f_b == 0
+    fa[10:20] = np.nan  # no previous measurement
+    th = EseThresholds()
+    many = rapid_change_significances(fa, sa, fb, sb, th)
+    fired = 0
+    for i in range(n):
+        one = None if np.isnan(fa[i]) else rapid_change_significance(fa[i], sa[i], fb[i], sb[i], th)
+        if one is None:
+            assert np.isnan(many[i]), i
+        else:
+            fired += 1
+            assert many[i] == one, i
+    assert fired > 100

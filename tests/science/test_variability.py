@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,7 @@ from contimg.science.variability import (
     VariabilityStats,
     hull_vertices,
     stats_from_scratch,
+    update_batch,
 )
 
 FIELDS = (
@@ -68,13 +70,13 @@ def test_incremental_equals_from_scratch(
     f = np.array([p[0] for p in pairs])
     s = np.array([p[1] for p in pairs])
     sums = RunningSums()
-    # fold in image by image, through the JSON round trip the database uses
+    # fold in image by image, through the text round trip the database uses
     i = 0
     while i < len(pairs):
         step = data.draw(st.integers(1, 5))
         for ff, ss in pairs[i : i + step]:
             sums.add(ff, ss)
-        sums = RunningSums.from_json(sums.to_json())
+        sums = RunningSums.from_text(sums.to_text())
         i += step
         assert_same(sums.stats(), stats_from_scratch(f[:i], s[:i]), f[:i], s[:i])
     assert_same(sums.stats(), stats_from_scratch(f, s), f, s)
@@ -110,8 +112,6 @@ def test_chi2_and_eta_cross_check_and_short_curves() -> None:
 
 
 def test_batch_update_of_nothing() -> None:
-    from contimg.science.variability import update_batch
-
     states, stats = update_batch([], np.zeros(0), np.zeros(0))
     assert states == [] and stats.n_obs.size == 0
 
@@ -130,8 +130,6 @@ def test_hull_stays_small_for_noise() -> None:
 )
 def test_batch_update_equals_one_by_one(curves: list[list[tuple[float, float]]]) -> None:
     """update_batch (the stage's vectorised path) gives the same states and statistics."""
-    from contimg.science.variability import update_batch
-
     states: list[str | None] = [None] * len(curves)
     singles = [RunningSums() for _ in curves]
     for epoch in range(max(len(c) for c in curves)):
@@ -143,10 +141,75 @@ def test_batch_update_equals_one_by_one(curves: list[list[tuple[float, float]]])
             states[i] = new[k]
             singles[i].add(float(f[k]), float(s[k]))
             one = singles[i].stats()
-            assert RunningSums.from_json(new[k]).stats() == one
+            assert new[k] == singles[i].to_text()
+            assert RunningSums.from_text(new[k]).stats() == one
             for name in FIELDS:
                 a, b = getattr(one, name), float(getattr(stats, name)[k])
                 if a is None:
                     assert math.isnan(b), name
                 else:
                     assert a == b or math.isclose(a, b, rel_tol=1e-12), (name, a, b)
+
+
+def _one_by_one_and_batched(f: np.ndarray, s: np.ndarray) -> tuple[list[RunningSums], list[str]]:
+    """Fold ``f``, ``s`` (shape ``(n_epochs, n_src)``) in source by source and image by
+    image through update_batch."""
+    singles = [RunningSums() for _ in range(f.shape[1])]
+    states: list[str | None] = [None] * f.shape[1]
+    for e in range(f.shape[0]):
+        new, _ = update_batch(states, f[e], s[e])
+        states = list(new)
+        for i, one in enumerate(singles):
+            one.add(float(f[e, i]), float(s[e, i]))
+    return singles, [str(t) for t in states]
+
+
+def test_batch_hulls_are_the_convex_hulls() -> None:
+    """Noise-like and degenerate light curves (repeated values, equal errors, collinear
+    points): the batch path keeps the same state as the scalar one, and the kept points
+    are exactly the vertices of the convex hull of all measurements."""
+    rng = np.random.default_rng(5)
+    n_epochs, n_src = 60, 300
+    f = 100 + rng.normal(0, 1, (n_epochs, n_src))
+    s = rng.uniform(0.9, 1.1, (n_epochs, n_src))
+    f[:, :20] = np.round(f[:, :20])  # many repeats of the same few points
+    s[:, :20] = np.round(s[:, :20] * 4) / 4
+    s[:, 20:40] = 1.0  # all points on the line y = 1
+    f[:, 40:60] = 5.0 * s[:, 40:60]  # all points on the line x = 5
+    f[::7, 60:80] += 30.0 * rng.choice([-1, 1], (9, 20))  # outliers: hulls keep changing
+    singles, states = _one_by_one_and_batched(f, s)
+    for i, (one, text) in enumerate(zip(singles, states, strict=True)):
+        assert text == one.to_text(), i
+        truth = hull_vertices(list(zip(f[:, i].tolist(), s[:, i].tolist(), strict=True)))
+        assert {(a / b, 1 / b) for a, b in one.hull} == {(a / b, 1 / b) for a, b in truth}, i
+        scratch = stats_from_scratch(f[:, i], s[:, i])
+        assert_same(one.stats(), scratch, f[:, i], s[:, i])
+
+
+def test_states_of_the_earlier_decimal_format_are_read() -> None:
+    rng = np.random.default_rng(6)
+    f = 100 + rng.normal(0, 1, (12, 5))
+    s = rng.uniform(0.9, 1.1, (12, 5))
+    singles, states = _one_by_one_and_batched(f, s)
+    decimal = [
+        ",".join(
+            repr(v)
+            for v in [
+                one.n, one.shift_mjy, one.sum_d, one.sum_d2, one.sum_w, one.sum_wd, one.sum_wd2,
+                one.wmean_mjy, one.wm2, one.min_mjy, one.max_mjy,
+                *(x for pair in one.hull for x in pair),
+            ]
+        )
+        for one in singles
+    ]  # fmt: skip
+    assert [RunningSums.from_text(t) for t in decimal] == singles
+    f_new, s_new = np.full(5, 130.0), np.full(5, 1.0)
+    assert update_batch(decimal, f_new, s_new)[0] == update_batch(states, f_new, s_new)[0]
+
+
+@pytest.mark.parametrize("bad", ["1,2,3", "zz" * 88, "00" * 8 * 12, "1.0,x" + ",1" * 10])
+def test_corrupt_states_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match=r"corrupt|not a running-sums record"):
+        update_batch([bad], np.ones(1), np.ones(1))
+    with pytest.raises(ValueError, match="not a running-sums record"):
+        RunningSums.from_text(bad)

@@ -70,6 +70,20 @@ def rapid_change_significance(
     return None
 
 
+def rapid_change_significances(
+    f_a: ArrayLike, s_a: ArrayLike, f_b: ArrayLike, s_b: ArrayLike, th: EseThresholds
+) -> np.ndarray:
+    """:func:`rapid_change_significance` of many pairs at once (same arithmetic):
+    |Vs| where the rule fires, NaN elsewhere (and where an input is NaN)."""
+    fa, sa, fb, sb = (np.asarray(v, dtype=np.float64) for v in (f_a, s_a, f_b, s_b))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vs = (fa - fb) / np.sqrt(sa * sa + sb * sb)
+        total = fa + fb
+        m = np.where(total != 0, 2.0 * (fa - fb) / np.where(total != 0, total, 1.0), np.inf)
+        fires = (np.abs(vs) >= th.rapid_vs) & (np.abs(m) >= th.rapid_m)
+    return np.where(fires, np.abs(vs), np.nan)
+
+
 def rapid_change_series(f: ArrayLike, s: ArrayLike, th: EseThresholds) -> float | None:
     """Largest |Vs| over consecutive pairs of a time-ordered light curve passing the rule."""
     fa = np.asarray(f, dtype=np.float64)

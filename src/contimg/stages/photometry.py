@@ -295,17 +295,32 @@ def update_variability(
 
     ``recompute_ids`` (sources that had rows from an earlier run of the same image)
     are rebuilt from ``photometry``. Returns the number of candidates opened or raised.
+
+    The incremental part is vectorised: one query reads every running state, numpy
+    updates them (:func:`update_batch`) and evaluates the ESE rules, and one UPSERT
+    per table writes them back. Only a measurement older than its source's latest
+    (an image processed out of order) asks the database for its neighbours in time.
     """
     redo = set(recompute_ids)
     incremental = [g for g in new if g.source_id not in redo]
-    sums_rows = vq.get_sums(conn, source_ids=[g.source_id for g in incremental])
-    stats_rows: list[dict[str, Any]] = []
-    new_sums: list[dict[str, Any]] = []
-    flags_found: list[tuple[str, str, float]] = []
-    new_states, bs = update_batch(
-        [(sums_rows.get(g.source_id) or {}).get("state") for g in incremental],
-        np.array([g.f_mjy for g in incremental], dtype=np.float64),
-        np.array([g.s_mjy for g in incremental], dtype=np.float64),
+    ids = [g.source_id for g in incremental]
+    if len(set(ids)) != len(ids):
+        raise ValueError("update_variability: a source has two measurements in one image")
+    sums = vq.get_sums(conn, source_ids=ids)
+    missing: vq.SumsRow = ("", None, None, None)
+    old = [sums.get(sid, missing) for sid in ids]
+    f = np.array([g.f_mjy for g in incremental], dtype=np.float64)
+    s = np.array([g.s_mjy for g in incremental], dtype=np.float64)
+    mjd = np.array([g.mjd for g in incremental], dtype=np.float64)
+    new_states, bs = update_batch([o[0] or None for o in old], f, s)
+    # the latest good measurement before this one (NaN: none recorded)
+    last_mjd = np.array([o[1] for o in old], dtype=np.float64)
+    last_f = np.array([o[2] for o in old], dtype=np.float64)
+    last_s = np.array([o[3] for o in old], dtype=np.float64)
+    known = ~np.isnan(last_mjd)
+    late = known & (mjd < last_mjd)  # an image older than the source's latest
+    rapid = np.where(
+        known & ~late, ese_rules.rapid_change_significances(last_f, last_s, f, s, th), np.nan
     )
     with np.errstate(invalid="ignore"):
         var_flag = (
@@ -313,51 +328,53 @@ def update_variability(
             & (bs.sigma_deviation >= th.sigma_deviation)
             & (bs.chi2_nu >= th.chi2_nu)
         )
-    cols = {
-        name: _nullable(getattr(bs, name))
-        for name in ("mean_flux_mjy", "std_flux_mjy", "min_flux_mjy", "max_flux_mjy",
-                     "chi2_nu", "eta_metric", "sigma_deviation")
-    }  # fmt: skip
-    n_obs = bs.n_obs.tolist()
-    for i, g in enumerate(incremental):
-        row = sums_rows.get(g.source_id)
-        last_mjd = row["last_good_mjd"] if row else None
-        # rapid change against the neighbouring good measurement(s) in time
-        if row is not None and last_mjd is not None and g.mjd >= last_mjd:
-            pairs = [(row["last_good_flux_mjy"], row["last_good_err_mjy"])]
-            keep_last = (g.mjd, g.f_mjy, g.s_mjy)
-        elif row is not None and last_mjd is not None:
-            before, after = vq.neighbours(conn, source_id=g.source_id, mjd=g.mjd, bad_mask=BAD_MASK)
-            pairs = [(1e3 * n["peak_jyb"], 1e3 * n["peak_err_jyb"]) for n in (before, after) if n]
-            keep_last = (float(last_mjd), row["last_good_flux_mjy"], row["last_good_err_mjy"])
-        else:
-            pairs = []
-            keep_last = (g.mjd, g.f_mjy, g.s_mjy)
-        for fa, sa_ in pairs:
-            sig = ese_rules.rapid_change_significance(fa, sa_, g.f_mjy, g.s_mjy, th)
+    found_at: dict[int, list[tuple[str, str, float]]] = {}
+    for i in np.flatnonzero(~np.isnan(rapid)).tolist():
+        found_at.setdefault(i, []).append((ids[i], "rapid_change", float(rapid[i])))
+    for i in np.flatnonzero(late).tolist():
+        g = incremental[i]
+        before, after = vq.neighbours(conn, source_id=g.source_id, mjd=g.mjd, bad_mask=BAD_MASK)
+        for nb in (before, after):
+            if nb is None:
+                continue
+            sig = ese_rules.rapid_change_significance(
+                1e3 * nb["peak_jyb"], 1e3 * nb["peak_err_jyb"], g.f_mjy, g.s_mjy, th
+            )
             if sig is not None:
-                flags_found.append((g.source_id, "rapid_change", sig))
-        if var_flag[i]:
-            flags_found.append((g.source_id, "variability", float(bs.sigma_deviation[i])))
-        new_sums.append({
-            "source_id": g.source_id, "state": new_states[i], "last_good_mjd": keep_last[0],
-            "last_good_flux_mjy": keep_last[1], "last_good_err_mjy": keep_last[2],
-            "updated_at": now,
-        })  # fmt: skip
-        stats_rows.append({
-            "source_id": g.source_id, "ra_deg": g.ra_deg, "dec_deg": g.dec_deg,
-            "nvss_flux_mjy": g.nvss_flux_mjy, "n_obs": n_obs[i],
-            **{name: values[i] for name, values in cols.items()},
-            "last_measured_at": g.measured_at, "last_mjd": max(keep_last[0], g.mjd),
-            "updated_at": now,
-        })  # fmt: skip
+                found_at.setdefault(i, []).append((g.source_id, "rapid_change", sig))
+    for i in np.flatnonzero(var_flag).tolist():
+        found_at.setdefault(i, []).append((ids[i], "variability", float(bs.sigma_deviation[i])))
+    flags_found = [flag for i in sorted(found_at) for flag in found_at[i]]
+
+    # an out-of-order image leaves the source's latest good measurement as it was
+    keep_mjd = np.where(late, last_mjd, mjd).tolist()
+    keep_f = np.where(late, last_f, f).tolist()
+    keep_s = np.where(late, last_s, s).tolist()
+    at_now = [now] * len(ids)
+    vq.upsert_sums_values(
+        conn, values=list(zip(ids, new_states, keep_mjd, keep_f, keep_s, at_now, strict=True))
+    )
+    columns: dict[str, list[Any]] = {
+        "source_id": ids,
+        "ra_deg": [g.ra_deg for g in incremental],
+        "dec_deg": [g.dec_deg for g in incremental],
+        "nvss_flux_mjy": [g.nvss_flux_mjy for g in incremental],
+        "n_obs": bs.n_obs.tolist(),
+        "last_measured_at": [g.measured_at for g in incremental],
+        "last_mjd": keep_mjd,
+        "updated_at": at_now,
+    }
+    for name in ("mean_flux_mjy", "std_flux_mjy", "min_flux_mjy", "max_flux_mjy", "chi2_nu",
+                 "eta_metric", "sigma_deviation"):  # fmt: skip
+        columns[name] = _nullable(getattr(bs, name))
+    vq.upsert_stats_values(
+        conn, values=list(zip(*(columns[c] for c in vq.STATS_COLUMNS), strict=True))
+    )
     if redo:
-        rows, found = _recompute(conn, sorted(redo), th=th, now=now)
-        stats_rows.extend(rows[0])
-        new_sums.extend(rows[1])
+        (stats_rows, sums_rows), found = _recompute(conn, sorted(redo), th=th, now=now)
+        vq.upsert_stats(conn, rows=stats_rows)
+        vq.upsert_sums(conn, rows=sums_rows)
         flags_found.extend(found)
-    vq.upsert_stats(conn, rows=stats_rows)
-    vq.upsert_sums(conn, rows=new_sums)
     n = 0
     for sid, ftype, sig in flags_found:
         n += auto_flag(conn, source_id=sid, flag_type=ftype, significance=sig, now=now)
@@ -399,7 +416,7 @@ def _recompute(
         last_at = max(r["measured_at"] for r in good)
         stats_rows.append(_stats_row(g, st, last_mjd=last_mjd, last_at=last_at, now=now))
         sums_rows.append({
-            "source_id": sid, "state": state.to_json(), "last_good_mjd": last["mjd"],
+            "source_id": sid, "state": state.to_text(), "last_good_mjd": last["mjd"],
             "last_good_flux_mjy": f[-1], "last_good_err_mjy": s[-1], "updated_at": now,
         })  # fmt: skip
         var_sig = ese_rules.variability_significance(st.n_obs, st.chi2_nu, st.sigma_deviation, th)
