@@ -3,8 +3,14 @@
 Used by ``contimg demo`` (and usable for a one-machine deployment): each child is a
 ``contimg`` command line. Its output goes to ``<log_dir>/<name>.log``. A child that
 exits unexpectedly is restarted with a growing delay; a child marked ``once`` (the
-simulator, say) may finish. :meth:`Supervisor.stop` sends SIGTERM to every child,
-waits, then SIGKILLs what is left, so Ctrl-C stops everything cleanly.
+simulator, say) may finish.
+
+Each child runs in a session (process group) of its own, so a Ctrl-C in the terminal
+reaches only the supervisor. :meth:`Supervisor.stop` sends SIGTERM to every child
+itself, never to the tools a child runs (a worker's WSClean or DP3): the child
+decides what to do with them (a worker stops its tool and returns its group to the
+queue). Only a child that has not exited after the timeout is SIGKILLed, with its
+whole process group.
 """
 
 from __future__ import annotations
@@ -99,13 +105,13 @@ class Supervisor:
         return [c.name for c in self.children if c.proc is not None and c.proc.poll() is None]
 
     def stop(self, *, timeout_s: float = 20.0) -> None:
-        """SIGTERM every child, wait up to ``timeout_s``, then SIGKILL the rest."""
+        """SIGTERM every child (the child process only, not its process group), wait up
+        to ``timeout_s``, then SIGKILL the process group of any child still running."""
         self._stopping = True
         live = [c for c in self.children if c.proc is not None and c.proc.poll() is None]
         for child in live:
             assert child.proc is not None
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.proc.pid, signal.SIGTERM)
+            child.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         for child in live:
             assert child.proc is not None

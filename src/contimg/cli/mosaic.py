@@ -202,6 +202,7 @@ def schedule(
     Each window (setting mosaic.window_s, default 1 h) is built once all its images
     exist, and never twice.
     """
+    import signal
     import threading
 
     from contimg.mosaic.scheduler import run_forever, run_once
@@ -231,10 +232,22 @@ def schedule(
             err=True,
         )
         stop = threading.Event()
+
+        def on_signal(signum: int, _frame: object) -> None:
+            # The first SIGTERM / Ctrl-C lets a build in progress finish (an interrupted
+            # build would hold its window's claim until mosaic.claim_timeout_s); a second
+            # one stops at once.
+            if stop.is_set():
+                raise KeyboardInterrupt
+            stop.set()
+            say("stopping after the current pass (again to stop at once)")
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
         try:
             run_forever(cfg, dbs, scheduler_id=ident, stop=stop, progress=say)
         except KeyboardInterrupt:
             stop.set()
-            typer.echo("stopped", err=True)
+        typer.echo("stopped", err=True)
     finally:
         dbs.dispose()

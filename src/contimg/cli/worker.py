@@ -40,7 +40,8 @@ def worker(
     """Process queued groups: claim the oldest pending group atomically, hold a lease
     (renewed by a heartbeat), run the conversion stages, then the stages on the fresh
     Measurement Set, and mark it completed. Failed groups are retried with exponential
-    backoff. SIGTERM / Ctrl-C: finish the current group, then stop."""
+    backoff. SIGTERM / Ctrl-C: interrupt the current group (its tool is stopped), return
+    it to the queue without counting an attempt, and exit."""
     import logging
 
     from contimg.ingest.worker import Worker, load_stages
@@ -63,6 +64,7 @@ def worker(
         w.dbs.dispose()
     typer.echo(
         f"worker {w.worker_id}: {stats.completed} completed, {stats.failed} failed, "
-        f"{stats.deferred} deferred, {stats.lost} lost, {stats.reaped} expired leases returned",
+        f"{stats.deferred} deferred, {stats.released} returned unfinished at shutdown, "
+        f"{stats.lost} lost, {stats.reaped} expired leases returned",
         err=True,
     )

@@ -12,6 +12,12 @@ Failures: an exception in a stage fails the group with a readable message and
 2**(retry_count - 1)`` seconds, up to ``max_retries``, then stays failed.
 :class:`~contimg.stages.base.StageDeferred` puts the group back to ``pending``
 with the reason, not before ``retry_after_s``, without counting a retry.
+
+Shutdown (SIGTERM / SIGINT, see :meth:`Worker.install_signal_handlers`): the stage
+being run is interrupted (a tool it runs through :func:`subprocess.run`, WSClean or
+DP3, is killed by ``subprocess.run`` itself), the group goes back to ``pending`` at
+once without counting an attempt, and the worker exits. Stages are idempotent, so
+the next worker redoes the group from the start.
 """
 
 from __future__ import annotations
@@ -50,6 +56,14 @@ class LeaseLost(Exception):
     """The worker's lease on its group expired and was taken over."""
 
 
+class WorkerInterrupted(BaseException):
+    """Raised in the worker's main thread by SIGTERM / SIGINT while a stage runs.
+
+    A BaseException, like KeyboardInterrupt, so that no stage's ``except Exception``
+    mistakes a shutdown for a failure of its own.
+    """
+
+
 def make_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -83,6 +97,8 @@ class WorkerStats:
     completed: int = 0
     failed: int = 0
     deferred: int = 0
+    released: int = 0
+    """Groups given back to the queue, unfinished, because the worker was stopped."""
     lost: int = 0
     reaped: int = 0
     groups: list[str] = field(default_factory=list)
@@ -136,20 +152,36 @@ class Worker:
         self.registry = registry
         self.stop = threading.Event()
         self.stats = WorkerStats()
+        self._in_stages = False
+        """True while stages run in the main thread: a signal then interrupts them."""
+        self._handlers_installed = False
 
     # -- the loop -----------------------------------------------------------------
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM / SIGINT: finish the current group, then exit (a second one: exit now)."""
+        """SIGTERM / SIGINT: stop. A group being processed is interrupted and returned to
+        the queue (``pending``, no attempt counted); then the loop ends.
+
+        The handler runs in the main thread, between two Python operations: it raises
+        :class:`WorkerInterrupted` there while stages run (``subprocess.run`` kills the
+        tool it is waiting for and re-raises), and only sets :attr:`stop` otherwise
+        (claiming, recording an outcome, idle), so a queue transition is never cut.
+        """
 
         def handler(signum: int, _frame: FrameType | None) -> None:
-            if self.stop.is_set():
-                raise KeyboardInterrupt
-            log.warning("signal %d: finishing the current group, then stopping", signum)
+            name = signal.Signals(signum).name
+            first = not self.stop.is_set()
             self.stop.set()
+            if self._in_stages:
+                self._in_stages = False  # raise once; the release must not be cut
+                log.warning("%s: interrupting the current group and stopping", name)
+                raise WorkerInterrupted(name)
+            if first:
+                log.warning("%s: stopping", name)
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
+        self._handlers_installed = True
 
     def run(self, *, drain: bool = False, max_groups: int | None = None) -> WorkerStats:
         """Process groups until stopped; with ``drain``, exit once nothing is left to do
@@ -244,9 +276,15 @@ class Worker:
                 for stage in self.registry.phase(phase):
                     if beat.lost.is_set():
                         raise LeaseLost(group_id)
+                    if self.stop.is_set() and self._interruptible():
+                        raise WorkerInterrupted("stop requested")
                     stage_name = stage.name
                     log.info("%s: stage %s", group_id, stage.name)
-                    stage.run(ctx)
+                    self._in_stages = self._interruptible()
+                    try:
+                        stage.run(ctx)
+                    finally:
+                        self._in_stages = False
             if beat.lost.is_set():
                 raise LeaseLost(group_id)
             total = time.perf_counter() - start
@@ -267,6 +305,12 @@ class Worker:
         except LeaseLost:
             self.stats.lost += 1
             log.error("%s: lease lost; stopped without recording a result", group_id)
+        except WorkerInterrupted as exc:
+            self._release(
+                group_id,
+                f"worker {self.worker_id} stopped ({exc}) during stage {stage_name}; "
+                "returned to the queue",
+            )
         except StageDeferred as exc:
             retry_at = time.time() + max(exc.retry_after_s, 0.0)
             reason = f"deferred by stage {stage_name}: {exc.reason}"
@@ -274,6 +318,15 @@ class Worker:
                 self.stats.deferred += 1
                 log.info("%s: %s (next try in %.0f s)", group_id, reason, exc.retry_after_s)
         except Exception as exc:
+            if self.stop.is_set() and self._interruptible():
+                # Stopped while a stage ran: a tool killed by the same signal (Ctrl-C in a
+                # terminal reaches the whole process group) is no failure of the group.
+                self._release(
+                    group_id,
+                    f"worker {self.worker_id} stopped during stage {stage_name} "
+                    f"({type(exc).__name__}: {exc}); returned to the queue",
+                )
+                return
             message = f"stage {stage_name} failed: {type(exc).__name__}: {exc}"
             log.error("%s: %s\n%s", group_id, message, traceback.format_exc())
             with self.dbs.ingest.write() as conn:
@@ -305,5 +358,16 @@ class Worker:
             else:
                 self.stats.lost += 1
         finally:
+            self._in_stages = False
             beat.done.set()
             beat.join(timeout=5)
+
+    def _interruptible(self) -> bool:
+        """Signals interrupt stages only in the thread that installed the handlers."""
+        return self._handlers_installed and threading.current_thread() is threading.main_thread()
+
+    def _release(self, group_id: str, reason: str) -> None:
+        """Give a held group back to ``pending`` at once, without counting an attempt."""
+        if self._transition(group_id, iq.release, reason=reason):
+            self.stats.released += 1
+            log.warning("%s: %s", group_id, reason)
