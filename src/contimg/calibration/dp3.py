@@ -248,30 +248,43 @@ def solve_set(
 
     Returns ``{"K": path, "BP": path, "G": path}`` (h5parm files in ``out_dir``).
     ``timings`` receives ``k_solve_time``, ``bp_solve_time``, ``g_solve_time``.
+
+    The tables are solved in a private temporary directory and then moved into
+    ``out_dir`` one by one with an atomic rename. Re-solving a transit (a retried or
+    interrupted calibrator group) therefore never removes or half-writes a table that
+    other workers, applying the registered set meanwhile, are opening.
     """
+    import tempfile
     import time
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {kind: out_dir / f"{kind}.h5" for kind in TABLE_TYPES}
-    t0 = time.perf_counter()
-    _solve(
-        runner, ms, label="solve-K", column="DATA", skymodel=skymodel, h5parm=paths["K"],
-        mode="diagonalphase", nchan=1, solint=0,
-        extra=[f"solve.smoothnessconstraint={K_SMOOTH_HZ:.0f}"],
-    )  # fmt: skip
-    t1 = time.perf_counter()
-    apply(runner, ms, [("K", paths["K"])], label="apply-K")
-    _solve(
-        runner, ms, label="solve-BP", column="CORRECTED_DATA", skymodel=skymodel,
-        h5parm=paths["BP"], mode="diagonal", nchan=1, solint=0,
-    )  # fmt: skip
-    t2 = time.perf_counter()
-    apply(runner, ms, [("K", paths["K"]), ("BP", paths["BP"])], label="apply-K-BP")
-    _solve(
-        runner, ms, label="solve-G", column="CORRECTED_DATA", skymodel=skymodel,
-        h5parm=paths["G"], mode="diagonal", nchan=0, solint=g_solint,
-    )  # fmt: skip
-    t3 = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix=".solve-", dir=out_dir))
+    try:
+        tmp = {kind: work / f"{kind}.h5" for kind in TABLE_TYPES}
+        t0 = time.perf_counter()
+        _solve(
+            runner, ms, label="solve-K", column="DATA", skymodel=skymodel, h5parm=tmp["K"],
+            mode="diagonalphase", nchan=1, solint=0,
+            extra=[f"solve.smoothnessconstraint={K_SMOOTH_HZ:.0f}"],
+        )  # fmt: skip
+        t1 = time.perf_counter()
+        apply(runner, ms, [("K", tmp["K"])], label="apply-K")
+        _solve(
+            runner, ms, label="solve-BP", column="CORRECTED_DATA", skymodel=skymodel,
+            h5parm=tmp["BP"], mode="diagonal", nchan=1, solint=0,
+        )  # fmt: skip
+        t2 = time.perf_counter()
+        apply(runner, ms, [("K", tmp["K"]), ("BP", tmp["BP"])], label="apply-K-BP")
+        _solve(
+            runner, ms, label="solve-G", column="CORRECTED_DATA", skymodel=skymodel,
+            h5parm=tmp["G"], mode="diagonal", nchan=0, solint=g_solint,
+        )  # fmt: skip
+        t3 = time.perf_counter()
+        paths = {kind: out_dir / f"{kind}.h5" for kind in TABLE_TYPES}
+        for kind in TABLE_TYPES:
+            os.replace(tmp[kind], paths[kind])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     if timings is not None:
         timings["k_solve_time"] = t1 - t0
         timings["bp_solve_time"] = t2 - t1
