@@ -133,3 +133,26 @@ def test_unwritable_catalog_dir(tmp_path: Path) -> None:
     sky = make_sky(ra_deg=10, dec_deg=54, radius_deg=0.5, seed=1, epoch_mjd=EPOCH)
     with pytest.raises(ContimgError, match="cannot create catalog directory"):
         write_catalogs(sky, blocker / "sub")
+
+
+def test_injected_source_is_isolated_catalogued_and_dips(tmp_path: Path) -> None:
+    from contimg.sim.sky import inject_source, load_sky, make_sky, write_catalogs
+    from contimg.sim.variability import ese, flux_factor
+
+    sky = make_sky(ra_deg=150.0, dec_deg=50.0, radius_deg=1.0, seed=4, epoch_mjd=60950.0)
+    lc = ese(t_center_mjd=60952.0, duration_s=2 * 86400.0, depth=0.4, edge_boost=0.1)
+    src = inject_source(sky, ra_deg=150.0, dec_deg=50.0, flux_1400_mjy=250.0, variability=lc)
+    others = [s for s in sky.sources if s is not src]
+    sep_arcsec = 3600 * np.hypot(
+        [(s.ra_deg - 150.0) * np.cos(np.radians(50.0)) for s in others],
+        [s.dec_deg - 50.0 for s in others],
+    )
+    assert sep_arcsec.min() > 180.0  # neighbours within 3' were removed
+    write_catalogs(sky, tmp_path)
+    assert src.source_id.startswith("NVSS J")
+    truth = {s.source_id: s for s in load_sky(tmp_path).sources}[src.source_id]
+    assert truth.flux_1400_mjy == 250.0 and truth.variability == lc
+    assert float(flux_factor(lc, 60950.0)) == pytest.approx(1.0, abs=1e-3)
+    assert float(flux_factor(lc, 60952.0)) == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="0 < depth < 1"):
+        ese(t_center_mjd=60952.0, duration_s=1.0, depth=1.5, edge_boost=0.1)

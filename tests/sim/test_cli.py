@@ -29,6 +29,10 @@ def test_catalogs_then_bad_observe_inputs(tmp_path: Path) -> None:
         (["--preset", "huge"], "unknown simulation preset 'huge'"),
         (["--dec", "-70"], "cannot be observed"),
         (["--calibrator", "3C147"], "is not in the sky"),
+        (["--select", "3-1"], "bad group range"),
+        (["--groups", "4", "--select", "0,x"], "bad group selection"),
+        (["--groups", "4", "--select", "2,5"], "not among the run's 0..3"),
+        (["--calibrator", "3C286", "--groups", "4", "--select", "1-3"], "not among the selected"),
     ]
     for extra, message in cases:
         res = contimg("sim", "observe", "--out", str(out), "--catalog-dir", str(cat), *extra)

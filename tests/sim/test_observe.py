@@ -325,3 +325,29 @@ def test_skip_existing_resumes_an_interrupted_run(tmp_path: Path) -> None:
     again = [t["group_id"] for t in run_groups(cfg, skip_existing=True)]
     assert again == [first[1]]
     assert [t["group_id"] for t in run_groups(cfg, skip_existing=True)] == []
+
+
+def test_revisits_on_sidereal_days_with_selected_groups() -> None:
+    """--days repeats the day's groups one sidereal day later (same LST, so the same
+    field); --select skips the groups in between without changing the others."""
+    from contimg.sim.astro import SIDEREAL_DAY_S, lst_deg
+
+    full = plan_groups(60950.0, 11, seed=1)
+    plans = plan_groups(60950.0, 11, seed=1, days=3, select=[0, 8, 9, 10])
+    assert [p.index for p in plans] == list(range(12))
+    assert [p.start_mjd for p in plans] == sorted(p.start_mjd for p in plans)
+    dur_d = DSA110.group_duration_s / 86400.0
+    sidereal_d = SIDEREAL_DAY_S / 86400.0
+    for day in range(3):
+        for k, g in enumerate((0, 8, 9, 10)):
+            p = plans[4 * day + k]
+            assert p.start_mjd == pytest.approx(60950.0 + day * sidereal_d + g * dur_d, abs=1e-9)
+            assert abs(lst_deg(p.mid_mjd) - lst_deg(full[g].mid_mjd)) < 0.01
+    # The jitter of a selected group does not depend on what else is selected.
+    assert plans[1].file_times == full[8].file_times
+    assert len({p.group_id for p in plans}) == 12
+    with pytest.raises(ContimgError, match=r"not among the run's 0\.\.10"):
+        plan_groups(60950.0, 11, seed=1, select=[11])
+    with pytest.raises(ContimgError, match="days must be at least 1"):
+        plan_groups(60950.0, 11, seed=1, days=0)
+    assert observe.parse_selection("0, 8-10,9") == [0, 8, 9, 10]

@@ -90,7 +90,7 @@ def observe(
         str,
         typer.Option(help="UTC ISO start of the first group (earliest start with --calibrator)."),
     ] = DEFAULT_EPOCH,
-    groups: Annotated[int, typer.Option("--groups", help="Consecutive groups to write.")] = 1,
+    groups: Annotated[int, typer.Option("--groups", help="Consecutive groups of a day's run.")] = 1,
     dec: Annotated[
         float | None,
         typer.Option("--dec", help="Pointing Dec (deg); default the calibrator's or the field's."),
@@ -126,10 +126,27 @@ def observe(
         bool,
         typer.Option(help="Skip groups already written (their truth file exists): resume a run."),
     ] = False,
+    days: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Observe the same groups on this many successive sidereal days (same LST: "
+            "the telescope's revisits of a strip of sky).",
+        ),
+    ] = 1,
+    select: Annotated[
+        str | None,
+        typer.Option(
+            help="Only these of the day's groups, e.g. '0,8-10' (0-based; the rest are skipped).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write simulated DSA-110 groups (16 UVH5 subband files each) and their truth."""
+    import signal
+
     from contimg.sim.astro import mjd_from_iso
-    from contimg.sim.observe import plan_run, run_groups
+    from contimg.sim.observe import parse_selection, plan_run, run_groups
     from contimg.telescope import DSA110
 
     cfg = plan_run(
@@ -146,10 +163,13 @@ def observe(
         truth_dir=truth_dir,
         corrupt=corrupt,
         noise=noise,
+        days=days,
+        select=None if select is None else parse_selection(select),
     )
     pace_s = DSA110.group_duration_s if realtime else pace
+    n_total = len(cfg.plans)
     typer.echo(
-        f"simulating {groups} group(s), preset {cfg.preset.name} "
+        f"simulating {n_total} group(s), preset {cfg.preset.name} "
         f"({cfg.layout.n_antennas} antennas, {cfg.preset.n_chan_per_subband} channels/subband), "
         f"Dec {cfg.dec_deg:+.3f} deg, into {out}",
         err=True,
@@ -157,11 +177,14 @@ def observe(
 
     def progress(truth: dict[str, Any], dt: float) -> None:
         typer.echo(
-            f"[{truth['index'] + 1}/{groups}] group {truth['group_id']}: 16 files, "
+            f"[{truth['index'] + 1}/{n_total}] group {truth['group_id']}: 16 files, "
             f"pointing RA {truth['pointing_ra_deg']:.3f} deg, {dt:.1f} s",
             err=True,
         )
 
+    # SIGTERM (a supervisor stopping the demo) ends the run like Ctrl-C: the file being
+    # written is removed, so a resumed run writes that group again.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     for _ in run_groups(cfg, pace_s=pace_s, progress=progress, skip_existing=skip_existing):
         pass
     typer.echo(f"truth in {cfg.truth_dir}")

@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,22 +93,70 @@ class GroupPlan:
         return [f"{ts}_sb{sb:02d}.hdf5" for sb, ts in enumerate(self.file_times)]
 
 
-def plan_groups(start_mjd: float, n_groups: int, *, seed: int) -> list[GroupPlan]:
-    """Timing of ``n_groups`` consecutive groups starting at ``start_mjd``."""
+def plan_groups(
+    start_mjd: float,
+    n_groups: int,
+    *,
+    seed: int,
+    days: int = 1,
+    select: Sequence[int] | None = None,
+) -> list[GroupPlan]:
+    """Timing of the groups of a run starting at ``start_mjd``.
+
+    A day's run is ``n_groups`` consecutive groups; ``select`` keeps only those
+    indices (0-based; default all), so a run can skip the groups in between (they
+    are not simulated). With ``days`` > 1 the same groups are planned again every
+    sidereal day: a drift-scan telescope sees the same strip of sky at the same LST
+    each day, which is how it gets epochs of a source. Plans are in time order and
+    numbered 0, 1, ... (``GroupPlan.index``); the file-time jitter of a group does
+    not depend on ``select``.
+    """
     if n_groups < 1:
         raise ContimgError(f"number of groups must be at least 1 (got {n_groups})")
+    if days < 1:
+        raise ContimgError(f"number of days must be at least 1 (got {days})")
+    chosen = set(range(n_groups)) if select is None else set(select)
+    outside = sorted(g for g in chosen if not 0 <= g < n_groups)
+    if outside or not chosen:
+        raise ContimgError(
+            f"selected groups {outside or '(none)'} are not among the run's 0..{n_groups - 1}"
+        )
     rng = np.random.default_rng([seed, 3])
     dur_s = DSA110.group_duration_s
-    plans = []
-    for g in range(n_groups):
-        start = start_mjd + g * dur_s / 86_400.0
-        times = start + (np.arange(DSA110.n_integrations_per_group) + 0.5) * (
-            DSA110.integration_s / 86_400.0
-        )
-        jitter = rng.uniform(-JITTER_S, JITTER_S, DSA110.n_subbands)
-        names = tuple(astro.iso_from_mjd(start + j / 86_400.0) for j in jitter)
-        plans.append(GroupPlan(g, float(start), np.asarray(times, dtype=np.float64), names))
+    plans: list[GroupPlan] = []
+    for day in range(days):
+        day_start = start_mjd + day * astro.SIDEREAL_DAY_S / 86_400.0
+        for g in range(n_groups):
+            jitter = rng.uniform(-JITTER_S, JITTER_S, DSA110.n_subbands)
+            if g not in chosen:
+                continue
+            start = day_start + g * dur_s / 86_400.0
+            times = start + (np.arange(DSA110.n_integrations_per_group) + 0.5) * (
+                DSA110.integration_s / 86_400.0
+            )
+            names = tuple(astro.iso_from_mjd(start + j / 86_400.0) for j in jitter)
+            plans.append(
+                GroupPlan(len(plans), float(start), np.asarray(times, dtype=np.float64), names)
+            )
     return plans
+
+
+def parse_selection(text: str) -> list[int]:
+    """Group indices from ``"0,8-10"`` (comma-separated indices and inclusive ranges)."""
+    out: set[int] = set()
+    for part in (p.strip() for p in text.split(",")):
+        lo, sep, hi = part.partition("-")
+        try:
+            first = int(lo)
+            last = int(hi) if sep else first
+        except ValueError:
+            raise ContimgError(
+                f"bad group selection {text!r}: write indices and ranges, e.g. '0,8-10'"
+            ) from None
+        if first < 0 or last < first:
+            raise ContimgError(f"bad group range {part!r} in {text!r}")
+        out.update(range(first, last + 1))
+    return sorted(out)
 
 
 def calibrator_start_mjd(name: str, *, after_mjd: float, group_index: int = 0) -> float:
@@ -593,6 +641,8 @@ def plan_run(
     truth_dir: Path | None = None,
     corrupt: bool = True,
     noise: bool = True,
+    days: int = 1,
+    select: Sequence[int] | None = None,
 ) -> RunConfig:
     """Check the inputs and fix everything about a run (nothing is written but dirs).
 
@@ -607,7 +657,7 @@ def plan_run(
         earliest time: the run starts so that the calibrator's first transit after it
         falls mid-way through group ``calibrator_group``.
     n_groups : int
-        Consecutive groups to simulate.
+        Consecutive groups of a day's run.
     dec_deg : float, optional
         Pointing declination (apparent), degrees. Defaults to the calibrator's.
     preset : str
@@ -618,6 +668,10 @@ def plan_run(
         Where per-group truth JSON goes; default ``out_dir / "truth"``.
     corrupt, noise : bool
         Apply antenna corruptions / radiometer noise (both on by default).
+    days : int
+        Observe the same groups on this many successive sidereal days (the same LST).
+    select : sequence of int, optional
+        Indices of the day's groups to simulate (default all); the others are skipped.
     """
     p = get_preset(preset)
     if sky is None:
@@ -645,6 +699,11 @@ def plan_run(
             raise ContimgError(
                 f"calibrator group {calibrator_group} is outside the run's 0..{n_groups - 1}"
             )
+        if select is not None and calibrator_group not in select:
+            raise ContimgError(
+                f"calibrator group {calibrator_group} is not among the selected groups "
+                f"{sorted(select)}"
+            )
         start_mjd = calibrator_start_mjd(
             calibrator, after_mjd=start_mjd, group_index=calibrator_group
         )
@@ -669,7 +728,7 @@ def plan_run(
         noise=noise,
         truth_dir=tdir,
         catalog_dir=Path(catalog_dir) if catalog_dir is not None else None,
-        plans=plan_groups(start_mjd, n_groups, seed=seed),
+        plans=plan_groups(start_mjd, n_groups, seed=seed, days=days, select=select),
     )
     _warn_if_off_sky(cfg)
     return cfg
@@ -776,6 +835,8 @@ def simulate_groups(
     corrupt: bool = True,
     noise: bool = True,
     pace_s: float | None = None,
+    days: int = 1,
+    select: Sequence[int] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Plan a run (:func:`plan_run`, same arguments) and simulate it group by group.
 
@@ -786,6 +847,6 @@ def simulate_groups(
         out_dir=out_dir, catalog_dir=catalog_dir, sky=sky, start_mjd=start_mjd,
         n_groups=n_groups, dec_deg=dec_deg, preset=preset, seed=seed, antpos=antpos,
         calibrator=calibrator, calibrator_group=calibrator_group, truth_dir=truth_dir,
-        corrupt=corrupt, noise=noise,
+        corrupt=corrupt, noise=noise, days=days, select=select,
     )  # fmt: skip
     return run_groups(cfg, pace_s=pace_s)

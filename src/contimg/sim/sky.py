@@ -260,6 +260,44 @@ def make_sky(
     return sky
 
 
+def inject_source(
+    sky: Sky,
+    *,
+    ra_deg: float,
+    dec_deg: float,
+    flux_1400_mjy: float,
+    alpha: float = -0.7,
+    variability: dict[str, Any] | None = None,
+    clear_arcsec: float = 180.0,
+) -> SkySource:
+    """Add a compact (point) source with a chosen light curve to ``sky``; return it.
+
+    Sky sources within ``clear_arcsec`` of it are removed, so that it is isolated
+    (as the calibrators are). Its ``source_id`` is filled by :func:`write_catalogs`,
+    like every other source's.
+    """
+    if flux_1400_mjy <= 0:
+        raise ContimgError(f"injected source flux must be positive (got {flux_1400_mjy} mJy)")
+    near = [
+        s
+        for s in sky.sources
+        if s.calibrator is None
+        and float(_sep_deg(s.ra_deg, s.dec_deg, ra_deg, dec_deg)) * 3600.0 <= clear_arcsec
+    ]
+    sky.sources = [s for s in sky.sources if s not in near]
+    src = SkySource(
+        source_id="",
+        ra_deg=float(ra_deg) % 360.0,
+        dec_deg=float(dec_deg),
+        flux_1400_mjy=float(flux_1400_mjy),
+        alpha=float(alpha),
+        components=[Component(float(ra_deg) % 360.0, float(dec_deg), 1.0)],
+        variability=dict(variability) if variability is not None else dict(var.CONSTANT),
+    )
+    sky.sources.append(src)
+    return src
+
+
 def _sep_deg(ra1: Any, dec1: Any, ra2: Any, dec2: Any) -> Any:
     from contimg.science.beams import angular_separation_rad
 

@@ -55,15 +55,30 @@ def flux_factor(lc: LightCurve, mjd: ArrayLike) -> NDArray[np.float64]:
     raise ValueError(f"unknown light-curve kind {kind!r}")
 
 
-def make_ese(rng: np.random.Generator, *, t_center_mjd: float, duration_s: float) -> LightCurve:
-    """An ESE-like light curve with a random depth (10-50 %) and edge brightening."""
+def ese(*, t_center_mjd: float, duration_s: float, depth: float, edge_boost: float) -> LightCurve:
+    """An ESE-like light curve (see the module docstring); ``depth`` in (0, 1)."""
+    if not 0.0 < depth < 1.0 or edge_boost < 0.0 or duration_s <= 0.0:
+        raise ValueError(
+            f"ESE needs 0 < depth < 1, edge_boost >= 0 and a positive duration "
+            f"(got {depth}, {edge_boost}, {duration_s} s)"
+        )
     return {
         "kind": "ese",
         "t_center_mjd": float(t_center_mjd),
         "duration_s": float(duration_s),
-        "depth": float(rng.uniform(0.1, 0.5)),
-        "edge_boost": float(rng.uniform(0.1, 0.3)),
+        "depth": float(depth),
+        "edge_boost": float(edge_boost),
     }
+
+
+def make_ese(rng: np.random.Generator, *, t_center_mjd: float, duration_s: float) -> LightCurve:
+    """An ESE-like light curve with a random depth (10-50 %) and edge brightening."""
+    return ese(
+        t_center_mjd=t_center_mjd,
+        duration_s=duration_s,
+        depth=float(rng.uniform(0.1, 0.5)),
+        edge_boost=float(rng.uniform(0.1, 0.3)),
+    )
 
 
 def make_rapid(rng: np.random.Generator, *, t_center_mjd: float, width_s: float) -> LightCurve:
