@@ -159,7 +159,8 @@ def run(
             dbs = _fresh(settings)
             rate = populate(dbs, n_rows)
             print(f"  batch insert:             {rate:12,.0f} rows/s   ({_load()})")
-            done.write_text(f"{n_rows}\n")
+            if keep and dbs.products.is_sqlite:
+                done.write_text(f"{n_rows}\n")
         fast, fast_cpu = time_queries(dbs, n_rows // EPOCHS, n_queries, baseline=False)
         slow, _ = time_queries(dbs, n_rows // EPOCHS, max(3, n_queries // 50), baseline=True)
         print(f"  light curve (1,000 pts):  {_fmt(fast)}   ({_load()})")

@@ -17,10 +17,8 @@ DEC = 54.57
 
 @pytest.mark.slow
 def test_simulated_group_is_ingested_and_processed(
-    idb: Database, fdbs: Databases, fast: Settings, backend: str
+    idb: Database, fdbs: Databases, fast: Settings
 ) -> None:
-    if backend != "sqlite":
-        pytest.skip("the simulator's files are backend-independent; one backend suffices")
     from contimg.sim.astro import icrs_of_pointing, mjd_from_iso
     from contimg.sim.observe import simulate_groups
     from contimg.sim.sky import make_sky, write_catalogs
