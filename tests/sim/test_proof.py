@@ -74,7 +74,10 @@ def _simulate_and_image(
     run = json.loads((out / "truth" / "run.json").read_text())
     ms = base / "group.ms"
     group_to_ms([out / f for f in truth["files"]], ms, truth=truth, run=run)
-    image_path = wsclean(ms, base / "img", size=1200, scale_arcsec=12.0)
+    # Natural weighting at Dec 54.6 gives a ~60" x 32" beam: 6" cells put 5 of them across
+    # its minor axis (at 12" the beam-fitted peaks of sources between pixels came out up to
+    # 5 % low), and 2400 of them cover the 4 deg field.
+    image_path = wsclean(ms, base / "img", size=2400, scale_arcsec=6.0)
     with fits.open(image_path) as hdul:
         hdr = hdul[0].header
         img = np.asarray(hdul[0].data[0, 0], dtype=np.float64)
@@ -118,11 +121,11 @@ def test_source_free_rms_is_the_radiometer_noise(tmp_path: Path) -> None:
 
 
 def test_bright_sources_flux_and_position(tmp_path: Path) -> None:
-    """Sky of 100-500 mJy sources: bright (> 100 sigma) compact ones match the truth.
+    """Sky of 100-500 mJy sources: bright (> 100 sigma) compact isolated ones match the truth.
 
-    Each peak is within 5 % of the truth, or (for the rare outlier) within 3 times the
-    local residual rms, which a 24-antenna clean of this sky leaves at ~2x the
-    radiometer noise; the median deviation is within 3 %. Positions are within a
+    Each fitted peak, divided by the Airy beam averaged over the group and the band, is
+    within 5 % of the truth's band-centre flux (the radiometer noise moves a > 100 sigma
+    peak by < 1 %), the median deviation is within 3 %, and each position is within a
     fifth of the beam's minor axis.
     """
     im = _simulate_and_image(tmp_path, min_flux_mjy=100.0, max_flux_mjy=500.0, density=150.0)
@@ -131,7 +134,7 @@ def test_bright_sources_flux_and_position(tmp_path: Path) -> None:
     ny, nx = im.img.shape
     yy, xx = np.mgrid[0:ny, 0:nx]
     beam_px = im.bmaj_arcsec / im.cell_arcsec
-    deviations = []
+    rows = []
     for s, x, y, a, p in zip(im.truth["sources"], im.px, im.py, im.app_jy, im.pb, strict=True):
         src = by_id[s["source_id"]]
         if a < 100 * sigma_pred or p < 0.5 or len(src.components) > 1 or src.maj_arcsec > 3:
@@ -141,14 +144,18 @@ def test_bright_sources_flux_and_position(tmp_path: Path) -> None:
         if (im.app_jy[near] > 0.1 * a).sum() > 1:
             continue
         peak, fx, fy = fit_point(im.img, float(x), float(y), im.beam_pix)
-        true_mjy = s["flux_centre_mjy"]
-        dev = 1000 * peak / p / true_mjy - 1
+        ratio = 1000 * peak / p / s["flux_centre_mjy"]
+        sep = np.hypot(fx - x, fy - y) * im.cell_arcsec
         r = np.hypot(xx - x, yy - y)
         local_rms = float(np.std(im.residual[(r > 3 * beam_px) & (r < 8 * beam_px)]))
-        allowed = max(0.05, 3 * local_rms / (peak or 1.0))
-        assert abs(dev) < allowed, (s["source_id"], dev, local_rms)
-        sep = np.hypot(fx - x, fy - y) * im.cell_arcsec
-        assert sep < im.bmin_arcsec / 5, (s["source_id"], sep, im.bmin_arcsec)
-        deviations.append(dev)
-    assert len(deviations) >= 3
-    assert abs(float(np.median(deviations))) < 0.03, deviations
+        rows.append((s["source_id"], a, ratio, sep, local_rms))
+        print(f"{s['source_id']}: apparent {a * 1e3:.0f} mJy, local residual rms "
+              f"{local_rms * 1e3:.1f} mJy, peak / truth {ratio:.3f}, "
+              f"offset {sep:.1f}\"")  # fmt: skip
+    assert len(rows) >= 3
+    ratios = np.array([r[2] for r in rows])
+    print(f"peak / truth: min {ratios.min():.3f} median {np.median(ratios):.3f} "
+          f"max {ratios.max():.3f} (beam minor {im.bmin_arcsec:.1f}\")")  # fmt: skip
+    assert all(abs(r[2] - 1) < 0.05 for r in rows), rows
+    assert abs(float(np.median(ratios)) - 1) < 0.03, rows
+    assert all(r[3] < im.bmin_arcsec / 5 for r in rows), rows
