@@ -32,8 +32,9 @@ sources outside the image would leave undeconvolved sidelobes in it). CLEAN puts
 components on pixel centres, so a source between pixels is split and its restored peak
 under-reads: measured on 40 simulated sources, the beam-fitted peak was 4.5 % low at 6"
 cells (worst 8 %), 3 % at 3" and 2 % at 2-2.5" (docs/imaging.md). WSClean's time grows
-little with the grid (gridding dominates): 47 s at 4096 x 3" against 39 s at 2048 x 6"
-for one ci group."""
+far less than the pixel count (gridding the visibilities dominates): one ci group took
+33-34 s at 4096 x 3" against 18-21 s at 2048 x 6" on a quiet machine (47 s against 39 s
+under load)."""
 
 
 @dataclass(frozen=True)
