@@ -72,7 +72,7 @@ def serve(
     )
     if workers == 1:
         uvicorn.run(
-            create_app(s),
+            create_app(s, freeze_gc=True),
             host=s.api.host,
             port=s.api.port,
             log_level="info",
