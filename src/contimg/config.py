@@ -179,7 +179,10 @@ class MosaicSettings(BaseModel):
         0.5, gt=0, description="Pointings closer in Dec than this go into one mosaic."
     )
     cell_arcsec: float | None = Field(
-        None, gt=0, description="Mosaic pixel size; default the finest input cell."
+        None,
+        gt=0,
+        description="Mosaic pixel size; default a third of the sharpest beam's minor axis "
+        "(never finer than the inputs' finest cell).",
     )
     pb_min: float = Field(
         0.2, gt=0, lt=1, description="Pixels below this beam response get no weight."

@@ -327,3 +327,29 @@ def test_a_full_day_wraps_around_the_sky(sqlite_settings: Settings, tmp_path: Pa
     peak, _, _ = synth.fit_peak(data, float(sx[0]), float(sy[0]), half_px=4)
     assert peak == pytest.approx(1.0, rel=0.03)
     dbs.dispose()
+
+
+@pytest.mark.parametrize(
+    ("cell_arcsec", "minors", "expected_arcsec"),
+    [
+        (3.0, [18.0, 15.0], 5.0),  # fine CLEAN cells: a third of the sharpest beam
+        (10.0, [18.0], 10.0),  # never finer than the inputs
+        (3.0, [None], 3.0),  # no beam recorded: the finest input cell
+    ],
+)
+def test_default_cell_is_a_third_of_the_beam(
+    cell_arcsec: float, minors: list[float | None], expected_arcsec: float
+) -> None:
+    from types import SimpleNamespace
+
+    from astropy.wcs import WCS
+
+    from contimg.mosaic.builder import default_cell_deg
+    from contimg.mosaic.inputs import ImageGeometry
+
+    wcs = WCS(naxis=2)
+    wcs.wcs.cdelt = [-cell_arcsec / 3600, cell_arcsec / 3600]
+    geometries = [ImageGeometry(wcs=wcs, shape=(64, 64), freq_hz=1.4e9) for _ in minors]
+    inputs = [SimpleNamespace(beam_minor_arcsec=m) for m in minors]
+    cell = default_cell_deg(inputs, geometries)  # type: ignore[arg-type]
+    assert cell * 3600 == pytest.approx(expected_arcsec)
