@@ -11,15 +11,23 @@ itself, never to the tools a child runs (a worker's WSClean or DP3): the child
 decides what to do with them (a worker stops its tool and returns its group to the
 queue). Only a child that has not exited after the timeout is SIGKILLed, with its
 whole process group.
+
+If the supervisor itself dies without stopping them (SIGKILL, a crash), each child
+gets SIGTERM from the kernel (Linux ``PR_SET_PDEATHSIG``) and shuts down as on
+Ctrl-C: nothing keeps running unsupervised. (The kernel watches the thread that
+started the child: start and poll the supervisor from one long-lived thread.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +35,20 @@ from pathlib import Path
 from typing import IO
 
 log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _terminate_with(parent_pid: int) -> None:
+    """In a child between fork and exec: ask for SIGTERM when ``parent_pid`` dies.
+
+    If the parent died before the request took effect, the child terminates at once.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 @dataclass
@@ -59,12 +81,14 @@ class Supervisor:
         if child._log is None:
             child._log = (self.log_dir / f"{child.name}.log").open("ab")
         env = {**os.environ, **child.env}
+        parent = os.getpid()
         child.proc = subprocess.Popen(
             list(child.argv),
             stdout=child._log,
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,  # Ctrl-C reaches the supervisor, which stops children
+            preexec_fn=functools.partial(_terminate_with, parent),
         )
         log.info("started %s (pid %d): %s", child.name, child.proc.pid, " ".join(child.argv))
 

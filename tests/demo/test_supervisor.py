@@ -3,6 +3,10 @@ everything on request."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -58,3 +62,44 @@ def test_restart_finish_and_stop(tmp_path: Path) -> None:
             or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
         )
     assert "up" in (tmp_path / "logs" / "sleeper.log").read_text()
+
+
+def test_children_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    """SIGKILL of the supervisor: its children get SIGTERM from the kernel and exit."""
+    py = sys.executable
+    pid_file = tmp_path / "child.pid"
+    sleeper = (
+        f"import os, pathlib, time; pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()));"
+        " time.sleep(600)"
+    )
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from contimg.supervisor import Child, Supervisor\n"
+        f"sup = Supervisor([Child('sleeper', [sys.executable, '-c', {sleeper!r}])],"
+        f" log_dir=Path({str(tmp_path / 'logs')!r}))\n"
+        "sup.start()\n"
+        "while True:\n    sup.poll(); time.sleep(0.1)\n"
+    )
+    supervisor = subprocess.Popen([py, "-c", script])
+    try:
+        assert _wait(lambda: pid_file.exists() and pid_file.read_text() != "")
+        child_pid = int(pid_file.read_text())
+        assert Path(f"/proc/{child_pid}").exists()
+        supervisor.send_signal(signal.SIGKILL)
+        supervisor.wait(timeout=10)
+
+        def gone() -> bool:
+            try:
+                status = Path(f"/proc/{child_pid}/status").read_text()
+            except FileNotFoundError:
+                return True
+            return "zombie" in status.lower()
+
+        assert _wait(gone, timeout_s=10), "the child outlived its supervisor"
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
