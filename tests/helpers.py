@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+import json
+import os
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from contimg.config import Settings
 from contimg.db import cal_registry, ingest, master_sources, products
 from contimg.db.engine import Databases
 
@@ -177,3 +181,24 @@ def dump(dbs: Databases) -> dict[str, list[tuple[Any, ...]]]:
                 rows = conn.execute(sa.select(*cols)).all()
                 out[table.name] = sorted(tuple(r) for r in rows)
     return out
+
+
+def worker_env(
+    cfg: Settings, record_dir: Path, *, stage_module: str, **extra: str
+) -> dict[str, str]:
+    """Environment for a ``contimg worker`` subprocess of ``cfg`` that runs only the test
+    stages of ``stage_module`` (which record their events under ``record_dir``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTIMG_")}
+    env.update(
+        PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+        CONTIMG_HOME=str(cfg.home),
+        CONTIMG_WORKER__STAGE_MODULES=json.dumps([stage_module]),
+        CONTIMG_WORKER__BUILTIN_STAGES="false",
+        CONTIMG_WORKER__POLL_INTERVAL_S="0.2",
+        CONTIMG_TEST_RECORD_DIR=str(record_dir),
+        OPENBLAS_NUM_THREADS="1",
+    )
+    if cfg.database_url:
+        env["CONTIMG_DATABASE_URL"] = cfg.database_url
+    env.update(extra)
+    return env

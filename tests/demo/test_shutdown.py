@@ -7,7 +7,6 @@ signal must reach the worker, not its tool.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -22,7 +21,8 @@ from contimg.config import Settings
 from contimg.db.engine import Database
 from contimg.db.queries import ingest as iq
 from contimg.supervisor import Child, Supervisor
-from tests.conftest import REPO_ROOT, init_databases
+from tests import helpers
+from tests.conftest import init_databases
 from tests.ingest.helpers import queue_pending_groups
 
 pytestmark = pytest.mark.timeout(300)
@@ -31,18 +31,7 @@ CONTIMG = str(Path(sys.executable).parent / "contimg")
 
 
 def worker_env(settings: Settings, record: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTIMG_")}
-    env.update(
-        PYTHONPATH=str(REPO_ROOT),
-        CONTIMG_HOME=str(settings.home),
-        CONTIMG_WORKER__STAGE_MODULES=json.dumps(["tests.demo.stages_for_shutdown"]),
-        CONTIMG_WORKER__BUILTIN_STAGES="false",
-        CONTIMG_WORKER__POLL_INTERVAL_S="0.2",
-        CONTIMG_TEST_RECORD_DIR=str(record),
-    )
-    if settings.database_url:
-        env["CONTIMG_DATABASE_URL"] = settings.database_url
-    return env
+    return helpers.worker_env(settings, record, stage_module="tests.demo.stages_for_shutdown")
 
 
 def wait_for(cond: Callable[[], bool], what: str, alive: Callable[[], bool]) -> None:

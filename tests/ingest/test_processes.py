@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,27 +16,16 @@ from contimg.config import Settings
 from contimg.db.engine import Database
 from contimg.db.ingest import performance_metrics, subband_files
 from contimg.db.queries import ingest as iq
-from tests.conftest import REPO_ROOT
+from tests import helpers
 from tests.ingest.helpers import queue_pending_groups
 
 CONTIMG = [str(Path(sys.executable).parent / "contimg")]
 
 
 def worker_env(cfg: Settings, record_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTIMG_")}
-    env.update(
-        PYTHONPATH=str(REPO_ROOT),
-        CONTIMG_HOME=str(cfg.home),
-        CONTIMG_WORKER__STAGE_MODULES=json.dumps(["tests.ingest.stages_for_tests"]),
-        CONTIMG_WORKER__BUILTIN_STAGES="false",
-        CONTIMG_WORKER__POLL_INTERVAL_S="0.2",
-        CONTIMG_TEST_RECORD_DIR=str(record_dir),
-        OPENBLAS_NUM_THREADS="1",
+    return helpers.worker_env(
+        cfg, record_dir, stage_module="tests.ingest.stages_for_tests", **extra
     )
-    if cfg.database_url:
-        env["CONTIMG_DATABASE_URL"] = cfg.database_url
-    env.update(extra)
-    return env
 
 
 def events(record_dir: Path) -> list[tuple[str, str, str]]:
