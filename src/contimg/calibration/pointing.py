@@ -15,6 +15,7 @@ from astropy.coordinates import ICRS, EarthLocation, HADec, SkyCoord
 from astropy.time import Time
 from astropy.utils import iers
 
+from contimg.science.mosaic import drift_offsets_deg
 from contimg.telescope import DSA110
 
 iers.conf.auto_download = False
@@ -60,10 +61,6 @@ def field_name(ra_deg: float, dec_deg: float) -> str:
     return f"J{hh:02d}{mm:02d}{sign}{int(abs(dec_deg)):02d}"
 
 
-SIDEREAL_DEG_PER_DAY = 360.98564736629
-"""Rate at which the meridian pointing's RA advances (degrees per solar day)."""
-
-
 def dec_of_date(ra_deg: float, dec_deg: float, mjd: float) -> float:
     """Declination of date (as the dishes are set) of an ICRS direction at ``mjd``."""
     t = Time(mjd, format="mjd", scale="utc")
@@ -78,16 +75,8 @@ def drift_pointings(
     """ICRS meridian pointings sampled over a group from its mid-time pointing.
 
     The RA advances at the sidereal rate; the ICRS Dec is constant to < 1" over a group.
-    The samples are the centres of ``n`` equal slices of [start, end], so that their mean
-    is the time average over the group (the integrations fill the span uniformly).
-    Sampling the two ends instead over-weights the extremes: the mean Airy response came
-    out 0.5 % low for every source at Dec 52.
+    The samples are :func:`contimg.science.mosaic.drift_offsets_deg`'s: the centres of
+    ``n`` equal slices of [start, end].
     """
-    step = (end_mjd - start_mjd) / max(n, 1)
-    return [
-        (
-            (ra_deg + (start_mjd + (k + 0.5) * step - mid_mjd) * SIDEREAL_DEG_PER_DAY) % 360.0,
-            dec_deg,
-        )
-        for k in range(n)
-    ]
+    offsets = drift_offsets_deg(start_mjd=start_mjd, mid_mjd=mid_mjd, end_mjd=end_mjd, n_samples=n)
+    return [((ra_deg + float(off)) % 360.0, dec_deg) for off in offsets]

@@ -455,15 +455,19 @@ SIDEREAL_DEG_PER_DAY = 360.98564736629
 def drift_offsets_deg(
     *, start_mjd: float, mid_mjd: float, end_mjd: float, n_samples: int = 9
 ) -> NDArray[np.float64]:
-    """RA offsets (deg) from the mid-time pointing of ``n_samples`` meridian pointings
-    spread evenly from ``start_mjd`` to ``end_mjd`` (the sky drifts at the sidereal rate).
+    """RA offsets (deg) from the mid-time pointing of ``n_samples`` meridian pointings:
+    the centres of ``n_samples`` equal slices of [start, end] (the sky drifts at the
+    sidereal rate), so that their mean is the time average over the group.
 
-    This is the sampling the imaging stage's primary-beam correction uses
-    (docs/imaging.md), so the mosaic weights use the beam the images were divided by.
+    The one sampling of a group's drift: the imaging stage's primary-beam correction
+    (:func:`contimg.calibration.pointing.drift_pointings`, docs/imaging.md) and the mosaic
+    weights both use it, so the mosaic weights with the beam the images were divided by.
+    Sampling the two ends instead over-weights the extremes: the mean Airy response came
+    out 0.5 % low for every source at Dec 52.
     """
     if n_samples < 2 or not end_mjd > start_mjd:
         return np.zeros(1)
-    t = start_mjd + np.arange(n_samples) * (end_mjd - start_mjd) / (n_samples - 1)
+    t = start_mjd + (np.arange(n_samples) + 0.5) * (end_mjd - start_mjd) / n_samples
     return np.asarray((t - mid_mjd) * SIDEREAL_DEG_PER_DAY, dtype=np.float64)
 
 
