@@ -160,7 +160,16 @@ class MosaicSettings(BaseModel):
     """Mosaics of time windows and their automatic scheduler (docs/mosaics.md)."""
 
     window_s: float = Field(
-        3600.0, gt=0, description="Length of automatic windows, s (aligned to UTC midnight)."
+        3600.0,
+        gt=0,
+        description="Length of automatic windows in sidereal seconds of LST (3600: one hour "
+        "of LST); windows start at lst_origin_h and restart every sidereal day.",
+    )
+    lst_origin_h: float = Field(
+        0.0,
+        ge=0,
+        lt=24,
+        description="Local sidereal time (h) at which each sidereal day's first window starts.",
     )
     poll_interval_s: float = Field(60.0, gt=0, description="Scheduler pass period, s.")
     idle_close_s: float = Field(
@@ -171,8 +180,11 @@ class MosaicSettings(BaseModel):
     lookback_days: float = Field(
         3.0, gt=0, description="Scheduler considers images this far before the newest one."
     )
-    claim_timeout_s: float = Field(
-        3600.0, gt=0, description="A window claimed this long ago without an outcome is retaken."
+    lease_s: float = Field(
+        120.0,
+        gt=0,
+        description="A build's claim is renewed every lease_s / 4; a claim not renewed for "
+        "lease_s (its scheduler was killed) is retaken.",
     )
     max_attempts: int = Field(3, ge=1, description="Builds tried per window before giving up.")
     dec_tolerance_deg: float = Field(

@@ -79,9 +79,11 @@ class DemoOptions:
     seed: int = 110
     host: str = "127.0.0.1"
     port: int = 8000
-    mosaic_groups: int = 3
-    """Groups per automatic mosaic window (the demo's windows are shorter than the
-    production hour so a mosaic appears within minutes)."""
+    mosaic_groups: int | None = None
+    """Groups per automatic mosaic window (default ``science_groups``: one mosaic per
+    day's science strip). The windows start at the strip's LST, so each sidereal day's
+    strip is one mosaic; they are shorter than the production hour of LST so a mosaic
+    appears within minutes."""
     ese_day: int = 3
     """Day (1-based) from which the injected source is in its ESE dip: after two days of
     steady epochs, so its baseline and the references' are set before the dip."""
@@ -100,13 +102,27 @@ class DemoOptions:
         """The day's groups that are simulated: the calibrator's and the science strip."""
         return [0, *range(self.science_offset, self.day_groups)]
 
-    def env(self) -> dict[str, str]:
-        """Environment of every child: demo-friendly cadences, then ``extra_env``."""
+    def mosaic_window(self) -> tuple[float, float]:
+        """``(window_s, lst_origin_h)`` of the demo's automatic mosaics: windows of
+        ``mosaic_groups`` groups of LST starting at the first science group's LST, so
+        that every sidereal day's science strip is one window."""
+        from contimg.mosaic.scheduler import lst_hours, sidereal_length_s
         from contimg.telescope import DSA110
 
+        n = self.mosaic_groups or self.science_groups
+        first_science = plan(self)[1]
+        window_s = sidereal_length_s(n * DSA110.group_duration_s)
+        return window_s, lst_hours(first_science.start_mjd)
+
+    def env(self) -> dict[str, str]:
+        """Environment of every child: demo-friendly cadences, then ``extra_env``."""
+        window_s, lst_origin_h = self.mosaic_window()
         return {
             "CONTIMG_IMAGING__PRESET": self.preset,
-            "CONTIMG_MOSAIC__WINDOW_S": f"{self.mosaic_groups * DSA110.group_duration_s:.3f}",
+            "CONTIMG_MOSAIC__WINDOW_S": f"{window_s:.3f}",
+            "CONTIMG_MOSAIC__LST_ORIGIN_H": f"{lst_origin_h:.6f}",
+            # The last window also closes 2 min after the data stop (production 30 min).
+            "CONTIMG_MOSAIC__IDLE_CLOSE_S": "120",
             "CONTIMG_MOSAIC__POLL_INTERVAL_S": "15",
             "CONTIMG_WORKER__LEASE_S": "60",
             "CONTIMG_WORKER__HEARTBEAT_S": "10",

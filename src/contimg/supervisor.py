@@ -128,7 +128,7 @@ class Supervisor:
     def running(self) -> list[str]:
         return [c.name for c in self.children if c.proc is not None and c.proc.poll() is None]
 
-    def stop(self, *, timeout_s: float = 20.0) -> None:
+    def stop(self, *, timeout_s: float = 8.0) -> None:
         """SIGTERM every child (the child process only, not its process group), wait up
         to ``timeout_s``, then SIGKILL the process group of any child still running."""
         self._stopping = True

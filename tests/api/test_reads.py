@@ -7,6 +7,7 @@ import io
 import urllib.parse
 
 import numpy as np
+import pytest
 from astropy.io import fits
 from PIL import Image
 
@@ -359,6 +360,43 @@ def test_export_whole_result(client: TestClient, deployment: Deployment) -> None
         r = client.get(f"{V1}/{path}/export", params={"format": "json"})
         assert r.status_code == 200, path
         assert len(r.json()) == client.get(f"{V1}/{path}").json()["count"], path
+
+
+def test_exports_name_their_units_and_match_the_dashboard(client: TestClient) -> None:
+    """Export fluxes are in the dashboard's mJy (mJy/beam), each column named with its
+    unit; no export has a Jy column or a quantity without its unit."""
+    src = sid(0)
+    phot = client.get(
+        f"{V1}/photometry/export", params={"format": "json", "source_id": src, "sort": "mjd"}
+    ).json()
+    curve = client.get(f"{V1}/sources/{src}/lightcurve").json()["points"]
+    assert phot and len(phot) == len(curve)
+    for row, point in zip(phot, curve, strict=True):
+        assert "peak_jyb" not in row and "raw_peak_jyb" not in row
+        assert row["peak_mjyb"] == pytest.approx(point["flux_mjy"])
+        assert row["peak_err_mjyb"] == pytest.approx(point["error_mjy"])
+        assert row["raw_peak_mjyb"] == pytest.approx(point["raw_flux_mjy"])
+    csv_head = client.get(f"{V1}/photometry/export", params={"format": "csv"}).text.split("\n")[0]
+    assert "peak_mjyb" in csv_head.split(",") and "peak_jyb" not in csv_head.split(",")
+
+    images = client.get(f"{V1}/images", params={"sort": "id", "page_size": 500}).json()["data"]
+    exported = client.get(f"{V1}/images/export", params={"format": "json", "sort": "id"}).json()
+    for api_row, row in zip(images, exported, strict=True):
+        if api_row["noise_jy"] is not None:
+            assert row["noise_mjyb"] == pytest.approx(api_row["noise_jy"] * 1000)
+    cat = client.get(f"{V1}/catalog/sources/export", params={"format": "json"}).json()
+    api_cat = client.get(f"{V1}/catalog/sources", params={"page_size": 500}).json()["data"]
+    by_id = {r["source_id"]: r for r in api_cat}
+    for row in cat:
+        if row["s_nvss_mjy"] is not None:
+            assert row["s_nvss_mjy"] == pytest.approx(by_id[row["source_id"]]["s_nvss"] * 1000)
+
+    for path in ("ms", "images", "photometry", "sources", "candidates", "mosaics",
+                 "catalog/sources", "calibration/tables", "performance/metrics"):  # fmt: skip
+        head = client.get(f"{V1}/{path}/export", params={"format": "csv"}).text.split("\n")[0]
+        columns = head.split(",")
+        assert not [c for c in columns if c.endswith(("_jy", "_jyb"))], (path, columns)
+        assert not {"s_nvss", "s_vlass", "noise_mjy", "total_time"} & set(columns), path
 
 
 def test_ingest_file_log(client: TestClient) -> None:

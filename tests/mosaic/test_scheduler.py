@@ -1,4 +1,4 @@
-"""Automatic mosaics: hourly windows built once all their images exist, never twice."""
+"""Automatic mosaics: LST windows built once all their images exist, never twice."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ from contimg.config import Settings
 from contimg.db.engine import Databases
 from contimg.db.products import mosaic_windows, mosaics
 from contimg.db.queries import mosaics as q
-from contimg.mosaic.scheduler import plan_windows, run_once
+from contimg.mosaic.scheduler import lst_hours, plan_windows, run_once, window_of
 
 from . import synth
 
-START = 61000.0  # 2025-11-21T00:00 UTC, an hour boundary
+START = window_of(61000.0, window_s=86_400.0)[1]
+"""2025-11-21T03:51:29 UTC, when the mean LST at DSA-110 is 0 h: an LST-hour boundary."""
 HOUR_D = 1.0 / 24.0
+LST_HOUR_D = 3600.0 / 86_400.0 * 360.0 / 360.98564736629  # one hour of LST in UTC days
 NOW = 1.8e9
+W0 = "2025-11-21T03:51:29/LST00:00:00+3600s/dec+54.6"
+W1 = "2025-11-21T04:51:19/LST01:00:00+3600s/dec+54.6"
 TINY = synth.SynthConfig(
     n_px=48, cell_arcsec=360.0, beam_major_arcsec=1800.0, beam_minor_arcsec=1200.0
 )
@@ -41,19 +45,44 @@ def _mosaic_rows(dbs: Databases) -> list[dict]:
         return [dict(r._mapping) for r in conn.execute(mosaics.select().order_by(mosaics.c.id))]
 
 
-def test_plan_windows_by_hour_and_pointing() -> None:
+def test_start_is_an_lst_hour() -> None:
+    assert synth.group_id_at(START) == "2025-11-21T03:51:29"
+    assert min(lst_hours(START), 24.0 - lst_hours(START)) == pytest.approx(0.0, abs=1e-6)
+    assert window_of(START, window_s=3600.0)[0] == pytest.approx(START, abs=1e-9)
+
+
+def test_plan_windows_by_lst_hour_and_pointing() -> None:
     epochs = [(START + 0.01, 54.57), (START + 0.02, 54.57), (START + 0.05, 54.57)]
     epochs += [(START + 0.03, 16.3)]
     windows = plan_windows(epochs, window_s=3600.0, dec_tolerance_deg=0.5)
     assert [(w.key, w.n_images) for w in windows] == [
-        ("2025-11-21T00:00:00/3600s/dec+16.3", 1),
-        ("2025-11-21T00:00:00/3600s/dec+54.6", 2),
-        ("2025-11-21T01:00:00/3600s/dec+54.6", 1),
+        ("2025-11-21T03:51:29/LST00:00:00+3600s/dec+16.3", 1),
+        ("2025-11-21T03:51:29/LST00:00:00+3600s/dec+54.6", 2),
+        ("2025-11-21T04:51:19/LST01:00:00+3600s/dec+54.6", 1),
     ]
     assert windows[1].start_mjd == pytest.approx(START)
-    assert windows[1].end_mjd == pytest.approx(START + HOUR_D)
+    assert windows[1].end_mjd == pytest.approx(START + LST_HOUR_D)
     assert windows[1].dec_min_deg < 54.57 < windows[1].dec_max_deg
-    assert windows[1].name == "2025-11-21T00:00:00_1h_dec+54.6"
+    assert windows[1].name == "2025-11-21T03:51:29_LST0000_1h_dec+54.6"
+
+
+def test_windows_restart_every_sidereal_day() -> None:
+    """The same LST falls in the same window every sidereal day (~3 min 56 s earlier
+    in UTC each day), and a day's last window stops at the next day's origin."""
+    sidereal_day_d = 86_164.0905 / 86_400.0
+    origin_h = 5.5
+    first = window_of(START + 0.3, window_s=1000.0, lst_origin_h=origin_h)
+    for day in range(1, 8):
+        start, end = window_of(
+            START + 0.3 + day * sidereal_day_d, window_s=1000.0, lst_origin_h=origin_h
+        )
+        assert start == pytest.approx(first[0] + day * sidereal_day_d, abs=1e-8)
+        assert end == pytest.approx(first[1] + day * sidereal_day_d, abs=1e-8)
+    day_start, _ = window_of(START + 0.3, window_s=86_400.0, lst_origin_h=origin_h)
+    assert lst_hours(day_start) == pytest.approx(origin_h, abs=1e-6)
+    last = window_of(day_start - 1e-6, window_s=1000.0, lst_origin_h=origin_h)
+    assert last[1] == pytest.approx(day_start, abs=1e-9)  # 86,400 = 86 x 1000 + 400
+    assert (last[1] - last[0]) * 86_400.0 == pytest.approx(400.0 * 360 / 360.98564736629)
 
 
 def test_hourly_windows_built_once_when_complete(
@@ -65,11 +94,11 @@ def test_hourly_windows_built_once_when_complete(
     _record(dbs, hour0 + hour1)
 
     report = run_once(settings, dbs, scheduler_id="s1", now=NOW)
-    assert [k for k, _ in report.built] == ["2025-11-21T00:00:00/3600s/dec+54.6"]
-    assert [k for k, _ in report.waiting] == ["2025-11-21T01:00:00/3600s/dec+54.6"]
+    assert [k for k, _ in report.built] == [W0]
+    assert [k for k, _ in report.waiting] == [W1]
     rows = _mosaic_rows(dbs)
     assert len(rows) == 1 and rows[0]["n_images"] == 12
-    assert rows[0]["name"] == "2025-11-21T00:00:00_1h_dec+54.6"
+    assert rows[0]["name"] == "2025-11-21T03:51:29_LST0000_1h_dec+54.6"
     assert all(v is not None for v in rows[0].values())
 
     # A second pass (and a second scheduler) builds nothing again.
@@ -81,14 +110,14 @@ def test_hourly_windows_built_once_when_complete(
     rest = _groups(tmp_path / "c", start_mjd=START + 15 * synth.GROUP_S / 86400, n=10, seed=3)
     _record(dbs, rest)
     report = run_once(settings, dbs, scheduler_id="s2", now=NOW + 30)
-    assert [k for k, _ in report.built] == ["2025-11-21T01:00:00/3600s/dec+54.6"]
+    assert [k for k, _ in report.built] == [W1]
     rows = _mosaic_rows(dbs)
-    assert [r["n_images"] for r in rows] == [12, 11]  # 11.6 groups an hour
+    assert [r["n_images"] for r in rows] == [12, 11]  # 11.6 groups an hour of LST
     with dbs.products.read() as conn:
         rows_w = conn.execute(mosaic_windows.select()).all()
     states = {r.window_key: (r.state, r.attempts) for r in rows_w}
-    assert states["2025-11-21T00:00:00/3600s/dec+54.6"] == ("done", 1)
-    assert states["2025-11-21T01:00:00/3600s/dec+54.6"] == ("done", 1)
+    assert states[W0] == ("done", 1)
+    assert states[W1] == ("done", 1)
 
 
 def test_window_waits_for_groups_still_processing(
@@ -102,7 +131,7 @@ def test_window_waits_for_groups_still_processing(
         synth.record_queue(conn, hour0[11:], state="in_progress", received_at=NOW - 60)
     report = run_once(settings, dbs, scheduler_id="s1", now=NOW)
     assert report.built == []
-    assert report.waiting[0][0] == "2025-11-21T00:00:00/3600s/dec+54.6"
+    assert report.waiting[0][0] == W0
     assert "1 group(s) still processing" in report.waiting[0][1]
 
     with dbs.ingest.write() as conn:
@@ -114,7 +143,7 @@ def test_window_waits_for_groups_still_processing(
     with dbs.products.write() as conn:
         synth.record_groups(conn, hour0[11:])
     report = run_once(settings, dbs, scheduler_id="s1", now=NOW + 5)
-    assert [k for k, _ in report.built] == ["2025-11-21T00:00:00/3600s/dec+54.6"]
+    assert [k for k, _ in report.built] == [W0]
     assert _mosaic_rows(dbs)[0]["n_images"] == 12
 
 
@@ -129,7 +158,7 @@ def test_last_window_closes_when_data_stop(
     leftover = settings.products_path / "mosaics" / ".old.fits.tmp-123"
     leftover.parent.mkdir(parents=True)
     leftover.write_bytes(b"partial")
-    os.utime(leftover, (NOW - 2 * settings.mosaic.claim_timeout_s,) * 2)
+    os.utime(leftover, (NOW - 2 * settings.mosaic.lease_s,) * 2)
     assert run_once(settings, dbs, scheduler_id="s1", now=NOW).built == []
     assert not leftover.exists()
     idle_now = NOW + settings.mosaic.idle_close_s

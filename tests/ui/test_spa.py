@@ -30,13 +30,41 @@ def _build(tmp_path: Path) -> Path:
     return static
 
 
+APP_TSX = Path(__file__).resolve().parents[2] / "frontend" / "src" / "App.tsx"
+
+
 def test_deep_links_get_index_html(tmp_path: Path) -> None:
     client = _app(_build(tmp_path))
-    for path in ("/", "/sources/NVSS%20J115806.4%2B395636", "/queue?state=failed", "/a/b/c"):
+    pages = ("/", "/sources/NVSS%20J115806.4%2B395636", "/queue?state=failed", "/queue/",
+             "/queue/2025-10-02T00:00:00", "/calibration", "/images/12", "/candidates",
+             "/mosaics", "/mosaics/3", "/sources")  # fmt: skip
+    for path in pages:
         r = client.get(path)
         assert r.status_code == 200, path
         assert "id=root" in r.text
         assert r.headers["cache-control"] == "no-cache"
+
+
+def test_unknown_pages_get_the_app_with_404(tmp_path: Path) -> None:
+    client = _app(_build(tmp_path))
+    for path in ("/a/b/c", "/overview", "/sources/x/y", "/candidate", "/images/1/2", "/x.png"):
+        r = client.get(path)
+        assert r.status_code == 404, path
+        assert "id=root" in r.text  # the app's own "page not found"
+        assert r.headers["content-type"].startswith("text/html")
+
+
+def test_pages_follow_the_app_routes() -> None:
+    """PAGES matches every <Route path> of App.tsx (with a sample parameter)."""
+    import re
+
+    from contimg.api.spa import PAGES
+
+    paths = re.findall(r'<Route path="([^"*]+)"', APP_TSX.read_text())
+    assert len(paths) >= 10
+    for path in paths:
+        sample = re.sub(r":\w+", "X", path)
+        assert PAGES.fullmatch(sample), path
 
 
 def test_assets_are_served_and_cached(tmp_path: Path) -> None:
@@ -66,6 +94,6 @@ def test_no_file_outside_the_build(tmp_path: Path) -> None:
 
 def test_unbuilt_app_says_how_to_build(tmp_path: Path) -> None:
     client = _app(tmp_path / "missing")
-    r = client.get("/overview")
+    r = client.get("/queue")
     assert r.status_code == 503
     assert "make frontend" in r.text

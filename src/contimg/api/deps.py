@@ -21,6 +21,7 @@ from contimg.api.events import EventHub
 from contimg.config import Settings
 from contimg.db.engine import Database, Databases
 from contimg.db.queries import listing
+from contimg.db.queries.api_views import export_columns, export_row
 from contimg.models import Page
 
 T = TypeVar("T")
@@ -203,15 +204,17 @@ def export_response(
     *,
     convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> StreamingResponse:
-    """The whole (filtered, sorted) result as a CSV or JSON download, streamed."""
+    """The whole (filtered, sorted) result as a CSV or JSON download, streamed, in the
+    units of :data:`contimg.db.queries.api_views.EXPORT_UNITS`."""
     listing.check(lst, query)  # a bad filter or sort is a 422 before the response starts
-    columns = lst.output_columns
+    columns = export_columns(lst)
 
     def rows() -> Iterator[str]:
         with db.read() as conn:
             it = listing.iter_rows(conn, lst, query)
             if convert is not None:
                 it = (convert(r) for r in it)
+            it = (export_row(lst, r) for r in it)
             writer = listing.write_csv if fmt == "csv" else listing.write_json
             yield from writer(it, columns)
 

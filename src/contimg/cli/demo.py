@@ -42,8 +42,14 @@ def demo(
     host: Annotated[str, typer.Option(help="Dashboard address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Dashboard port.")] = 8000,
     mosaic_groups: Annotated[
-        int, typer.Option(min=1, help="Groups per automatic mosaic window.")
-    ] = 3,
+        int | None,
+        typer.Option(
+            min=1,
+            help="Groups per automatic mosaic window, from the science strip's LST "
+            "[default: --science-groups, one mosaic per day's strip].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the whole live pipeline on a simulated DSA-110 sky on this machine.
 

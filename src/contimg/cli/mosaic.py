@@ -199,13 +199,11 @@ def schedule(
 ) -> None:
     """Build automatic mosaics of finished windows (until Ctrl-C, or one pass).
 
-    Each window (setting mosaic.window_s, default 1 h) is built once all its images
-    exist, and never twice.
+    Windows are mosaic.window_s of LST (default 1 h) on each sidereal day; each is
+    built once all its images exist, and never twice. SIGTERM / Ctrl-C stops at once:
+    a build in progress is abandoned and its window built again at the next start.
     """
-    import signal
-    import threading
-
-    from contimg.mosaic.scheduler import run_forever, run_once
+    from contimg.mosaic.scheduler import MosaicInterrupted, StopGuard, run_forever, run_once
 
     cfg = settings(ctx)
     ident = scheduler_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -214,9 +212,14 @@ def schedule(
     def say(msg: str) -> None:
         typer.echo(msg, err=True)
 
+    guard = StopGuard()
+    guard.install()
     try:
         if once:
-            report = run_once(cfg, dbs, scheduler_id=ident, progress=say)
+            try:
+                report = run_once(cfg, dbs, scheduler_id=ident, progress=say, guard=guard)
+            except MosaicInterrupted:
+                raise typer.Exit(130) from None
             for key, path in report.built:
                 typer.echo(f"built  {key} -> {path}")
             for key, reason in report.waiting:
@@ -227,27 +230,13 @@ def schedule(
                 typer.echo("nothing to do")
             return
         typer.echo(
-            f"mosaic scheduler {ident}: {cfg.mosaic.window_s:g} s windows, pass every "
-            f"{cfg.mosaic.poll_interval_s:g} s (Ctrl-C stops)",
+            f"mosaic scheduler {ident}: windows of {cfg.mosaic.window_s:g} s of LST from LST "
+            f"{cfg.mosaic.lst_origin_h:g} h, pass every {cfg.mosaic.poll_interval_s:g} s "
+            "(Ctrl-C stops)",
             err=True,
         )
-        stop = threading.Event()
-
-        def on_signal(signum: int, _frame: object) -> None:
-            # The first SIGTERM / Ctrl-C lets a build in progress finish (an interrupted
-            # build would hold its window's claim until mosaic.claim_timeout_s); a second
-            # one stops at once.
-            if stop.is_set():
-                raise KeyboardInterrupt
-            stop.set()
-            say("stopping after the current pass (again to stop at once)")
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        try:
-            run_forever(cfg, dbs, scheduler_id=ident, stop=stop, progress=say)
-        except KeyboardInterrupt:
-            stop.set()
+        run_forever(cfg, dbs, scheduler_id=ident, progress=say, guard=guard)
         typer.echo("stopped", err=True)
     finally:
+        guard.uninstall()
         dbs.dispose()

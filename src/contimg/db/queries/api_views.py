@@ -185,6 +185,67 @@ CATALOG = _table_listing("catalog", sources, sort="s_nvss", desc=True, key=("sou
 WORKERS = _workers()
 
 
+# ------------------------------------------------------------------ exports
+
+ExportUnit = tuple[str, float] | None
+"""``(exported name, factor)``: the stored value times ``factor``; None: left out."""
+
+_MJY = 1000.0
+EXPORT_UNITS: dict[str, dict[str, ExportUnit]] = {
+    # Fluxes as the dashboard shows them (mJy, mJy/beam), each named with its unit.
+    "photometry": {
+        "peak_jyb": ("peak_mjyb", _MJY),
+        "peak_err_jyb": ("peak_err_mjyb", _MJY),
+        "raw_peak_jyb": ("raw_peak_mjyb", _MJY),
+        "raw_peak_err_jyb": ("raw_peak_err_mjyb", _MJY),
+    },
+    "images": {"noise_jy": ("noise_mjyb", _MJY)},
+    "mosaics": {"noise_jy": ("noise_mjyb", _MJY), "noise_mjy": None},
+    "catalog": {"s_nvss": ("s_nvss_mjy", _MJY), "s_vlass": ("s_vlass_mjy", _MJY)},
+    "performance": {
+        c: (f"{c}_s", 1.0)
+        for c in (
+            "conversion_time",
+            "concat_time",
+            "k_solve_time",
+            "bp_solve_time",
+            "g_solve_time",
+            "imaging_time",
+            "photometry_time",
+            "total_time",
+        )  # fmt: skip
+    },
+}
+"""How each listing's export differs from its API rows: stored Jy become mJy (as on
+the dashboard) and every quantity's column name states its unit (``peak_mjyb``,
+``noise_mjyb``, ``*_time_s``). One table for every export (docs/api.md)."""
+
+
+def export_columns(lst: Listing) -> list[str]:
+    """The export's column names, in the listing's order."""
+    units = EXPORT_UNITS.get(lst.name, {})
+    out: list[str] = []
+    for c in lst.output_columns:
+        if c not in units:
+            out.append(c)
+        elif (unit := units[c]) is not None:
+            out.append(unit[0])
+    return out
+
+
+def export_row(lst: Listing, row: dict[str, Any]) -> dict[str, Any]:
+    """One listing row as exported (units converted, columns renamed)."""
+    units = EXPORT_UNITS.get(lst.name)
+    if not units:
+        return row
+    out = dict(row)
+    for c, unit in units.items():
+        value = out.pop(c, None)
+        if unit is not None:
+            out[unit[0]] = None if value is None else float(value) * unit[1]
+    return out
+
+
 # ------------------------------------------------------------------ performance
 
 

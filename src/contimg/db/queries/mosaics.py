@@ -6,7 +6,7 @@ The dashboard's "recent mosaics" listing is :func:`contimg.db.queries.patterns.r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +117,14 @@ def latest_observation_mjd(conn: Connection) -> float | None:
     return None if value is None else float(value)
 
 
+def latest_observation_end_mjd(conn: Connection) -> float | None:
+    """Largest observation end of ``ms_index`` (``end_mjd``, else ``mid_mjd``)."""
+    value = conn.execute(
+        sa.select(sa.func.max(sa.func.coalesce(ms_index.c.end_mjd, ms_index.c.mid_mjd)))
+    ).scalar()
+    return None if value is None else float(value)
+
+
 # --- mosaics rows -------------------------------------------------------------------------
 
 
@@ -210,18 +218,24 @@ def reclaim_window(
     now: float,
     stale_before: float,
     max_attempts: int,
+    dead_holders: Sequence[str] = (),
 ) -> bool:
-    """Take over a window whose claim went stale (a killed builder) or whose build
-    failed, while it has attempts left. True if this caller now holds it."""
+    """Take over a window released by an interrupted build ('pending'), whose build
+    failed, or whose claim went stale (not renewed since ``stale_before``, or held by
+    one of ``dead_holders``: schedulers known to be dead), while it has attempts left.
+    True if this caller now holds it."""
     w = mosaic_windows
+    stale = w.c.claimed_at < stale_before
+    if dead_holders:
+        stale = sa.or_(stale, w.c.claimed_by.in_(list(dead_holders)))
     stmt = (
         sa.update(w)
         .where(
             w.c.window_key == window_key,
             w.c.attempts < max_attempts,
             sa.or_(
-                sa.and_(w.c.state == "building", w.c.claimed_at < stale_before),
-                w.c.state == "failed",
+                sa.and_(w.c.state == "building", stale),
+                w.c.state.in_(("failed", "pending")),
             ),
         )
         .values(
@@ -229,6 +243,39 @@ def reclaim_window(
             claimed_by=claimed_by,
             claimed_at=now,
             attempts=w.c.attempts + 1,
+            updated_at=now,
+        )
+    )
+    return bool(conn.execute(stmt).rowcount == 1)
+
+
+def renew_claim(conn: Connection, *, window_key: str, claimed_by: str, now: float) -> bool:
+    """Heartbeat of a build in progress: move ``claimed_at`` to ``now``. False if the
+    caller no longer holds the window."""
+    w = mosaic_windows
+    stmt = (
+        sa.update(w)
+        .where(w.c.window_key == window_key, w.c.claimed_by == claimed_by, w.c.state == "building")
+        .values(claimed_at=now)
+    )
+    return bool(conn.execute(stmt).rowcount == 1)
+
+
+def release_window(
+    conn: Connection, *, window_key: str, claimed_by: str, now: float, reason: str
+) -> bool:
+    """Give back a window whose build was interrupted (a shutdown): state 'pending',
+    no holder, the attempt not counted, so the next pass builds it again at once."""
+    w = mosaic_windows
+    stmt = (
+        sa.update(w)
+        .where(w.c.window_key == window_key, w.c.claimed_by == claimed_by, w.c.state == "building")
+        .values(
+            state="pending",
+            claimed_by=None,
+            claimed_at=None,
+            attempts=sa.case((w.c.attempts > 0, w.c.attempts - 1), else_=0),
+            error_message=reason,
             updated_at=now,
         )
     )
