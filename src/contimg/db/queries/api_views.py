@@ -191,6 +191,8 @@ ExportUnit = tuple[str, float] | None
 """``(exported name, factor)``: the stored value times ``factor``; None: left out."""
 
 _MJY = 1000.0
+_STAGE_TIMES = ("conversion_time", "concat_time", "k_solve_time", "bp_solve_time")
+_STAGE_TIMES += ("g_solve_time", "imaging_time", "photometry_time", "total_time")
 EXPORT_UNITS: dict[str, dict[str, ExportUnit]] = {
     # Fluxes as the dashboard shows them (mJy, mJy/beam), each named with its unit.
     "photometry": {
@@ -202,19 +204,7 @@ EXPORT_UNITS: dict[str, dict[str, ExportUnit]] = {
     "images": {"noise_jy": ("noise_mjyb", _MJY)},
     "mosaics": {"noise_jy": ("noise_mjyb", _MJY), "noise_mjy": None},
     "catalog": {"s_nvss": ("s_nvss_mjy", _MJY), "s_vlass": ("s_vlass_mjy", _MJY)},
-    "performance": {
-        c: (f"{c}_s", 1.0)
-        for c in (
-            "conversion_time",
-            "concat_time",
-            "k_solve_time",
-            "bp_solve_time",
-            "g_solve_time",
-            "imaging_time",
-            "photometry_time",
-            "total_time",
-        )  # fmt: skip
-    },
+    "performance": {c: (f"{c}_s", 1.0) for c in _STAGE_TIMES},
 }
 """How each listing's export differs from its API rows: stored Jy become mJy (as on
 the dashboard) and every quantity's column name states its unit (``peak_mjyb``,
