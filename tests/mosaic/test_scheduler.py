@@ -239,3 +239,64 @@ def test_run_forever_builds_then_stops_cleanly(
     assert not thread.is_alive()
     assert len(_mosaic_rows(dbs)) == 1
     assert any(line.startswith("building window") for line in lines)
+
+
+def test_demo_schedule_one_mosaic_per_strip_per_day(
+    dbs: Databases, settings: Settings, tmp_path: Path
+) -> None:
+    """The demo's 6 sidereal days (a calibrator group, then 3 science groups 8 groups
+    later, each day ~3 min 56 s earlier in UTC): every day's science strip is one
+    mosaic of its 3 images, built as soon as the strip's last group is in, without
+    waiting for the idle close; each day's calibrator group is a mosaic of its own."""
+    from contimg.demo import DemoOptions, plan
+
+    opts = DemoOptions()
+    window_s, origin_h = opts.mosaic_window()
+    env = opts.env()
+    assert float(env["CONTIMG_MOSAIC__WINDOW_S"]) == pytest.approx(window_s, abs=1e-3)
+    cfg = settings.model_copy(
+        update={
+            "mosaic": settings.mosaic.model_copy(
+                update={
+                    "window_s": float(env["CONTIMG_MOSAIC__WINDOW_S"]),
+                    "lst_origin_h": float(env["CONTIMG_MOSAIC__LST_ORIGIN_H"]),
+                    "idle_close_s": float(env["CONTIMG_MOSAIC__IDLE_CLOSE_S"]),
+                }
+            )
+        }
+    )
+    plans = plan(opts)
+    per_day = len(opts.select)
+    assert opts.days == 6 and len(plans) == 6 * per_day == 24
+    # Each day's strip starts ~236 s earlier in UTC: fixed UTC windows drift across it.
+    science = [p for p in plans if p.index % per_day]
+    shifts = [(science[3 * d].start_mjd - science[3 * d - 3].start_mjd) for d in range(1, 6)]
+    assert [round((s - 1.0) * 86_400) for s in shifts] == pytest.approx([-236] * 5, abs=5)
+
+    built: list[list[str]] = []
+    for day in range(opts.days):
+        groups = []
+        for p in plans[day * per_day : (day + 1) * per_day]:
+            k = opts.select[p.index % per_day]
+            groups += synth.drift_groups(
+                tmp_path / f"d{day}", start_mjd=p.start_mjd, n_groups=1,
+                ra0_deg=synth.pointing_ra(30.0, k), sources=[], seed=p.index,
+                cfg=TINY,
+            )  # fmt: skip
+        with dbs.products.write() as conn:
+            synth.record_groups(conn, groups)
+        with dbs.ingest.write() as conn:
+            synth.record_queue(conn, groups, state="completed", received_at=NOW + day)
+        report = run_once(cfg, dbs, scheduler_id="s", now=NOW + day + 1)  # not idle
+        assert report.failed == []
+        built.append([key for key, _ in report.built])
+    assert [len(b) for b in built] == [2] * 6  # calibrator window, science window
+    rows = _mosaic_rows(dbs)
+    assert sorted(r["n_images"] for r in rows) == [1] * 6 + [3] * 6
+    strips = [r for r in rows if r["n_images"] == 3]
+    lst = {r["name"].split("_")[1] for r in strips}
+    assert len(lst) == 1, lst  # the same LST window every day
+    assert lst == {f"LST{int(origin_h):02d}{int(origin_h % 1 * 60):02d}"}
+    for day, row in enumerate(strips):
+        first = plans[day * per_day + 1]
+        assert row["start_mjd"] == pytest.approx(first.start_mjd, abs=1 / 86_400)
