@@ -58,13 +58,14 @@ def test_build_list_schedule_windows(dbs: Databases, settings: Settings, tmp_pat
 
     result = runner.invoke(app, [*root, "mosaic", "schedule", "--once", "--id", "t1"])
     assert result.exit_code == 0, result.output
-    assert "built  2025-11-21T00:00:00/3600s/dec+54.6" in result.stdout
+    assert "built  2025-11-20T23:52:09/LST20:00:00+3600s/dec+54.6" in result.stdout  # LST
     result = runner.invoke(app, [*root, "mosaic", "schedule", "--once", "--id", "t2"])
     assert "built" not in result.stdout
 
     result = runner.invoke(app, [*root, "mosaic", "windows"])
     assert result.exit_code == 0, result.output
-    assert "2025-11-21T00:00:00/3600s/dec+54.6" in result.stdout and "done" in result.stdout
+    assert "2025-11-21T00:51:59/LST21:00:00+3600s/dec+54.6" in result.stdout
+    assert "done" in result.stdout
 
 
 def test_errors_are_one_clear_line(dbs: Databases, settings: Settings) -> None:
