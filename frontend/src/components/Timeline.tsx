@@ -2,6 +2,9 @@
  * Validity windows of calibration sets on a shared MJD time axis (SVG). Each set is
  * one row; its window is a bar, coloured by whether it covers now, lies in the
  * future, has expired, or is inactive; a vertical line marks now.
+ *
+ * The axis spans the sets' own time range (see timelineRange): simulated or archived
+ * sets from long ago are drawn at full width, and "now" is then an arrow at the edge.
  */
 import { useMemo, useState } from "react";
 import { fmtMjd, fmtMjdUtc } from "../lib/format";
@@ -39,6 +42,29 @@ export function mjdTicks(lo: number, hi: number, maxTicks = 8): { ticks: number[
   return { ticks, step };
 }
 
+/**
+ * The axis range (MJD) of a timeline: the items' own span, padded. "Now" is included
+ * only when it lies within half the span (at least a day) of the items, so sets from
+ * simulated or archived dates are not squeezed into slivers by the wall clock;
+ * `nowInside` says whether the now line is drawn or an edge arrow instead.
+ */
+export function timelineRange(
+  items: Pick<TimelineItem, "startMjd" | "endMjd">[],
+  nowMjd: number,
+): { lo: number; hi: number; nowInside: boolean } {
+  let a = items.length ? Math.min(...items.map((i) => i.startMjd)) : nowMjd - 0.5;
+  let b = items.length ? Math.max(...items.map((i) => i.endMjd)) : nowMjd + 0.5;
+  const reach = Math.max(0.5 * (b - a), 1);
+  if (nowMjd >= a - reach && nowMjd <= b + reach) {
+    a = Math.min(a, nowMjd);
+    b = Math.max(b, nowMjd);
+  }
+  const pad = Math.max((b - a) * 0.04, 1 / 48);
+  const lo = a - pad;
+  const hi = b + pad;
+  return { lo, hi, nowInside: nowMjd >= lo && nowMjd <= hi };
+}
+
 export function Timeline({
   items,
   nowMjd,
@@ -51,16 +77,7 @@ export function Timeline({
   selected?: string | null;
 }) {
   const [hover, setHover] = useState<string | null>(null);
-  const { lo, hi } = useMemo(() => {
-    const starts = items.map((i) => i.startMjd);
-    const ends = items.map((i) => i.endMjd);
-    let a = Math.min(nowMjd, ...starts);
-    let b = Math.max(nowMjd, ...ends);
-    const pad = Math.max((b - a) * 0.04, 1 / 48);
-    a -= pad;
-    b += pad;
-    return { lo: a, hi: b };
-  }, [items, nowMjd]);
+  const { lo, hi, nowInside } = useMemo(() => timelineRange(items, nowMjd), [items, nowMjd]);
 
   const labelW = 190;
   const width = 1000;
@@ -112,10 +129,25 @@ export function Timeline({
             </g>
           );
         })}
-        <line x1={x(nowMjd)} x2={x(nowMjd)} y1={top - 6} y2={top + items.length * rowH} stroke="#b03a3a" strokeWidth={1.5} strokeDasharray="4 3" />
-        <text x={x(nowMjd) + 4} y={top + 2} fontSize={11} fill="#b03a3a">
-          now
-        </text>
+        {nowInside ? (
+          <>
+            <line x1={x(nowMjd)} x2={x(nowMjd)} y1={top - 6} y2={top + items.length * rowH} stroke="#b03a3a" strokeWidth={1.5} strokeDasharray="4 3" />
+            <text x={x(nowMjd) + 4} y={top + 2} fontSize={11} fill="#b03a3a">
+              now
+            </text>
+          </>
+        ) : (
+          <text
+            data-testid="timeline-now-off-axis"
+            x={nowMjd > hi ? width - 4 : labelW + 2}
+            y={top + 2}
+            fontSize={11}
+            fill="#b03a3a"
+            textAnchor={nowMjd > hi ? "end" : "start"}
+          >
+            {nowMjd > hi ? `now (${fmtMjdUtc(nowMjd, false).slice(0, 10)}) →` : `← now (${fmtMjdUtc(nowMjd, false).slice(0, 10)})`}
+          </text>
+        )}
       </svg>
       <div className="legend">
         <span><i style={{ background: COLORS.current }} />covers now</span>

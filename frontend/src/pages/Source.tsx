@@ -6,6 +6,7 @@ import { Empty, ErrorBox, QueryView } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { Plot } from "../components/Plot";
 import { fmtDec, fmtDeg, fmtFixed, fmtIsoUtc, fmtJyAsMjy, fmtMjd, fmtMjdUtc, fmtSig } from "../lib/format";
+import { mjdAxis } from "../lib/axes";
 import { hasRaw, series, weightedMean, type LcMode } from "../lib/lightcurve";
 import { candidateStatusLabel, candidateStatusTone, sigmaTone } from "../lib/status";
 import { fmtRa } from "../lib/format";
@@ -56,7 +57,7 @@ function LightCurvePlot({ lc }: { lc: LightCurve }) {
     return {
       data: flaggedIdx.length ? [trace(goodIdx, false), trace(flaggedIdx, true)] : [trace(goodIdx, false)],
       layout: {
-        xaxis: xUtc ? { title: { text: "UTC" }, type: "date" } : { title: { text: "MJD (UTC)" }, tickformat: ".2f", hoverformat: ".5f" },
+        xaxis: xUtc ? { title: { text: "UTC" }, type: "date" } : mjdAxis("MJD (UTC)"),
         yaxis: { title: { text: `flux density [${s.unit}]` } },
         shapes:
           base != null
