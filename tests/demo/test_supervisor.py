@@ -103,3 +103,24 @@ def test_children_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
         if pid_file.exists():
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_stop_is_bounded_by_default(tmp_path: Path) -> None:
+    """A child that ignores SIGTERM (a tool stuck in C code, say) is SIGKILLed with its
+    process group: with the default timeout everything is gone within 10 s."""
+    py = sys.executable
+    stubborn = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('up', flush=True); time.sleep(600)"
+    )
+    polite = "import time; time.sleep(600)"
+    children = [Child("stubborn", [py, "-c", stubborn]), Child("polite", [py, "-c", polite])]
+    sup = Supervisor(children, log_dir=tmp_path / "logs")
+    sup.start()
+    log = tmp_path / "logs" / "stubborn.log"
+    assert _wait(lambda: log.exists() and "up" in log.read_text())
+    t0 = time.monotonic()
+    sup.stop()
+    elapsed = time.monotonic() - t0
+    assert sup.running() == []
+    assert 7.5 < elapsed < 10.0, elapsed  # waited the 8 s timeout, then killed
