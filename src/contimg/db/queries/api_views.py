@@ -191,8 +191,8 @@ ExportUnit = tuple[str, float] | None
 """``(exported name, factor)``: the stored value times ``factor``; None: left out."""
 
 _MJY = 1000.0
-_STAGE_TIMES = ("conversion_time", "concat_time", "k_solve_time", "bp_solve_time")
-_STAGE_TIMES += ("g_solve_time", "imaging_time", "photometry_time", "total_time")
+_STAGE_TIMES: tuple[str, ...] = ("conversion_time", "concat_time", "k_solve_time")
+_STAGE_TIMES += ("bp_solve_time", "g_solve_time", "imaging_time", "photometry_time", "total_time")
 EXPORT_UNITS: dict[str, dict[str, ExportUnit]] = {
     # Fluxes as the dashboard shows them (mJy, mJy/beam), each named with its unit.
     "photometry": {
