@@ -29,11 +29,12 @@ from .test_scheduler import START
 pytestmark = pytest.mark.timeout(300)
 
 CONTIMG = str(Path(sys.executable).parent / "contimg")
-N_IMAGES = 10
-# Big enough that a build takes several seconds (~5 s quiet, ~30 s at load 15), small
-# enough that one input's resampling (C code: a signal is handled after it) is short.
+N_IMAGES = 6
+# Big enough that a build takes a few seconds (more under load), small enough that one
+# input's resampling (C code: the signal is handled after it) is short and a rebuild
+# fits in a minute even at load 16 on 2 cores.
 SLOW = synth.SynthConfig(
-    n_px=300, cell_arcsec=20.0, beam_major_arcsec=100.0, beam_minor_arcsec=60.0
+    n_px=256, cell_arcsec=20.0, beam_major_arcsec=100.0, beam_minor_arcsec=60.0
 )
 LEASE_S = 600.0
 """Longer than the test: a killed build is retaken because its holder is gone, not
@@ -97,7 +98,7 @@ def _interrupt_mid_build(
     proc = _start(settings, log)
     building = lambda: (w := _window(dbs)) is not None and w["state"] == "building"  # noqa: E731
     _wait(building, "the build to start", 120, log)
-    time.sleep(1.0)  # in the middle of resampling the inputs
+    time.sleep(0.3)  # in the middle of resampling the inputs
     assert proc.poll() is None and building() and _n_mosaics(dbs) == 0, log.read_text()
     t0 = time.monotonic()
     proc.send_signal(sig)

@@ -344,7 +344,9 @@ def run_once(
                 (window.key, f"{len(unfinished)} group(s) still processing, e.g. {unfinished[0]}")
             )
             continue
-        if not _claim(dbs, window, row, scheduler_id=scheduler_id, now=now, settings=settings):
+        # The claim's time is the real one: earlier builds of this pass took time.
+        claim_at = max(now, time.time())
+        if not _claim(dbs, window, row, scheduler_id=scheduler_id, now=claim_at, settings=settings):
             continue
         _build(
             settings, dbs, window, scheduler_id=scheduler_id, report=report, say=say, guard=guard
