@@ -266,7 +266,8 @@ test("live: a new group and a status change appear within 5 s without reload", a
 });
 
 test("deep links, unknown pages and a narrow screen", async ({ page }) => {
-  await page.goto("/no/such/page");
+  const unknown = await page.goto("/no/such/page");
+  expect(unknown?.status()).toBe(404); // the app's page, with the right status
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
   const api404 = await page.request.get("/api/v1/no-such-route");
   expect(api404.status()).toBe(404);
