@@ -46,9 +46,7 @@ def test_worker_pauses_below_threshold_and_resumes(
     fast.products_path.mkdir(parents=True, exist_ok=True)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    free_gb = min(
-        shutil.disk_usage(fast.products_path).free, shutil.disk_usage(scratch).free
-    ) / 1e9
+    free_gb = min(shutil.disk_usage(fast.products_path).free, shutil.disk_usage(scratch).free) / 1e9
     cfg = fast.model_copy(
         update={
             "worker": fast.worker.model_copy(

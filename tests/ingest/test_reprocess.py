@@ -130,7 +130,7 @@ def test_reprocess_a_time_range_with_two_workers(
     assert "robust05b: 0 groups queued again, 6 already waiting or running" in queued_line
     time.sleep(0.5)
     _workers(fast, record, 2)
-    out, err = prog.communicate(timeout=120)
+    _, err = prog.communicate(timeout=120)
     assert prog.returncode == 0, err
     assert "robust05b: 6/6 completed, 0 failed" in err and "0/6 completed" in err
 

@@ -21,7 +21,6 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 from starlette.concurrency import run_in_threadpool
 
 from contimg.api.deps import AppState, ReadAccess, State
@@ -76,7 +75,8 @@ class PipelineCollector(Collector):
         )
         for column, h in hists.items():
             stage = column.removesuffix("_time")
-            buckets: list[tuple[str, float]] = [(floatToGoString(b), n) for b, n in h["buckets"]]
+            # Bounds as Prometheus writes them: "60.0", "+Inf".
+            buckets: list[tuple[str, float]] = [(repr(float(b)), n) for b, n in h["buckets"]]
             buckets.append(("+Inf", h["count"]))
             hist.add_metric([stage], buckets, h["sum"])
         yield hist
