@@ -144,3 +144,32 @@ def test_systemd_analyze_catches_a_broken_unit(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0 or "contimg-bad" in proc.stderr
     assert "Restartt" in proc.stderr
+
+
+def _env_file() -> dict[str, str]:
+    out = {}
+    for line in (SYSTEMD / "contimg.env").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            out[key.strip()] = value.strip()
+    return out
+
+
+@pytest.mark.parametrize("unit", SERVICES, ids=lambda p: p.name)
+def test_unit_with_a_missing_state_dir_fails_fast(unit: Path, tmp_path: Path) -> None:
+    """The unit's own ExecStart and environment file, CONTIMG_HOME pointing nowhere:
+    exit 1 at once with the directory named, nothing created (systemd then stops
+    retrying after StartLimitBurst)."""
+    import os
+
+    argv = _exec_start(unit)
+    argv[0] = str(Path(sys.executable).parent / "contimg")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTIMG_")}
+    env.update(_env_file())
+    home = tmp_path / "missing"
+    env["CONTIMG_HOME"] = str(home)
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, (unit.name, proc.stderr)
+    assert f"the state directory {home / 'state'} does not exist" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not home.exists()
