@@ -231,11 +231,15 @@ def prepare(settings: Settings, db: Database, *, group_id: str, workdir: Path) -
 
 
 def finish(db: Database, *, group_id: str) -> None:
-    """Mark the group's open request done (after the group completed)."""
+    """Mark the group's open request done (after the group completed). A failure here
+    is logged, never raised: the group's completion is already recorded."""
     r = reprocess_requests.c
-    with db.write() as conn:
-        conn.execute(
-            reprocess_requests.update()
-            .where(r.group_id == group_id, r.done_at.is_(None))
-            .values(done_at=time.time())
-        )
+    try:
+        with db.write() as conn:
+            conn.execute(
+                reprocess_requests.update()
+                .where(r.group_id == group_id, r.done_at.is_(None))
+                .values(done_at=time.time())
+            )
+    except Exception:
+        log.exception("%s: could not mark its reprocessing request done", group_id)
