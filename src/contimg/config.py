@@ -71,6 +71,17 @@ class WorkerSettings(BaseModel):
         default_factory=list,
         description="Extra modules to import that register stages (plug-ins, tests).",
     )
+    min_free_gb: float = Field(
+        2.0,
+        ge=0,
+        description="Workers claim nothing while the products or scratch directory has less "
+        "free space than this (GB, 1e9 bytes); they resume by themselves (0: never pause).",
+    )
+    scratch_dir: Path | None = Field(
+        None,
+        description="Scratch space the disk guard also watches; default the system "
+        "temporary directory (TMPDIR).",
+    )
 
 
 class ApiSettings(BaseModel):

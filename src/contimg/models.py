@@ -325,10 +325,53 @@ class RecentGroup(BaseModel):
     total_time_s: float | None = Field(None, description="Processing time once processed.")
 
 
+class LiveRate(BaseModel):
+    """Processing speed over the last ``window_s`` (not in the spec; docs/operations.md).
+
+    ``real_time_factor`` = sky time of the groups completed in the window (309 s each)
+    / the wall time during which at least one group was being processed in it (the
+    union of their processing intervals). Above 1 the pipeline, while it works, keeps
+    up with the telescope; with N workers in parallel it grows about N times. None when
+    no group completed in the window.
+    """
+
+    window_s: float
+    real_time_factor: float | None
+    groups_completed: int
+    """Groups whose processing ended in the window."""
+    groups_received: int
+    """Groups that arrived (first file seen) in the window."""
+    busy_s: float
+    """Wall seconds of the window during which some group was being processed."""
+    backlog: int
+    """Groups waiting or being processed (pending + in progress)."""
+    backlog_growing: bool
+    """More groups arrived than completed in the window, and some wait."""
+
+
+class DiskDir(BaseModel):
+    name: str
+    path: str
+    free_bytes: int
+
+
+class DiskGuardStatus(BaseModel):
+    """The workers' disk guard as seen from the API's host (not in the spec)."""
+
+    paused: bool
+    reason: str | None
+    min_free_gb: float
+    dirs: list[DiskDir]
+
+
 class PipelineStatus(BaseModel):
     queue: QueueStats
     calibration_sets: list[CalibrationSet]
     recent_groups: list[RecentGroup]
+    rate: LiveRate | None = None
+    """Live real-time factor and backlog trend (an addition to the spec's model)."""
+    disk_guard: DiskGuardStatus | None = None
+    """Whether workers are paused for disk space, and why (an addition)."""
 
 
 class ESECandidate(BaseModel):

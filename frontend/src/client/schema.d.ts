@@ -1063,6 +1063,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics
+         * @description Queue depth per state, groups processed and failed, per-stage duration
+         *     histograms, the real-time factor, image / candidate / mosaic counts and free disk
+         *     space, in the Prometheus text exposition format.
+         */
+        get: operations["metrics_metrics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1213,6 +1235,29 @@ export interface components {
              * @description Alembic revision the database is at.
              */
             revision?: string | null;
+        };
+        /** DiskDir */
+        DiskDir: {
+            /** Free Bytes */
+            free_bytes: number;
+            /** Name */
+            name: string;
+            /** Path */
+            path: string;
+        };
+        /**
+         * DiskGuardStatus
+         * @description The workers' disk guard as seen from the API's host (not in the spec).
+         */
+        DiskGuardStatus: {
+            /** Dirs */
+            dirs: components["schemas"]["DiskDir"][];
+            /** Min Free Gb */
+            min_free_gb: number;
+            /** Paused */
+            paused: boolean;
+            /** Reason */
+            reason: string | null;
         };
         /** DiskUsage */
         DiskUsage: {
@@ -1509,6 +1554,32 @@ export interface components {
             raw_flux_mjy: number | null;
             /** Snr */
             snr: number | null;
+        };
+        /**
+         * LiveRate
+         * @description Processing speed over the last ``window_s`` (not in the spec; docs/operations.md).
+         *
+         *     ``real_time_factor`` = sky time of the groups completed in the window (309 s each)
+         *     / the wall time during which at least one group was being processed in it (the
+         *     union of their processing intervals). Above 1 the pipeline, while it works, keeps
+         *     up with the telescope; with N workers in parallel it grows about N times. None when
+         *     no group completed in the window.
+         */
+        LiveRate: {
+            /** Backlog */
+            backlog: number;
+            /** Backlog Growing */
+            backlog_growing: boolean;
+            /** Busy S */
+            busy_s: number;
+            /** Groups Completed */
+            groups_completed: number;
+            /** Groups Received */
+            groups_received: number;
+            /** Real Time Factor */
+            real_time_factor: number | null;
+            /** Window S */
+            window_s: number;
         };
         /** MosaicRow */
         MosaicRow: {
@@ -1856,7 +1927,9 @@ export interface components {
         PipelineStatus: {
             /** Calibration Sets */
             calibration_sets: components["schemas"]["CalibrationSet"][];
+            disk_guard?: components["schemas"]["DiskGuardStatus"] | null;
             queue: components["schemas"]["QueueStats"];
+            rate?: components["schemas"]["LiveRate"] | null;
             /** Recent Groups */
             recent_groups: components["schemas"]["RecentGroup"][];
         };
@@ -4227,6 +4300,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    metrics_metrics_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; version=1.0.0; charset=utf-8": unknown;
                 };
             };
         };

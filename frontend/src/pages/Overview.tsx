@@ -5,6 +5,7 @@ import type { CalibrationSet, ESECandidate, ImageRow, QueueStats, RecentGroup, T
 import { Empty, ErrorBox, Loading, QueryView } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { DataTable, type Column } from "../components/DataTable";
+import { LiveRateLine } from "../components/LiveRate";
 import { Plot } from "../components/Plot";
 import { Time } from "../components/Time";
 import { fmtAgo, fmtBytes, fmtUtc, fmtArcsec, fmtDuration, fmtFixed, fmtIsoUtc, fmtJyAsMjy, fmtMjd, fmtMjdUtc, fmtNoise, unixToMjd } from "../lib/format";
@@ -269,6 +270,7 @@ export function OverviewPage() {
             <Link className="more" to="/queue">all groups →</Link>
           </div>
           {status.isPending ? <Loading lines={2} /> : status.isError ? <ErrorBox error={status.error} onRetry={() => void status.refetch()} /> : <QueueCounts q={status.data.queue} />}
+          {status.data && <LiveRateLine s={status.data} />}
           <HealthStrip />
         </div>
         <div className="panel span-6">

@@ -112,6 +112,7 @@ def create_app(
     process: ``contimg serve``) moves every object alive at start-up out of the
     garbage collector's reach.
     """
+    from contimg.api.metrics import router as metrics_router
     from contimg.api.routes import ROUTERS
 
     settings = settings or get_settings()
@@ -152,6 +153,7 @@ def create_app(
     _install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(metrics_router)  # /metrics, where Prometheus looks by default
     mount_spa(app)  # last: its fallback route must not shadow the API
     return app
 

@@ -21,6 +21,7 @@ from contimg.cli import ingest as ingest_cli
 from contimg.cli import mosaic as mosaic_cli
 from contimg.cli import photometry as photometry_cli
 from contimg.cli import queue as queue_cli
+from contimg.cli import reprocess as reprocess_cli
 from contimg.cli import serve as serve_cli
 from contimg.cli import sim as sim_cli
 from contimg.cli import variability as variability_cli
@@ -56,6 +57,7 @@ app.command(name="worker")(worker_cli.worker)
 app.command(name="serve")(serve_cli.serve)
 app.command(name="openapi")(serve_cli.openapi)
 app.command(name="demo")(demo_cli.demo)
+app.command(name="reprocess")(reprocess_cli.reprocess)
 
 
 def _version(value: bool) -> None:
@@ -128,8 +130,14 @@ def root(
 
 def main() -> None:
     """Entry point: run the app and turn contimg errors into one-line messages."""
+    from sqlalchemy.exc import OperationalError
+
     try:
         app()
     except ContimgError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise SystemExit(1) from None
+    except OperationalError as exc:  # a database that went away mid-command
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        typer.secho(f"error: database unavailable: {first}", fg=typer.colors.RED, err=True)
         raise SystemExit(1) from None

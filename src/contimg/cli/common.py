@@ -30,3 +30,42 @@ def validation_message(exc: ValidationError) -> str:
         f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})"
         for err in exc.errors()
     )
+
+
+def require_deployment(cfg: Settings, *, command: str) -> None:
+    """Fail fast, before a service starts its loop, when what it needs is missing: the
+    state directory (SQLite) or a reachable PostgreSQL server. The message names the
+    setting to fix, so a systemd unit with a wrong environment file says why it stops."""
+    if cfg.backend == "sqlite":
+        if not cfg.state_path.is_dir():
+            raise ContimgError(
+                f"{command}: the state directory {cfg.state_path} does not exist "
+                f"(CONTIMG_HOME={cfg.home}, CONTIMG_STATE_DIR={cfg.state_dir}); create the "
+                f"deployment with 'contimg --home {cfg.home} db init', or fix the environment "
+                "file (/etc/contimg/contimg.env)"
+            )
+        return
+    check_postgres(cfg, command=command)
+
+
+def check_postgres(cfg: Settings, *, command: str, timeout_s: int = 5) -> None:
+    """Connect once to CONTIMG_DATABASE_URL; a clear error if the server cannot be reached."""
+    import sqlalchemy as sa
+
+    assert cfg.database_url is not None
+    url = sa.make_url(cfg.database_url)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    shown = url.set(password=None).render_as_string(hide_password=True)
+    engine = sa.create_engine(url, connect_args={"connect_timeout": timeout_s})
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise ContimgError(
+            f"{command}: cannot reach the PostgreSQL database {shown} (CONTIMG_DATABASE_URL): "
+            f"{first}"
+        ) from None
+    finally:
+        engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -164,3 +165,30 @@ def downgrade(
         typer.echo(_report(migrations.downgrade(database, to=to)))
     finally:
         database.dispose()
+
+
+@app.command()
+def backup(
+    ctx: typer.Context,
+    dest: Annotated[
+        Path,
+        typer.Argument(
+            help="Directory for the copies (state directory layout); existing copies are replaced.",
+            file_okay=False,
+        ),
+    ],
+    db: DbOption = None,
+) -> None:
+    """Copy the SQLite databases while the pipeline runs, with SQLite's online backup
+    API: each copy is one consistent snapshot (writers are not stopped), checked with
+    PRAGMA integrity_check. For PostgreSQL use pg_dump."""
+    from contimg.db.backup import backup_all
+
+    cfg = settings(ctx)
+    failed = []
+    for r in backup_all(cfg, dest, _selected(db)):
+        typer.echo(f"{r.name}: {r.source} -> {r.dest} ({r.bytes / 1e6:.1f} MB, {r.integrity})")
+        if r.integrity != "ok":
+            failed.append(r.name)
+    if failed:
+        raise ContimgError(f"integrity check of the copy failed for {', '.join(failed)}")

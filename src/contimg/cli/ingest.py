@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from contimg.cli.common import settings
+from contimg.cli.common import require_deployment, settings
 from contimg.config import Settings
 from contimg.db.engine import Database
 from contimg.errors import ContimgError
@@ -104,6 +104,7 @@ def watch(
     from contimg.ingest.scanner import watch as run_watch
 
     cfg = settings(ctx)
+    require_deployment(cfg, command="contimg ingest watch")
     target = (directory or cfg.incoming_path).resolve()
     if not target.is_dir():
         raise ContimgError(f"{target} is not a directory (create it, or pass --dir)")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from contimg.cli.common import settings
+from contimg.cli.common import require_deployment, settings
 from contimg.errors import ContimgError
 
 if TYPE_CHECKING:
@@ -206,6 +206,7 @@ def schedule(
     from contimg.mosaic.scheduler import MosaicInterrupted, StopGuard, run_forever, run_once
 
     cfg = settings(ctx)
+    require_deployment(cfg, command="contimg mosaic schedule")
     ident = scheduler_id or f"{socket.gethostname()}:{os.getpid()}"
     dbs = _open(cfg)
 

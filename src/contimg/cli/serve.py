@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from contimg.cli.common import settings
+from contimg.cli.common import require_deployment, settings
 
 
 def serve(
@@ -57,6 +57,7 @@ def serve(
     from contimg.api.auth import load_or_create_token, token_path
 
     s = settings(ctx)
+    require_deployment(s, command="contimg serve")
     if host is not None or port is not None:
         api = s.api.model_copy(update={"host": host or s.api.host, "port": port or s.api.port})
         s = s.model_copy(update={"api": api})

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from contimg.cli.common import settings
+from contimg.cli.common import require_deployment, settings
 from contimg.cli.ingest import open_ingest_db
 
 
@@ -47,6 +47,7 @@ def worker(
     from contimg.ingest.worker import Worker, load_stages
 
     cfg = settings(ctx)
+    require_deployment(cfg, command="contimg worker")
     if not builtin_stages:
         cfg = cfg.model_copy(
             update={"worker": cfg.worker.model_copy(update={"builtin_stages": False})}

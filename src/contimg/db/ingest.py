@@ -94,3 +94,17 @@ ingest_ignored = sa.Table(
     sa.Column("reason", TEXT, nullable=False),
     sa.Column("first_seen_at", REAL, nullable=False),
 )
+
+# ingest_0004: groups queued again by 'contimg reprocess', with their settings.
+reprocess_requests = sa.Table(
+    "reprocess_requests",
+    metadata,
+    sa.Column("group_id", TEXT, sa.ForeignKey("ingest_queue.group_id"), primary_key=True),
+    sa.Column("run_tag", TEXT, nullable=False),
+    sa.Column("overrides", TEXT, nullable=False, server_default=sa.text("'{}'")),
+    sa.Column("keep_previous", INTEGER, nullable=False, server_default=sa.text("1")),
+    sa.Column("requested_at", REAL, nullable=False),
+    sa.Column("started_at", REAL),
+    sa.Column("done_at", REAL),
+    sa.Index("idx_reprocess_tag", "run_tag"),
+)

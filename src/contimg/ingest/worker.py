@@ -40,6 +40,7 @@ from contimg.config import Settings
 from contimg.db.engine import Databases
 from contimg.db.queries import ingest as iq
 from contimg.errors import ContimgError
+from contimg.ingest import diskguard, reprocess
 from contimg.stages.base import (
     REGISTRY,
     Phase,
@@ -155,6 +156,8 @@ class Worker:
         self._in_stages = False
         """True while stages run in the main thread: a signal then interrupts them."""
         self._handlers_installed = False
+        self.paused_reason: str | None = None
+        """Why the disk guard holds the worker (None: not paused)."""
 
     # -- the loop -----------------------------------------------------------------
 
@@ -196,6 +199,9 @@ class Worker:
         while not self.stop.is_set():
             if max_groups is not None and done >= max_groups:
                 break
+            if self.disk_paused():
+                self.stop.wait(cfg.poll_interval_s)
+                continue
             group_id = self.claim()
             if group_id is None:
                 if drain and not self._has_future_work():
@@ -205,6 +211,16 @@ class Worker:
             self.process(group_id)
             done += 1
         return self.stats
+
+    def disk_paused(self) -> bool:
+        """True while the disk guard holds this worker (logged once per pause)."""
+        state = diskguard.check(self.settings)
+        if state.paused and self.paused_reason is None:
+            log.warning("worker %s: paused, %s", self.worker_id, state.reason)
+        elif not state.paused and self.paused_reason is not None:
+            log.warning("worker %s: disk space is back; resuming", self.worker_id)
+        self.paused_reason = state.reason
+        return state.paused
 
     def _has_future_work(self) -> bool:
         with self.dbs.ingest.read() as conn:
@@ -236,9 +252,11 @@ class Worker:
         with self.dbs.ingest.read() as conn:
             rows = iq.subbands(conn, group_id=group_id)
         workdir = self.settings.products_path / group_id
+        # A group queued by 'contimg reprocess': its settings, earlier products kept.
+        cfg = reprocess.prepare(self.settings, self.dbs.ingest, group_id=group_id, workdir=workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         return StageContext(
-            settings=self.settings,
+            settings=cfg,
             dbs=self.dbs,
             group_id=group_id,
             subband_paths={int(r["subband_idx"]): Path(r["file_path"]) for r in rows},
@@ -301,6 +319,7 @@ class Worker:
             ):
                 self.stats.completed += 1
                 self.stats.groups.append(group_id)
+                reprocess.finish(self.dbs.ingest, group_id=group_id)
                 log.info("%s: completed in %.1f s", group_id, total)
         except LeaseLost:
             self.stats.lost += 1

@@ -14,10 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from contimg import __version__
 from contimg.api.deps import AppState, ReadAccess, State
 from contimg.api.schemas import DatabaseHealth, DiskUsage, Health, WorkerLease
-from contimg.config import DATABASE_NAMES
+from contimg.config import DATABASE_NAMES, Settings
 from contimg.db import migrations
 from contimg.db.queries import api_views, listing, status
-from contimg.models import PipelineStatus
+from contimg.db.queries.metrics import live_rate
+from contimg.ingest import diskguard
+from contimg.models import DiskDir, DiskGuardStatus, PipelineStatus
 
 router = APIRouter(tags=["status"], dependencies=[ReadAccess])
 
@@ -36,9 +38,16 @@ def _compute_status(state: AppState, recent: int) -> bytes:
     with state.dbs.ingest.read() as conn:
         queue = status.queue_stats(conn)
         groups = status.recent_groups(conn, limit=recent)
+        rate = live_rate(conn, now=time.time())
     with state.dbs.cal_registry.read() as conn:
         sets = status.calibration_sets(conn, now_mjd=now_mjd())
-    value = PipelineStatus(queue=queue, calibration_sets=sets, recent_groups=groups)
+    value = PipelineStatus(
+        queue=queue,
+        calibration_sets=sets,
+        recent_groups=groups,
+        rate=rate,
+        disk_guard=disk_guard_status(state.settings),
+    )
     return value.model_dump_json().encode()
 
 
@@ -58,6 +67,17 @@ async def get_status(
             state.cache.get, key, STATUS_MAX_AGE_S, _compute_status, state, recent
         )
     return Response(body, media_type="application/json")
+
+
+def disk_guard_status(settings: Settings) -> DiskGuardStatus:
+    """The workers' disk guard, evaluated on this host with this server's settings."""
+    guard = diskguard.check(settings)
+    return DiskGuardStatus(
+        paused=guard.paused,
+        reason=guard.reason,
+        min_free_gb=guard.min_free_gb,
+        dirs=[DiskDir(name=d.name, path=str(d.path), free_bytes=d.free_bytes) for d in guard.dirs],
+    )
 
 
 def _disk(name: Literal["state", "incoming", "products"], path: Path) -> DiskUsage:
