@@ -164,3 +164,43 @@ def downgrade(
         typer.echo(_report(migrations.downgrade(database, to=to)))
     finally:
         database.dispose()
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Check each database: revision, row counts and every consistency problem found
+    (stale cone index, rows breaking the constraints, photometry whose image row is
+    missing, rows naming files that do not exist, statistics not built from adopted
+    photometry), each with the command that fixes it. Changes nothing; exits 1 when
+    there is a problem (notes alone exit 0)."""
+    from contimg.db.check import check_database
+
+    cfg = settings(ctx)
+    reports = []
+    for name in _selected(db):
+        database = open_database(cfg, name)
+        try:
+            reports.append(check_database(database, cfg))
+        finally:
+            database.dispose()
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in reports], indent=2))
+    else:
+        for r in reports:
+            at = r.revision or "no version record"
+            state = "ok" if r.ok else "PROBLEMS"
+            typer.echo(f"{r.name}: {state}  ({r.location})")
+            typer.echo(f"  revision: {at}" + ("" if r.revision == r.head else f" (head {r.head})"))
+            if r.counts:
+                typer.echo(
+                    "  rows:     " + ", ".join(f"{t} {n:,}" for t, n in sorted(r.counts.items()))
+                )
+            for f in r.findings:
+                typer.echo(f"  {'problem' if f.problem else 'note'}: {f.message}")
+                typer.echo(f"    fix: {f.fix}")
+    if not all(r.ok for r in reports):
+        raise typer.Exit(1)

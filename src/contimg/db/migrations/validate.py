@@ -68,7 +68,14 @@ class _Table:
         self.fks = insp.get_foreign_keys(name, schema=schema)
         self.sqlite = conn.dialect.name == "sqlite"
         # How a row is named: its key (and rowid on SQLite, where a key may be NULL).
-        self.label_cols = (["rowid"] if self.sqlite and self.pk != ["id"] else []) + self.pk
+        has_rowid = self.sqlite and not conn.execute(
+            sa.text(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n "
+                "AND upper(sql) LIKE '%WITHOUT ROWID%'"
+            ),
+            {"n": name},
+        ).first()
+        self.label_cols = (["rowid"] if has_rowid and self.pk != ["id"] else []) + self.pk
 
     def label_sql(self, alias: str = "t") -> str:
         cols = self.label_cols or [c["name"] for c in self.columns[:1]]
