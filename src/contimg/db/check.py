@@ -159,16 +159,19 @@ def _files_finding(table: str, column: str, n: int, examples: list[str], fix: st
 def _products(db: Database, conn: Connection, settings: Settings) -> list[Finding]:
     out: list[Finding] = []
     base = settings.products_path
-    for table, column, fix in (
+    for table, column, fix, problem in (
         ("images", "path", "restore the files from a backup, or reprocess the groups "
-         "(contimg queue retry GROUP)"),
-        ("mosaics", "path", "restore the files, or rebuild the mosaics (contimg mosaic build)"),
-        ("ms_index", "path", "restore the measurement sets, or reprocess the groups "
-         "(contimg queue retry GROUP)"),
+         "(contimg queue retry GROUP)", True),
+        ("mosaics", "path", "restore the files, or rebuild the mosaics (contimg mosaic build)",
+         True),
+        # Measurement sets are often removed once imaged: a note, not a problem.
+        ("ms_index", "path", "restore the measurement sets if they are still needed", False),
     ):  # fmt: skip
         n, ex = _missing_files(conn, table, column, base)
         if n:
-            out.append(_files_finding(table, column, n, ex, fix))
+            f = _files_finding(table, column, n, ex, fix)
+            f.problem = problem
+            out.append(f)
     # Photometry of sources whose running statistics were never built (an adopted
     # database, or rows written by another program): the next image would start
     # their statistics from zero.

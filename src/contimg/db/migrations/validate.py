@@ -61,9 +61,11 @@ class _Table:
         self.uniques = [
             list(u["column_names"]) for u in insp.get_unique_constraints(name, schema=schema)
         ] + [
-            [c for c in i["column_names"] if c is not None]
+            list(i["column_names"])
             for i in insp.get_indexes(name, schema=schema)
-            if i["unique"] and not i.get("dialect_options", {}).get("sqlite_where")
+            if i["unique"]
+            and None not in i["column_names"]
+            and all(v is None for k, v in i.get("dialect_options", {}).items() if "where" in k)
         ]
         self.fks = insp.get_foreign_keys(name, schema=schema)
         self.sqlite = conn.dialect.name == "sqlite"
