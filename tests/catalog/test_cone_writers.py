@@ -329,3 +329,25 @@ def test_cli_cone_on_adopted_catalog(settings: Settings, rng: np.random.Generato
     assert out.exit_code == 0, out.output
     assert len(out.output.strip().splitlines()) == n + 1
     db.dispose()
+
+
+def test_reindex_recreates_the_triggers_of_the_migration(sqlite_settings: Settings) -> None:
+    """``catalog reindex`` re-creates exactly the triggers master_sources_0003 made."""
+    db = open_database(sqlite_settings, "master_sources", create_dirs=True)
+    migrations.upgrade(db)
+
+    def triggers() -> list[tuple[str, str]]:
+        with db.read() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+            )
+            return [(str(r[0]), str(r[1])) for r in rows]
+
+    made = triggers()
+    assert sorted(n for n, _ in made) == sorted(index.TRIGGER_NAMES)
+    with db.write() as conn:
+        index.drop_triggers(conn)
+        assert index.missing_triggers(conn) == list(index.TRIGGER_NAMES)
+        assert index.reindex(conn) == ("rebuilt", 0)
+    assert triggers() == made
+    db.dispose()

@@ -27,27 +27,68 @@ rows (revision 0002 has no guarantee about them; upgrading again rebuilds it).
 
 from alembic import op
 
-from contimg.catalog import index
-from contimg.db.migrations.ddl import dialect, run_script
+from contimg.db.migrations.ddl import dialect
 
 revision = "master_sources_0003"
 down_revision = "master_sources_0002"
 branch_labels = None
 depends_on = None
 
+PENDING_TABLE = "sources_healpix_pending"
+TRIGGERS = (
+    "sources_healpix_track_insert",
+    "sources_healpix_track_update",
+    "sources_healpix_track_delete",
+)
+# The statements as of this revision (contimg.catalog.index keeps the same text for
+# 'contimg catalog reindex', which re-creates missing triggers; a test compares them).
+STATEMENTS = (
+    """
+CREATE TABLE sources_healpix_pending (
+    source_id TEXT PRIMARY KEY
+) WITHOUT ROWID
+""",
+    """
+CREATE TRIGGER sources_healpix_track_insert AFTER INSERT ON sources
+BEGIN
+    SELECT RAISE(ABORT, 'master_sources.sources: source_id must not be NULL')
+        WHERE NEW.source_id IS NULL;
+    INSERT OR IGNORE INTO sources_healpix_pending(source_id) VALUES (NEW.source_id);
+END
+""",
+    """
+CREATE TRIGGER sources_healpix_track_update AFTER UPDATE ON sources
+BEGIN
+    SELECT RAISE(ABORT, 'master_sources.sources: source_id must not be NULL')
+        WHERE NEW.source_id IS NULL;
+    INSERT OR IGNORE INTO sources_healpix_pending(source_id) VALUES (OLD.source_id);
+    INSERT OR IGNORE INTO sources_healpix_pending(source_id) VALUES (NEW.source_id);
+END
+""",
+    """
+CREATE TRIGGER sources_healpix_track_delete AFTER DELETE ON sources
+BEGIN
+    INSERT OR IGNORE INTO sources_healpix_pending(source_id)
+        SELECT OLD.source_id WHERE OLD.source_id IS NOT NULL;
+END
+""",
+)
+
 
 def upgrade() -> None:
     if dialect() != "sqlite":
         return
-    run_script(index.PENDING_SQL)
-    conn = op.get_bind()
-    index.create_triggers(conn)
-    index.rebuild(conn)
+    for statement in STATEMENTS:
+        op.execute(statement)
+    # The pixels are computed in Python (astropy-healpix), as the build does.
+    from contimg.catalog.index import rebuild
+
+    rebuild(op.get_bind())
 
 
 def downgrade() -> None:
     if dialect() != "sqlite":
         return
-    for name in reversed(index.TRIGGER_NAMES):
+    for name in reversed(TRIGGERS):
         op.execute(f"DROP TRIGGER IF EXISTS {name}")
-    op.execute(f"DROP TABLE {index.PENDING_TABLE}")
+    op.execute(f"DROP TABLE {PENDING_TABLE}")
