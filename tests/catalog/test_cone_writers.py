@@ -234,8 +234,11 @@ def _write_like_another_program(db: Database, rng: np.random.Generator) -> None:
     else:
         cols = ", ".join(COLS)
         sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLS[1:])
-        run(f"INSERT INTO sources ({cols}) VALUES ({marks}) ON CONFLICT (source_id) "
-            f"DO UPDATE SET {sets}", [(some[111 + i], *m[1:]) for i, m in enumerate(moved)])  # fmt: skip
+        upsert = (
+            f"INSERT INTO sources ({cols}) VALUES ({marks}) ON CONFLICT (source_id) "
+            f"DO UPDATE SET {sets}"
+        )
+        run(upsert, [(some[111 + i], *m[1:]) for i, m in enumerate(moved)])
 
 
 def test_writes_by_another_program(built: Database, rng: np.random.Generator) -> None:
@@ -325,7 +328,9 @@ def test_cli_cone_on_adopted_catalog(settings: Settings, rng: np.random.Generato
     dec = np.array([r[2] for r in rows])
     n = int((angular_separation_deg(0.0, 0.0, ra, dec) <= 2.0).sum())
     assert n > 0
-    out = CliRunner().invoke(app, [*_root(settings), "catalog", "cone", "0", "0", "2", "--format", "csv"])
+    out = CliRunner().invoke(
+        app, [*_root(settings), "catalog", "cone", "0", "0", "2", "--format", "csv"]
+    )
     assert out.exit_code == 0, out.output
     assert len(out.output.strip().splitlines()) == n + 1
     db.dispose()

@@ -74,8 +74,7 @@ CASES = [
     ),
     (
         "products",
-        PRODUCTS_OK
-        + "INSERT INTO variability_stats(source_id, ra_deg, dec_deg, updated_at) "
+        PRODUCTS_OK + "INSERT INTO variability_stats(source_id, ra_deg, dec_deg, updated_at) "
         "VALUES ('NVSS J1', 10, 54, 1);"
         + "INSERT INTO ese_candidates(source_id, flagged_at, significance, flag_type) "
         "VALUES ('NVSS J1', 1, 6, 'variability'), ('NVSS J1', 2, 7, 'variability');",
@@ -142,7 +141,7 @@ def test_bad_rows_on_postgresql(pg_url: str) -> None:
                 "VALUES ('NVSS J1', 1, 6, 'rapid_change'), ('NVSS J1', 2, 7, 'rapid_change')"
             )
         )
-    with pytest.raises(ContimgError, match="flag_type='rapid_change'.*2 rows share it"):
+    with pytest.raises(ContimgError, match=r"flag_type='rapid_change'.*2 rows share it"):
         migrations.upgrade(db)
     assert migrations.status(db).unversioned
     with db.read() as conn:

@@ -103,6 +103,7 @@ def test_adopted_products_feed_light_curves_and_variability(
     _spec_made(settings, "products", _products_rows(tmp_path / "old"))
     out = _cli(settings, "db", "upgrade", "--db", "products")
     assert "adopted existing schema as products_0001" in out
+    assert "fix: contimg variability recompute" in out
     # db check: the photometry has no running state yet; the fix is named
     out = _cli(settings, "db", "check", "--db", "products", code=1)
     assert "3 sources have photometry but no variability state" in out
@@ -132,7 +133,10 @@ def test_adopted_ingest_queue_recovers_groups_of_a_dead_process(settings: Settin
     """An ``in_progress`` group with no lease (left by the old pipeline's dead process)
     goes back to pending at the next worker claim and is then processed."""
     rows = []
-    for gid, state in (("2025-10-02T00:00:00", "in_progress"), ("2025-10-02T00:05:09", "completed")):
+    for gid, state in (
+        ("2025-10-02T00:00:00", "in_progress"),
+        ("2025-10-02T00:05:09", "completed"),
+    ):
         rows.append(
             "INSERT INTO ingest_queue(group_id, state, received_at, last_update) "
             f"VALUES ('{gid}', '{state}', 1.7e9, 1.7e9)"

@@ -27,7 +27,6 @@ import numpy.typing as npt
 import sqlalchemy as sa
 from astropy import units as u
 from astropy_healpix import HEALPix
-
 from sqlalchemy.engine import Connection
 
 from contimg.catalog import index
@@ -232,8 +231,7 @@ def cone_search(
                     ranges=cone_ranges(ra_deg, dec_deg, radius_deg),
                     centre_xyz=(float(centre[0]), float(centre[1]), float(centre[2])),
                     # Generous by a hair: the exact test on the separation follows.
-                    max_chord=float(chord_for_angle(math.radians(radius_deg))) * (1 + 1e-9)
-                    + 1e-12,
+                    max_chord=float(chord_for_angle(math.radians(radius_deg))) * (1 + 1e-9) + 1e-12,
                     min_flux_jy=min_flux_jy,
                     relation=relation,
                     has_pending=n_pending > 0,

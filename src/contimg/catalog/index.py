@@ -229,7 +229,8 @@ def sync_pending(conn: Connection) -> int:
     cols = ", ".join(f"s.{c}" for c in SOURCE_COLUMNS)
     rows = list(
         conn.exec_driver_sql(
-            f"SELECT {cols} FROM {PENDING_TABLE} AS p JOIN sources AS s ON s.source_id = p.source_id"
+            f"SELECT {cols} FROM {PENDING_TABLE} AS p "
+            "JOIN sources AS s ON s.source_id = p.source_id"
         ).fetchall()
     )
     _insert_copy(conn, _rows_with_pixels([tuple(r) for r in rows]))

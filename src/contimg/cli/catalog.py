@@ -366,6 +366,4 @@ def reindex(
             done, n = index.reindex(conn, full=full)
     finally:
         db.dispose()
-    typer.echo(
-        f"{db.location}: cone index {done} ({n:,} rows) in {time.perf_counter() - t0:.1f} s"
-    )
+    typer.echo(f"{db.location}: cone index {done} ({n:,} rows) in {time.perf_counter() - t0:.1f} s")

@@ -129,9 +129,21 @@ def upgrade(
     for name in names:
         database = _open(cfg, name)
         try:
-            typer.echo(_report(migrations.upgrade(database, to=to)))
+            result = migrations.upgrade(database, to=to)
+            typer.echo(_report(result))
+            if result.adopted_at and result.after == migrations.head(name):
+                _after_adoption(database, cfg)
         finally:
             database.dispose()
+
+
+def _after_adoption(database: Database, cfg: Settings) -> None:
+    """Say what an adopted database still needs (the problems 'db check' would list)."""
+    from contimg.db.check import check_database
+
+    for f in check_database(database, cfg).findings:
+        kind = "needs" if f.problem else "note"
+        typer.echo(f"  {kind}: {f.message}\n    fix: {f.fix}")
 
 
 @app.command()

@@ -83,8 +83,10 @@ def check_database(db: Database, settings: Settings) -> DatabaseReport:
             )
         elif st.pending:
             rep.findings.append(
-                Finding(f"not at the newest schema: {', '.join(st.pending)} pending",
-                        "contimg db upgrade")  # fmt: skip
+                Finding(
+                    f"not at the newest schema: {', '.join(st.pending)} pending",
+                    "contimg db upgrade",
+                )
             )
         for b in breaches:
             rep.findings.append(Finding(b, _fix_for_breach(db.name, b)))

@@ -57,11 +57,13 @@ class _Table:
         insp = sa.inspect(conn)
         self.name = name
         self.columns = insp.get_columns(name, schema=schema)
-        self.pk: list[str] = list(insp.get_pk_constraint(name, schema=schema)["constrained_columns"])
-        self.uniques = [
+        self.pk: list[str] = list(
+            insp.get_pk_constraint(name, schema=schema)["constrained_columns"]
+        )
+        self.uniques: list[list[str]] = [
             list(u["column_names"]) for u in insp.get_unique_constraints(name, schema=schema)
         ] + [
-            list(i["column_names"])
+            [str(c) for c in i["column_names"]]
             for i in insp.get_indexes(name, schema=schema)
             if i["unique"]
             and None not in i["column_names"]
@@ -70,13 +72,16 @@ class _Table:
         self.fks = insp.get_foreign_keys(name, schema=schema)
         self.sqlite = conn.dialect.name == "sqlite"
         # How a row is named: its key (and rowid on SQLite, where a key may be NULL).
-        has_rowid = self.sqlite and not conn.execute(
-            sa.text(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n "
-                "AND upper(sql) LIKE '%WITHOUT ROWID%'"
-            ),
-            {"n": name},
-        ).first()
+        has_rowid = (
+            self.sqlite
+            and not conn.execute(
+                sa.text(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n "
+                    "AND upper(sql) LIKE '%WITHOUT ROWID%'"
+                ),
+                {"n": name},
+            ).first()
+        )
         self.label_cols = (["rowid"] if has_rowid and self.pk != ["id"] else []) + self.pk
 
     def label_sql(self, alias: str = "t") -> str:
@@ -114,9 +119,9 @@ def _nulls_and_types(conn: Connection, t: _Table, limit: int, database: str) -> 
     conds: list[tuple[str, str, str]] = []  # (condition, value shown, what is wrong)
     for c in t.columns:
         col = f"t.{_q(c['name'])}"
-        if not c["nullable"] or c["name"] in t.pk:
-            if not (t.sqlite and t.pk == [c["name"]] and c["name"] == "id"):
-                conds.append((f"{col} IS NULL", "", f"{c['name']} is NULL (not allowed)"))
+        rowid_alias = t.sqlite and t.pk == [c["name"]] and c["name"] == "id"
+        if (not c["nullable"] or c["name"] in t.pk) and not rowid_alias:
+            conds.append((f"{col} IS NULL", "", f"{c['name']} is NULL (not allowed)"))
         if t.sqlite and any(k in str(c["type"]).upper() for k in _NUMERIC):
             conds.append(
                 (f"typeof({col}) IN ('text', 'blob')", col, f"{c['name']} holds a non-number")
@@ -190,9 +195,7 @@ def _orphans(conn: Connection, t: _Table, limit: int) -> list[str]:
             )
         ).all()
         for r in rows:
-            vals = ", ".join(
-                f"{c}={_fmt(v)}" for c, v in zip(child, r[n_label:], strict=True)
-            )
+            vals = ", ".join(f"{c}={_fmt(v)}" for c, v in zip(child, r[n_label:], strict=True))
             out.append(
                 f"table {t.name}, row {t.label(r[:n_label])}: {vals} refers to "
                 f"{ref}.{', '.join(parent)}, which has no such row"
