@@ -8,7 +8,10 @@ covered with the pixels of an order matched to its radius (astropy-healpix
 lists every pixel that overlaps it, with no seam at RA 0/360 and correct at the
 poles), consecutive pixels are merged into ranges, the ranges are read with
 one index range-scan each, and the candidates are trimmed to the exact
-great-circle radius. Why HEALPix rather than SQLite's R*Tree: see
+great-circle radius. Rows written to ``sources`` since the copy was last brought
+up to date (tracked by triggers, :mod:`contimg.catalog.index`) are read from
+``sources`` itself, so the answer never depends on who wrote the rows; a copy
+whose triggers are missing is refused. Why HEALPix rather than SQLite's R*Tree: see
 docs/catalog.md (in short: an ordinary table and index that both backends
 share, no RA-wrap or pole special cases, and a sub-millisecond range scan).
 
