@@ -190,23 +190,41 @@ def rebuild(conn: Connection) -> int:
     """Rebuild the whole copy from ``sources`` in the caller's transaction (SQLite);
     empties the pending list. Returns the number of rows indexed.
 
-    The rows are read in ``source_id`` order, given pixels in chunks, and written
-    sorted by pixel within each chunk.
+    Only (source_id, ra_deg, dec_deg) cross into Python, in chunks, to get their
+    pixels (into a temporary table); SQLite then writes the copy from ``sources``
+    in pixel order, so every b-tree insert is an append and the rows of nearby
+    pixels end up stored together (what makes a cone a few contiguous reads).
     """
-    from contimg.db.queries.sources import SOURCE_COLUMNS
+    from contimg.db.queries.sources import HEALPIX_COLUMNS, SOURCE_COLUMNS
 
     conn.exec_driver_sql("DELETE FROM sources_healpix")
     conn.exec_driver_sql(f"DELETE FROM {PENDING_TABLE}")
+    conn.exec_driver_sql("DROP TABLE IF EXISTS temp.contimg_pixels")
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE contimg_pixels (source_id TEXT PRIMARY KEY, hpx INTEGER NOT NULL, "
+        "x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL) WITHOUT ROWID"
+    )
     raw = conn.connection.driver_connection
     assert raw is not None
-    cur = raw.execute(f"SELECT {', '.join(SOURCE_COLUMNS)} FROM sources")
+    cur = raw.execute("SELECT source_id, ra_deg, dec_deg FROM sources")
     n = 0
     while True:
         rows = cur.fetchmany(_REBUILD_CHUNK)
         if not rows:
             break
-        _insert_copy(conn, _rows_with_pixels(rows))
+        with_pix = _rows_with_pixels(rows)
+        conn.exec_driver_sql(
+            "INSERT INTO temp.contimg_pixels VALUES (?, ?, ?, ?, ?)",
+            [(r[4], r[0], r[1], r[2], r[3]) for r in with_pix],
+        )
         n += len(rows)
+    src = ", ".join(f"s.{c}" for c in SOURCE_COLUMNS)
+    conn.exec_driver_sql(
+        f"INSERT INTO sources_healpix ({', '.join(HEALPIX_COLUMNS)}) "
+        f"SELECT p.hpx, p.x, p.y, p.z, {src} FROM temp.contimg_pixels AS p "
+        "JOIN sources AS s ON s.source_id = p.source_id ORDER BY p.hpx, p.source_id"
+    )
+    conn.exec_driver_sql("DROP TABLE temp.contimg_pixels")
     return n
 
 
