@@ -195,6 +195,15 @@ def rebuild(conn: Connection) -> int:
     in pixel order, so every b-tree insert is an append and the rows of nearby
     pixels end up stored together (what makes a cone a few contiguous reads).
     """
+    cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    conn.exec_driver_sql("PRAGMA cache_size=-131072")  # 128 MB for this rebuild
+    try:
+        return _rebuild(conn)
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(cache)}")
+
+
+def _rebuild(conn: Connection) -> int:
     from contimg.db.queries.sources import HEALPIX_COLUMNS, SOURCE_COLUMNS
 
     conn.exec_driver_sql("DELETE FROM sources_healpix")
