@@ -141,7 +141,7 @@ def _after_adoption(database: Database, cfg: Settings) -> None:
     """Say what an adopted database still needs (the problems 'db check' would list)."""
     from contimg.db.check import check_database
 
-    for f in check_database(database, cfg).findings:
+    for f in check_database(database, cfg, quick=True).findings:
         kind = "needs" if f.problem else "note"
         typer.echo(f"  {kind}: {f.message}\n    fix: {f.fix}")
 

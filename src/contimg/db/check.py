@@ -57,7 +57,9 @@ def _count(conn: Connection, table: str) -> int:
     return int(conn.execute(sa.text(f'SELECT count(*) FROM "{table}"')).scalar_one())
 
 
-def check_database(db: Database, settings: Settings) -> DatabaseReport:
+def check_database(db: Database, settings: Settings, *, quick: bool = False) -> DatabaseReport:
+    """The report of one database. ``quick`` (right after an adoption, whose rows were
+    just checked and whose cone index was just built): no row-by-row scans."""
     st = migrations.status(db)
     rep = DatabaseReport(db.name, db.location, st.current, st.head)
     if not st.exists:
@@ -72,7 +74,7 @@ def check_database(db: Database, settings: Settings) -> DatabaseReport:
         rep.counts = {t: _count(conn, t) for t in tables}
         from contimg.db.migrations.validate import row_problems
 
-        breaches = row_problems(conn, database=db.name, schema=db.schema)
+        breaches = [] if quick else row_problems(conn, database=db.name, schema=db.schema)
         if st.unversioned:
             rep.findings.append(
                 Finding(
@@ -93,7 +95,7 @@ def check_database(db: Database, settings: Settings) -> DatabaseReport:
         if st.current is not None and not st.pending:
             extra = _CHECKS.get(db.name)
             if extra is not None:
-                rep.findings += extra(db, conn, settings)
+                rep.findings += extra(db, conn, settings) if not quick else _quick(db, conn)
     return rep
 
 
@@ -135,6 +137,10 @@ def _master_sources(db: Database, conn: Connection, settings: Settings) -> list[
     return out
 
 
+def _quick(db: Database, conn: Connection) -> list[Finding]:
+    return _products_state(conn) if db.name == "products" else []
+
+
 def _exists(path: str, base: Path) -> bool:
     p = Path(path)
     return (p if p.is_absolute() else base / p).exists()
@@ -174,9 +180,14 @@ def _products(db: Database, conn: Connection, settings: Settings) -> list[Findin
             f = _files_finding(table, column, n, ex, fix)
             f.problem = problem
             out.append(f)
-    # Photometry of sources whose running statistics were never built (an adopted
-    # database, or rows written by another program): the next image would start
-    # their statistics from zero.
+    return out + _products_state(conn)
+
+
+def _products_state(conn: Connection) -> list[Finding]:
+    """Photometry of sources whose running statistics were never built (an adopted
+    database, or rows written by another program): the next image would start their
+    statistics from zero."""
+    out: list[Finding] = []
     n = int(
         conn.execute(
             sa.text(
