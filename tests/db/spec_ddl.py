@@ -48,3 +48,17 @@ def spec_ddl() -> dict[str, str]:
     if path is not None:
         return parse_spec(path.read_text(encoding="utf-8"))
     return dict(json.loads(COPY.read_text(encoding="utf-8")))
+
+
+def create_spec_sqlite(path: Path, name: str) -> Path:
+    """A SQLite file made with the spec's DDL of database ``name``, as a user
+    without contimg would make it (plain ``sqlite3``, no version record)."""
+    import sqlite3
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path)
+    try:
+        con.executescript(spec_ddl()[name])
+    finally:
+        con.close()
+    return path

@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from contimg import __version__
+from contimg.catalog import index as cone_index
 from contimg.catalog.cone import HEALPIX_ORDER, healpix_index
 from contimg.catalog.readers import (
     FIRST_FORMAT,
@@ -287,6 +288,9 @@ def _load_rows(
     progress("write sources", 0, n)
     done = 0
     if db.is_sqlite:
+        # The copy is written here with sources: the tracking triggers
+        # (contimg.catalog.index) would only list every row as pending.
+        triggers = cone_index.drop_triggers(conn)
         # SQLite: write the HEALPix-keyed copy (the cone index) in pixel order,
         # then fill ``sources`` from it in primary-key order inside SQLite: every
         # b-tree insert is an append and the rows cross from Python only once.
@@ -301,6 +305,7 @@ def _load_rows(
             progress("write sources", done, n)
         progress("copy sources", 0, 1)
         q.sqlite_fill_sources_from_healpix(conn)
+        cone_index.create_triggers(conn, triggers)
         progress("copy sources", 1, 1)
     else:
         # PostgreSQL: COPY in primary-key order; q3c is the cone index.
@@ -584,4 +589,5 @@ def insert_sources(db: Database, rows: Sequence[Mapping[str, Any]]) -> int:
                     for r, h, v in zip(rows, hpx, xyz, strict=True)
                 ],
             )
+            cone_index.clear_pending(conn, source_ids=[r["source_id"] for r in rows])
     return len(rows)

@@ -8,7 +8,10 @@ covered with the pixels of an order matched to its radius (astropy-healpix
 lists every pixel that overlaps it, with no seam at RA 0/360 and correct at the
 poles), consecutive pixels are merged into ranges, the ranges are read with
 one index range-scan each, and the candidates are trimmed to the exact
-great-circle radius. Why HEALPix rather than SQLite's R*Tree: see
+great-circle radius. Rows written to ``sources`` since the copy was last brought
+up to date (tracked by triggers, :mod:`contimg.catalog.index`) are read from
+``sources`` itself, so the answer never depends on who wrote the rows; a copy
+whose triggers are missing is refused. Why HEALPix rather than SQLite's R*Tree: see
 docs/catalog.md (in short: an ordinary table and index that both backends
 share, no RA-wrap or pole special cases, and a sub-millisecond range scan).
 
@@ -17,19 +20,25 @@ PostgreSQL: ``q3c_radial_query`` on the q3c index (exact).
 
 from __future__ import annotations
 
+import logging
 import math
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+import sqlalchemy as sa
 from astropy import units as u
 from astropy_healpix import HEALPix
+from sqlalchemy.engine import Connection
 
+from contimg.catalog import index
 from contimg.db.engine import Database
 from contimg.db.queries import sources as q
 from contimg.errors import ContimgError
 from contimg.science.crossmatch import angular_separation_deg, chord_for_angle, unit_vectors
+
+log = logging.getLogger(__name__)
 
 HEALPIX_ORDER = 16
 """Order of the stored pixels (nside 65536, pixels of ~3.2 arcsec)."""
@@ -149,6 +158,33 @@ def _trim(
     ]
 
 
+def _pending_or_refuse(db: Database, conn: Connection) -> int:
+    """Check the SQLite cone index inside a search's read; the number of pending rows
+    (counting stops past :data:`contimg.catalog.index.SYNC_THRESHOLD`).
+
+    A copy whose tracking triggers are missing may be stale and is refused, never
+    read silently.
+    """
+    missing = index.missing_triggers(conn)
+    if missing:
+        raise ContimgError(
+            f"{db.location}: the cone index (sources_healpix) is not kept up to date "
+            f"(triggers {', '.join(missing)} are missing), so it may be stale and is not "
+            "used; run 'contimg catalog reindex' to rebuild it"
+        )
+    return index.pending_count(conn, limit=index.SYNC_THRESHOLD + 1)
+
+
+def _sync(db: Database) -> None:
+    """Fold many pending rows into the copy (then searches are fast again)."""
+    try:
+        with db.write() as conn:
+            n = index.sync_pending(conn)
+        log.info("%s: folded %d written sources rows into the cone index", db.location, n)
+    except sa.exc.OperationalError as exc:  # e.g. a read-only file: answer from sources
+        log.warning("%s: cannot update the cone index (%s)", db.location, exc.orig)
+
+
 def cone_search(
     db: Database,
     *,
@@ -177,19 +213,8 @@ def cone_search(
     _check(ra_deg, dec_deg, radius_deg)
     ra_deg = ra_deg % 360.0
     min_flux_jy = None if min_flux_mjy is None else min_flux_mjy / 1e3
-    with db.read() as conn:
-        if db.is_sqlite:
-            centre = unit_vectors(ra_deg, dec_deg)
-            rows = q.cone_healpix(
-                conn,
-                ranges=cone_ranges(ra_deg, dec_deg, radius_deg),
-                centre_xyz=(float(centre[0]), float(centre[1]), float(centre[2])),
-                # Generous by a hair: the exact test on the separation follows.
-                max_chord=float(chord_for_angle(math.radians(radius_deg))) * (1 + 1e-9) + 1e-12,
-                min_flux_jy=min_flux_jy,
-                relation=relation,
-            )
-        else:
+    if not db.is_sqlite:
+        with db.read() as conn:
             rows = q.cone_q3c(
                 conn,
                 ra_deg=ra_deg,
@@ -198,6 +223,24 @@ def cone_search(
                 min_flux_jy=min_flux_jy,
                 relation=relation,
             )
+        return _trim(rows, ra_deg, dec_deg, radius_deg)
+    centre = unit_vectors(ra_deg, dec_deg)
+    for attempt in range(2):
+        with db.read() as conn:
+            n_pending = _pending_or_refuse(db, conn)
+            if n_pending <= index.SYNC_THRESHOLD or attempt == 1:
+                rows = q.cone_healpix(
+                    conn,
+                    ranges=cone_ranges(ra_deg, dec_deg, radius_deg),
+                    centre_xyz=(float(centre[0]), float(centre[1]), float(centre[2])),
+                    # Generous by a hair: the exact test on the separation follows.
+                    max_chord=float(chord_for_angle(math.radians(radius_deg))) * (1 + 1e-9) + 1e-12,
+                    min_flux_jy=min_flux_jy,
+                    relation=relation,
+                    has_pending=n_pending > 0,
+                )
+                break
+        _sync(db)
     return _trim(rows, ra_deg, dec_deg, radius_deg)
 
 

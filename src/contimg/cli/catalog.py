@@ -331,3 +331,39 @@ def info(
             if path:
                 lines.append(f"  {survey.upper():<6}{path}")
     typer.echo("\n".join(lines))
+
+
+@app.command()
+def reindex(
+    ctx: typer.Context,
+    full: Annotated[
+        bool, typer.Option("--full", help="Rebuild the whole index even if it looks exact.")
+    ] = False,
+) -> None:
+    """Bring the cone index up to date with the sources table.
+
+    SQLite: folds rows written since the last update into the index, or rebuilds
+    it from ``sources`` when it is stale (or with --full), re-creating its
+    tracking triggers if they are missing. PostgreSQL: q3c indexes the table
+    itself; only checks that the q3c index exists. One transaction.
+    """
+    from contimg.catalog import index
+    from contimg.db.engine import open_database
+
+    cfg = settings(ctx)
+    db = open_database(cfg, "master_sources")
+    try:
+        _require_catalog(db)
+        t0 = time.perf_counter()
+        if not db.is_sqlite:
+            with db.read() as conn:
+                problems = index.pg_problems(conn, schema=db.schema)
+            if problems:
+                raise ContimgError("; ".join(p.message for p in problems))
+            typer.echo(f"{db.location}: q3c indexes sources itself; nothing to do")
+            return
+        with db.write() as conn:
+            done, n = index.reindex(conn, full=full)
+    finally:
+        db.dispose()
+    typer.echo(f"{db.location}: cone index {done} ({n:,} rows) in {time.perf_counter() - t0:.1f} s")

@@ -130,9 +130,21 @@ def upgrade(
     for name in names:
         database = _open(cfg, name)
         try:
-            typer.echo(_report(migrations.upgrade(database, to=to)))
+            result = migrations.upgrade(database, to=to)
+            typer.echo(_report(result))
+            if result.adopted_at and result.after == migrations.head(name):
+                _after_adoption(database, cfg)
         finally:
             database.dispose()
+
+
+def _after_adoption(database: Database, cfg: Settings) -> None:
+    """Say what an adopted database still needs (the problems 'db check' would list)."""
+    from contimg.db.check import check_database
+
+    for f in check_database(database, cfg, quick=True).findings:
+        kind = "needs" if f.problem else "note"
+        typer.echo(f"  {kind}: {f.message}\n    fix: {f.fix}")
 
 
 @app.command()
@@ -192,3 +204,43 @@ def backup(
             failed.append(r.name)
     if failed:
         raise ContimgError(f"integrity check of the copy failed for {', '.join(failed)}")
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Check each database: revision, row counts and every consistency problem found
+    (stale cone index, rows breaking the constraints, photometry whose image row is
+    missing, rows naming files that do not exist, statistics not built from adopted
+    photometry), each with the command that fixes it. Changes nothing; exits 1 when
+    there is a problem (notes alone exit 0)."""
+    from contimg.db.check import check_database
+
+    cfg = settings(ctx)
+    reports = []
+    for name in _selected(db):
+        database = open_database(cfg, name)
+        try:
+            reports.append(check_database(database, cfg))
+        finally:
+            database.dispose()
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in reports], indent=2))
+    else:
+        for r in reports:
+            at = r.revision or "no version record"
+            state = "ok" if r.ok else "PROBLEMS"
+            typer.echo(f"{r.name}: {state}  ({r.location})")
+            typer.echo(f"  revision: {at}" + ("" if r.revision == r.head else f" (head {r.head})"))
+            if r.counts:
+                typer.echo(
+                    "  rows:     " + ", ".join(f"{t} {n:,}" for t, n in sorted(r.counts.items()))
+                )
+            for f in r.findings:
+                typer.echo(f"  {'problem' if f.problem else 'note'}: {f.message}")
+                typer.echo(f"    fix: {f.fix}")
+    if not all(r.ok for r in reports):
+        raise typer.Exit(1)

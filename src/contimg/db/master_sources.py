@@ -33,7 +33,10 @@ sa.Index("idx_sources_q3c", sa.func.q3c_ang2ipix(sources.c.ra_deg, sources.c.dec
 
 # Migration master_sources_0002: the SQLite cone-search index, a copy of every
 # sources row keyed by its nested HEALPix pixel (order 16); WITHOUT ROWID on
-# SQLite. Written by the catalog build; empty on PostgreSQL (q3c does that job).
+# SQLite. Written by the catalog build and rebuilt by migration master_sources_0003,
+# which also adds (SQLite only, so not described here) ``sources_healpix_pending`` and
+# the triggers on ``sources`` that fill it (contimg.catalog.index); empty on
+# PostgreSQL (q3c does that job).
 sources_healpix = sa.Table(
     "sources_healpix",
     metadata,

@@ -242,6 +242,23 @@ def identify(db: Database, conn: Connection) -> str:
     )
 
 
+def _refuse_bad_rows(db: Database, conn: Connection) -> None:
+    """Raise, before anything is written, when rows break the constraints."""
+    from contimg.db.migrations.validate import row_problems
+
+    problems = row_problems(conn, database=db.name, schema=db.schema)
+    if problems:
+        shown = problems[:20]
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise ContimgError(
+            f"cannot adopt the {db.name} database {db.location}: {len(problems)} finding(s) of "
+            "rows that break the specification's constraints; nothing was changed. Correct or "
+            "delete these rows, then run 'contimg db upgrade' again:\n  - "
+            + "\n  - ".join(shown)
+            + more
+        )
+
+
 def upgrade(db: Database, *, to: str = "head") -> MigrationResult:
     """Bring ``db`` to revision ``to``, adopting an unversioned spec database first."""
     target = _check_target(db.name, to, allow_base=False)
@@ -250,6 +267,7 @@ def upgrade(db: Database, *, to: str = "head") -> MigrationResult:
         before = _current(conn, db.schema)
         if before is None and _user_tables(conn, db.schema):
             adopted = identify(db, conn)
+            _refuse_bad_rows(db, conn)
             _run(db, conn, "stamp", adopted)
             before = adopted
         revs = history(db.name)

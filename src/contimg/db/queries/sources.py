@@ -26,6 +26,10 @@ from contimg.models import SourceRow
 Relation = Literal["sources", "good_references", "final_references"]
 RELATIONS: tuple[Relation, ...] = ("sources", "good_references", "final_references")
 
+PENDING_TABLE = "sources_healpix_pending"
+"""Ids of ``sources`` rows written since the cone index last caught up (SQLite;
+migration master_sources_0003, see :mod:`contimg.catalog.index`)."""
+
 SOURCE_COLUMNS: tuple[str, ...] = tuple(c.name for c in sources.columns)
 """Columns of ``sources`` (and of its two views), in table order."""
 
@@ -226,6 +230,7 @@ def cone_healpix(
     max_chord: float,
     min_flux_jy: float | None = None,
     relation: Relation = "sources",
+    has_pending: bool = False,
 ) -> list[tuple[Any, ...]]:
     """Rows of ``relation`` in the cone: HEALPix pixel in one of the inclusive
     ``ranges`` and unit vector within chord length ``max_chord`` of ``centre_xyz``.
@@ -233,15 +238,18 @@ def cone_healpix(
     SQLite only (``json_each``); reads the ``sources_healpix`` copy, one index
     range scan per range. For the views, candidates are joined to the view by
     ``source_id`` so the spec's view definitions decide membership.
+    ``has_pending``: rows are pending in ``sources_healpix_pending``; they are read
+    from ``sources`` (every pending row, in or out of the cone) instead of the copy.
     """
     cols = ", ".join(f"c.{col}" for col in SOURCE_COLUMNS)
+    view_join = (
+        f" JOIN {_relation(relation)} AS v ON v.source_id = c.source_id"
+        if relation != "sources"
+        else ""
+    )
     sql = (
         f"SELECT {cols} {_HEALPIX_RANGES}"
-        + (
-            f" JOIN {_relation(relation)} AS v ON v.source_id = c.source_id"
-            if relation != "sources"
-            else ""
-        )
+        + view_join
         + " WHERE (c.x - ?) * (c.x - ?) + (c.y - ?) * (c.y - ?) + (c.z - ?) * (c.z - ?) <= ?"
     )
     x, y, z = (float(v) for v in centre_xyz)
@@ -256,7 +264,20 @@ def cone_healpix(
     # Straight to the driver: plain tuples, no Row objects, for ~500 rows per cone.
     raw = conn.connection.driver_connection
     assert raw is not None
-    return list(raw.execute(sql, tuple(params)).fetchall())
+    if not has_pending:
+        return list(raw.execute(sql, tuple(params)).fetchall())
+    # Rows written since the copy was last synced (contimg.catalog.index): their
+    # copy rows (if any) are out of date, their current rows are read from sources
+    # itself (candidates; the caller trims them to the exact radius).
+    sql += f" AND c.source_id NOT IN (SELECT source_id FROM {PENDING_TABLE})"
+    pending_sql = (
+        f"SELECT {cols} FROM {PENDING_TABLE} AS p JOIN sources AS c ON c.source_id = p.source_id"
+        + view_join
+        + (" WHERE c.s_nvss >= ?" if min_flux_jy is not None else "")
+    )
+    rows = list(raw.execute(sql, tuple(params)).fetchall())
+    rows += raw.execute(pending_sql, () if min_flux_jy is None else (float(min_flux_jy),))
+    return rows
 
 
 def cone_q3c(
