@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from fastapi import APIRouter, Response
 from prometheus_client import CollectorRegistry, generate_latest
@@ -134,9 +133,9 @@ def render(state: AppState) -> bytes:
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    include_in_schema=False,  # plain text for Prometheus, not part of the JSON API (/api/v1)
 )
-async def metrics(state: State) -> Any:
+async def metrics(state: State) -> Response:
     """Queue depth per state, groups processed and failed, per-stage duration
     histograms, the real-time factor, image / candidate / mosaic counts and free disk
     space, in the Prometheus text exposition format."""
