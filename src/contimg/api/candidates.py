@@ -18,6 +18,7 @@ Good measurements: no bad flag bit and a positive error, as for the statistics.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import pairwise
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -81,7 +82,7 @@ def build_candidate(
             th = rules or EseThresholds()
             order = np.argsort([t.timestamp() for t in times], kind="stable")
             hit = np.zeros(len(good), dtype=bool)
-            for a, b in zip(order[:-1], order[1:], strict=True):
+            for a, b in pairwise(order.tolist()):
                 if rapid_change_significance(f[a], s[a], f[b], s[b], th) is not None:
                     hit[a] = hit[b] = True
         hits = sorted(t for t, h in zip(times, hit.tolist(), strict=True) if h)
