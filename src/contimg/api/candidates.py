@@ -18,8 +18,8 @@ Good measurements: no bad flag bit and a positive error, as for the statistics.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from itertools import pairwise
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any, cast
 
 import numpy as np
