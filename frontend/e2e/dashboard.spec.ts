@@ -5,7 +5,7 @@
  */
 import { expect, test, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { E2E_HOME, E2E_TOKEN } from "../playwright.config";
 
@@ -231,6 +231,50 @@ test("ESE candidates: one row per source; status and note in place, the row stay
   await page.getByLabel("active", { exact: true }).click(); // investigated only: the filter changed, the view is fresh
   await expect(page.getByTestId(`status-${src}`)).toHaveCount(1);
   expect(errors).toEqual([]);
+});
+
+test("images: a skeleton while loading, 'file missing' with the path for a gone file, the error and a retry", async ({ page }) => {
+  const s = seed();
+  const lc = await (await page.request.get(`/api/v1/sources/${encodeURIComponent(s.ese_source)}/lightcurve`)).json();
+  const newest = [...lc.points].sort((a: { mjd: number }, b: { mjd: number }) => b.mjd - a.mjd)[0];
+  const path: string = newest.image_path;
+  expect(existsSync(path)).toBeTruthy();
+  renameSync(path, `${path}.moved`);
+  try {
+    // The API: 404 naming the path; the page: "file missing" in place of that cutout.
+    const r = await page.request.get(`/api/v1/images/${newest.image_id}/cutout?format=png&ra_deg=${lc.ra_deg ?? 0}&dec_deg=${lc.dec_deg ?? 0}`);
+    expect(r.status()).toBe(404);
+    expect((await r.json()).detail).toContain(path);
+    await page.goto(`/sources/${encodeURIComponent(s.ese_source)}`);
+    const missing = page.getByTestId("cutouts").getByTestId("file-missing");
+    await expect(missing).toHaveCount(1);
+    await expect(missing).toContainText("file missing");
+    await expect(missing).toContainText(path);
+    await shot(page, "16-file-missing");
+    await page.goto(`/images/${newest.image_id}`);
+    await expect(page.getByTestId("file-missing")).toContainText(path);
+  } finally {
+    renameSync(`${path}.moved`, path);
+  }
+  // Back in place: the page loads it again.
+  await page.goto(`/sources/${encodeURIComponent(s.ese_source)}`);
+  await expect(page.getByTestId("cutouts").locator("img")).toHaveCount(12);
+
+  // A slow answer shows the skeleton; a failed one the error text and Retry (both provoked).
+  let fail = true;
+  await page.route("**/api/v1/images/*/cutout*", async (route) => {
+    await new Promise((res) => setTimeout(res, 1500));
+    if (fail) await route.fulfill({ status: 500, contentType: "application/json", body: JSON.stringify({ detail: "provoked failure" }) });
+    else await route.continue();
+  });
+  await page.goto(`/sources/${encodeURIComponent(s.ese_source)}`);
+  await expect(page.getByTestId("cutouts").getByTestId("image-loading").first()).toBeVisible();
+  const failed = page.getByTestId("cutouts").getByTestId("image-error").first();
+  await expect(failed).toContainText("provoked failure", { timeout: 20_000 });
+  fail = false;
+  await failed.getByRole("button", { name: "Retry" }).click();
+  await expect(page.getByTestId("cutouts").locator("img").first()).toBeVisible({ timeout: 20_000 });
+  await page.unroute("**/api/v1/images/*/cutout*");
 });
 
 test("mosaics gallery and detail", async ({ page }) => {
