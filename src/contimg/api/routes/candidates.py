@@ -236,7 +236,7 @@ def candidates_by_source(
     grouped = group_by_source(rows, _with_points(db, rows, **_rules(settings)))
     key = BY_SOURCE_SORTS[sort.lstrip("-")]
     grouped.sort(key=lambda r: r.source_id)
-    grouped.sort(key=key, reverse=sort.startswith("-"))  # type: ignore[arg-type]
+    grouped.sort(key=key, reverse=sort.startswith("-"))
     return Page[SourceCandidates](
         data=grouped[paging.offset : paging.offset + paging.limit],
         count=len(grouped),
