@@ -1287,10 +1287,11 @@ export interface components {
          *
          *     ``status`` is the word stored, shown by the dashboard and used by the CLI
          *     (active / investigated / dismissed); ``spec_status`` the specification's word for
-         *     it (active / resolved / false_positive), mapped by ``science.ese.SPEC_STATUS``. ``baseline_flux_jy`` is the weighted mean flux,
-         *     ``peak_flux_jy`` the flux at the largest deviation, ``max_sigma_dev`` the
-         *     source's sigma_deviation; first/last_detection_at are the first and last
-         *     measurements deviating by at least the threshold.
+         *     it (active / resolved / false_positive), mapped by ``science.ese.SPEC_STATUS``.
+         *     ``baseline_flux_jy`` is the weighted mean flux, ``peak_flux_jy`` the flux at the
+         *     largest deviation, ``max_sigma_dev`` the source's sigma_deviation;
+         *     first/last_detection_at the first and last measurements meeting the candidate's
+         *     rule (see contimg.api.candidates).
          */
         ESECandidate: {
             /** Baseline Flux Jy */
