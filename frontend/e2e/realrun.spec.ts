@@ -19,6 +19,8 @@ const docs = `${repo}docs/images`;
 
 test.skip(!process.env.E2E_REAL, "runs from tests/ui/test_real_run.py on a real pipeline run");
 test.describe.configure({ mode: "serial" });
+// Real images are 2-4k pixels a side: previews and cutouts take seconds on a loaded machine.
+test.setTimeout(900_000);
 
 function watch(page: Page): string[] {
   const bad: string[] = [];
@@ -35,13 +37,13 @@ function watch(page: Page): string[] {
 
 /** Wait until the page shows no skeleton and every image is decoded; count the images. */
 async function settled(page: Page, what: string): Promise<number> {
-  await expect(page.locator(".page")).toBeVisible();
+  await expect(page.locator(".page")).toBeVisible({ timeout: 60_000 });
   await page.waitForFunction(
     () =>
       document.querySelectorAll(".loading, [data-testid=image-loading]").length === 0 &&
       Array.from(document.images).every((i) => i.complete && i.naturalWidth > 0),
     undefined,
-    { timeout: 30_000 },
+    { timeout: 180_000 },
   );
   await expect(page.getByTestId("file-missing"), `${what}: a file is missing`).toHaveCount(0);
   await expect(page.getByTestId("image-error"), `${what}: an image failed`).toHaveCount(0);
