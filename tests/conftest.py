@@ -16,6 +16,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -54,6 +55,33 @@ def pg_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_run(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The one shortened real ``contimg demo`` run of the session (tests/demo_run.py),
+    in a PostgreSQL database of its own (so other tests' schema drops cannot touch it).
+    Yields a :class:`tests.demo_run.DemoRun` whose resumed demo is still running; it
+    is stopped at the end of the session if no test stopped it."""
+    from tests.demo_run import run_demo
+
+    name = f"contimg_demo_{uuid.uuid4().hex[:10]}"
+    admin = _admin_engine(pg_url)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    with _admin_engine(url).connect() as conn:
+        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS q3c"))
+    run = None
+    try:
+        run = run_demo(tmp_path_factory.mktemp("demo_run"), url)
+        yield run
+    finally:
+        if run is not None:
+            run.demo.cleanup()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def drop_pg_schemas(url: str) -> None:

@@ -10,22 +10,44 @@ import pytest
 
 from contimg.config import get_settings
 
+DIR_VARS = ("CONTIMG_HOME", "CONTIMG_STATE_DIR", "CONTIMG_INCOMING_DIR", "CONTIMG_PRODUCTS_DIR")
 
-def test_defaults_derive_from_home(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in (
-        "CONTIMG_HOME",
-        "CONTIMG_STATE_DIR",
-        "CONTIMG_INCOMING_DIR",
-        "CONTIMG_PRODUCTS_DIR",
-    ):
+
+def test_defaults_derive_from_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in DIR_VARS:
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    cwd = tmp_path.resolve()
     s = get_settings()
-    assert s.home == Path("./contimg-data")
-    assert s.state_path == Path("contimg-data/state")
-    assert s.incoming_path == Path("contimg-data/incoming")
-    assert s.products_path == Path("contimg-data/products")
+    assert s.home == cwd / "contimg-data"
+    assert s.state_path == cwd / "contimg-data/state"
+    assert s.incoming_path == cwd / "contimg-data/incoming"
+    assert s.products_path == cwd / "contimg-data/products"
     assert s.backend == "sqlite"
-    assert s.sqlite_path("master_sources") == Path("contimg-data/state/db/master_sources.sqlite3")
+    assert s.sqlite_path("master_sources") == cwd / "contimg-data/state/db/master_sources.sqlite3"
+
+
+def test_directories_are_absolute_however_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Relative options, relative environment variables and the default all become
+    absolute, normalised paths with symbolic links resolved (issue 19)."""
+    for var in DIR_VARS:
+        monkeypatch.delenv(var, raising=False)
+    real = tmp_path / "real"
+    (real / "sub").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CONTIMG_HOME", "link/sub/../sub")
+    monkeypatch.setenv("CONTIMG_PRODUCTS_DIR", "./link//prod")
+    s = get_settings(state_dir=Path("link/st"))
+    base = real.resolve()
+    assert s.home == base / "sub"
+    assert s.incoming_path == base / "sub/incoming"
+    assert s.products_path == base / "prod"
+    assert s.state_path == base / "st"
+    monkeypatch.chdir("/")
+    assert s.products_path == base / "prod"  # fixed at start-up, not per call
 
 
 def test_environment_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:

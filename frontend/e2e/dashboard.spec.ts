@@ -5,7 +5,7 @@
  */
 import { expect, test, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { E2E_HOME, E2E_TOKEN } from "../playwright.config";
 
@@ -191,32 +191,90 @@ test("source page: light curve draws its points with error bars; flag as ESE", a
   expect(errors).toEqual([]);
 });
 
-test("ESE candidates: change status and add a note in place; both persist", async ({ page }) => {
+test("ESE candidates: one row per source; status and note in place, the row stays; both persist", async ({ page }) => {
   const errors = watchErrors(page);
   await page.goto("/candidates");
   await setToken(page);
   const rows = page.getByTestId("candidates-table").locator("tbody tr");
   await expect(rows.first()).toBeVisible();
   await shot(page, "10-candidates");
-  const first = await (await page.request.get("/api/v1/candidates?status=active&sort=-significance&limit=1")).json();
-  const id: number = first.data[0].id;
+  const grouped = await (await page.request.get("/api/v1/candidates/by-source?status=active&limit=100")).json();
+  await expect(rows).toHaveCount(grouped.data.length);
+  const sources = grouped.data.map((r: { source_id: string }) => r.source_id);
+  expect(new Set(sources).size).toBe(sources.length); // one row per source
+  const top = grouped.data[0];
+  const src: string = top.source_id;
+  const ids: number[] = top.flags.map((f: { id: number }) => f.id);
+  for (const f of top.flags) await expect(page.getByTestId(`flag-${f.id}`)).toContainText(`${f.significance.toFixed(1)}σ`);
 
-  await page.getByTestId(`add-note-${id}`).click();
-  await page.getByLabel(`Note for candidate ${id}`).fill("checked the cutouts: compact, unresolved");
+  await page.getByTestId(`add-note-${src}`).click();
+  await page.getByLabel(`Note for ${src}`).fill("checked the cutouts: compact, unresolved");
   await page.getByRole("button", { name: "add", exact: true }).click();
-  await expect(page.getByTestId(`notes-${id}`)).toContainText("compact, unresolved");
+  await expect(page.getByTestId(`notes-${src}`)).toContainText("compact, unresolved");
 
-  await page.getByTestId(`status-${id}`).getByRole("button", { name: "investigated" }).click();
-  // the active-only triage list drops it
-  await expect(page.getByTestId(`status-${id}`)).toHaveCount(0);
-  const after = await (await page.request.get(`/api/v1/candidates/${id}`)).json();
-  expect(after.status).toBe("resolved");
-  expect(after.notes).toContain("compact, unresolved");
+  await page.getByTestId(`status-${src}`).getByRole("button", { name: "investigated" }).click();
+  // The row stays (now investigated) although the view lists active ones, until the view changes.
+  await expect(page.getByTestId(`status-${src}`).getByRole("button", { name: "investigated" })).toHaveAttribute("aria-pressed", "true");
+  await page.waitForTimeout(1500);
+  await expect(page.getByTestId(`status-${src}`)).toHaveCount(1);
+  for (const id of ids) {
+    const after = await (await page.request.get(`/api/v1/candidates/${id}`)).json();
+    expect(after.status).toBe("investigated"); // the same word the table stores (tests/ui checks the row)
+    expect(after.notes).toContain("compact, unresolved");
+  }
+  writeFileSync(`${E2E_HOME}/triaged.json`, JSON.stringify(ids));
 
   await page.getByLabel("investigated").click();
+  await expect(page).toHaveURL(/status=active%2Cinvestigated|status=active,investigated/);
   await expect(page.getByLabel("investigated")).toBeChecked();
-  await expect(page.getByTestId(`status-${id}`).getByRole("button", { name: "investigated" })).toHaveAttribute("aria-pressed", "true");
+  await expect(page.getByTestId(`status-${src}`).getByRole("button", { name: "investigated" })).toHaveAttribute("aria-pressed", "true");
+  await page.getByLabel("active", { exact: true }).click(); // investigated only: the filter changed, the view is fresh
+  await expect(page.getByTestId(`status-${src}`)).toHaveCount(1);
   expect(errors).toEqual([]);
+});
+
+test("images: a skeleton while loading, 'file missing' with the path for a gone file, the error and a retry", async ({ page }) => {
+  const s = seed();
+  const lc = await (await page.request.get(`/api/v1/sources/${encodeURIComponent(s.ese_source)}/lightcurve`)).json();
+  const newest = [...lc.points].sort((a: { mjd: number }, b: { mjd: number }) => b.mjd - a.mjd)[0];
+  const path: string = newest.image_path;
+  expect(existsSync(path)).toBeTruthy();
+  renameSync(path, `${path}.moved`);
+  try {
+    // The API: 404 naming the path; the page: "file missing" in place of that cutout.
+    const r = await page.request.get(`/api/v1/images/${newest.image_id}/cutout?format=png&ra_deg=${lc.ra_deg ?? 0}&dec_deg=${lc.dec_deg ?? 0}`);
+    expect(r.status()).toBe(404);
+    expect((await r.json()).detail).toContain(path);
+    await page.goto(`/sources/${encodeURIComponent(s.ese_source)}`);
+    const missing = page.getByTestId("cutouts").getByTestId("file-missing");
+    await expect(missing).toHaveCount(1);
+    await expect(missing).toContainText("file missing");
+    await expect(missing).toContainText(path);
+    await shot(page, "16-file-missing");
+    await page.goto(`/images/${newest.image_id}`);
+    await expect(page.getByTestId("file-missing")).toContainText(path);
+  } finally {
+    renameSync(`${path}.moved`, path);
+  }
+  // Back in place: the page loads it again.
+  await page.goto(`/sources/${encodeURIComponent(s.ese_source)}`);
+  await expect(page.getByTestId("cutouts").locator("img")).toHaveCount(12);
+
+  // A slow answer shows the skeleton; a failed one the error text and Retry (both provoked).
+  let fail = true;
+  await page.route("**/api/v1/images/*/cutout*", async (route) => {
+    await new Promise((res) => setTimeout(res, 1500));
+    if (fail) await route.fulfill({ status: 500, contentType: "application/json", body: JSON.stringify({ detail: "provoked failure" }) });
+    else await route.continue();
+  });
+  await page.goto(`/sources/${encodeURIComponent(s.ese_source)}`);
+  await expect(page.getByTestId("cutouts").getByTestId("image-loading").first()).toBeVisible();
+  const failed = page.getByTestId("cutouts").getByTestId("image-error").first();
+  await expect(failed).toContainText("provoked failure", { timeout: 20_000 });
+  fail = false;
+  await failed.getByRole("button", { name: "Retry" }).click();
+  await expect(page.getByTestId("cutouts").locator("img").first()).toBeVisible({ timeout: 20_000 });
+  await page.unroute("**/api/v1/images/*/cutout*");
 });
 
 test("mosaics gallery and detail", async ({ page }) => {
@@ -252,16 +310,19 @@ test("live: a new group and a status change appear within 5 s without reload", a
   console.log(`new group visible ${latency} ms after its insert`);
 
   await page.goto("/candidates");
-  const first = await (await page.request.get("/api/v1/candidates?status=active&sort=-significance&limit=1")).json();
-  const id: number = first.data[0].id;
-  await expect(page.getByTestId(`status-${id}`)).toBeVisible();
+  const first = await (await page.request.get("/api/v1/candidates/by-source?status=active&limit=1")).json();
+  const src: string = first.data[0].source_id;
+  await expect(page.getByTestId(`status-${src}`)).toBeVisible();
   const t1 = Date.now();
-  const r = await page.request.post(`/api/v1/candidates/${id}/status`, {
-    headers: { Authorization: `Bearer ${E2E_TOKEN}` },
-    data: { status: "false_positive" },
-  });
-  expect(r.ok()).toBeTruthy();
-  await expect(page.getByTestId(`status-${id}`)).toHaveCount(0, { timeout: 5_000 });
+  for (const f of first.data[0].flags) {
+    const r = await page.request.post(`/api/v1/candidates/${f.id}/status`, {
+      headers: { Authorization: `Bearer ${E2E_TOKEN}` },
+      data: { status: "dismissed" },
+    });
+    expect(r.ok()).toBeTruthy();
+  }
+  // changed elsewhere (not in this view): the live update drops it from the active list
+  await expect(page.getByTestId(`status-${src}`)).toHaveCount(0, { timeout: 5_000 });
   console.log(`status change visible after ${Date.now() - t1} ms`);
 });
 

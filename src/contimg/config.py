@@ -29,6 +29,12 @@ SQLITE_FILES: dict[str, str] = {
 """File names of the SQLite databases, relative to the state directory (spec)."""
 
 
+def absolute_path(path: Path | str) -> Path:
+    """``path`` absolute and normalised: ``~`` expanded, relative to the current working
+    directory, symbolic links resolved (the file need not exist yet)."""
+    return Path(path).expanduser().resolve()
+
+
 class IngestSettings(BaseModel):
     """How subband files become groups."""
 
@@ -273,12 +279,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _derive_dirs(self) -> Settings:
-        if self.state_dir is None:
-            self.state_dir = self.home / "state"
-        if self.incoming_dir is None:
-            self.incoming_dir = self.home / "incoming"
-        if self.products_dir is None:
-            self.products_dir = self.home / "products"
+        # Every directory is made absolute here, once, whatever way it was given (CLI
+        # option, environment variable, default; relative to the working directory at
+        # start-up), so every path the pipeline stores in a database is a full path
+        # that still means the same file from any other working directory.
+        self.home = absolute_path(self.home)
+        self.state_dir = absolute_path(self.state_dir or self.home / "state")
+        self.incoming_dir = absolute_path(self.incoming_dir or self.home / "incoming")
+        self.products_dir = absolute_path(self.products_dir or self.home / "products")
+        self.api.extra_file_roots = [absolute_path(p) for p in self.api.extra_file_roots]
+        if self.calibration.calibrators_csv is not None:
+            self.calibration.calibrators_csv = absolute_path(self.calibration.calibrators_csv)
         return self
 
     # The validator above guarantees these are set; the properties give typed access.

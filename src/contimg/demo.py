@@ -151,7 +151,7 @@ def init_databases(settings: Settings) -> None:
     for name in DATABASE_NAMES:
         db = open_database(settings, name, create_dirs=True)
         try:
-            migrations.upgrade(db)
+            migrations.upgrade(db, home=settings.home)
         finally:
             db.dispose()
 

@@ -20,9 +20,11 @@ NULL (a statistic undefined for a single measurement, say), the model says
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from contimg.science import ese as ese_rules
 
 T = TypeVar("T")
 
@@ -38,14 +40,12 @@ GROUP_STATES: tuple[str, ...] = (
     "failed",
 )
 
-CandidateTableStatus = Literal["active", "investigated", "dismissed"]
-CandidateApiStatus = Literal["active", "resolved", "false_positive"]
-TABLE_TO_API_STATUS: dict[str, str] = {
-    "active": "active",
-    "investigated": "resolved",
-    "dismissed": "false_positive",
-}
-API_TO_TABLE_STATUS: dict[str, str] = {v: k for k, v in TABLE_TO_API_STATUS.items()}
+CandidateStatus = Literal["active", "investigated", "dismissed"]
+"""A candidate's triage status: the word stored, shown and accepted everywhere."""
+SpecCandidateStatus = Literal["active", "resolved", "false_positive"]
+"""The specification's ESECandidate.status words (mapped by science.ese.SPEC_STATUS)."""
+CandidateStatusIn = Annotated[CandidateStatus, BeforeValidator(ese_rules.normalise_status)]
+"""A status on input: the stored word, or the spec's synonym (normalised)."""
 
 
 def utc_from_unix(ts: float | None) -> datetime | None:
@@ -377,11 +377,13 @@ class PipelineStatus(BaseModel):
 class ESECandidate(BaseModel):
     """An ESE candidate as the specification's API model describes it.
 
-    ``status`` uses the API's words: investigated <-> 'resolved', dismissed <->
-    'false_positive'. ``baseline_flux_jy`` is the weighted mean flux,
-    ``peak_flux_jy`` the flux at the largest deviation, ``max_sigma_dev`` the
-    source's sigma_deviation; first/last_detection_at are the first and last
-    measurements deviating by at least the threshold.
+    ``status`` is the word stored, shown by the dashboard and used by the CLI
+    (active / investigated / dismissed); ``spec_status`` the specification's word for
+    it (active / resolved / false_positive), mapped by ``science.ese.SPEC_STATUS``.
+    ``baseline_flux_jy`` is the weighted mean flux, ``peak_flux_jy`` the flux at the
+    largest deviation, ``max_sigma_dev`` the source's sigma_deviation;
+    first/last_detection_at the first and last measurements meeting the candidate's
+    rule (see contimg.api.candidates).
     """
 
     id: int
@@ -393,8 +395,48 @@ class ESECandidate(BaseModel):
     max_sigma_dev: float | None
     baseline_flux_jy: float | None
     peak_flux_jy: float | None
-    status: CandidateApiStatus
+    status: CandidateStatus
+    spec_status: SpecCandidateStatus = Field(
+        description="The specification's word for status: active, resolved (investigated), "
+        "false_positive (dismissed)."
+    )
     notes: str | None = None
+
+
+class CandidateFlag(BaseModel):
+    """One flag (one ``ese_candidates`` row) of a source's candidate row."""
+
+    id: int
+    flag_type: str
+    significance: float = Field(
+        description="The flag's significance: sigma_deviation (variability), |Vs| (rapid_change)."
+    )
+    status: CandidateStatus
+    flagged_at: datetime | None
+    first_detection_at: datetime | None
+    last_detection_at: datetime | None
+    notes: str | None = None
+
+
+class SourceCandidates(BaseModel):
+    """All candidates (flags) of one source, as the dashboard's one row per source.
+
+    ``significance`` is the largest of its flags' significances (what the list sorts by
+    by default); first/last detection span all its flags; ``status`` is the flags'
+    common status, or null when they differ (each flag keeps its own)."""
+
+    source_id: str
+    ra_deg: float
+    dec_deg: float
+    significance: float
+    max_sigma_dev: float | None
+    baseline_flux_jy: float | None
+    peak_flux_jy: float | None
+    first_detection_at: datetime | None
+    last_detection_at: datetime | None
+    flagged_at: datetime | None = Field(description="The newest of its flags' flagging times.")
+    status: CandidateStatus | None
+    flags: list[CandidateFlag]
 
 
 class SourceVariabilityStats(BaseModel):

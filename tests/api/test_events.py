@@ -141,7 +141,7 @@ def test_events_announce_changes(server: str, dbs: Databases, deployment: Deploy
     assert seen["image"][0]["path"] == "/products/images/new.fits"
     assert seen["mosaic"][0]["name"] == "new"
     statuses = {(c["id"], c["status"]) for c in seen["candidate"]}
-    assert (deployment.candidate_ids[0], "false_positive") in statuses
+    assert (deployment.candidate_ids[0], "dismissed") in statuses
     assert any(c["flag_type"] == "rapid_change" for c in seen["candidate"])
 
 

@@ -296,6 +296,11 @@ def test_candidates(client: TestClient, deployment: Deployment) -> None:
     assert first["first_detection_at"] is not None
     assert first["first_detection_at"] < first["last_detection_at"]
     assert first["max_sigma_dev"] > 30
+    investigated = client.get(f"{V1}/candidates", params={"status": "investigated"}).json()
+    assert [c["id"] for c in investigated["data"]] == [deployment.candidate_ids[1]]
+    assert investigated["data"][0]["status"] == "investigated"
+    assert investigated["data"][0]["spec_status"] == "resolved"
+    # The spec's word is a synonym on input.
     resolved = client.get(f"{V1}/candidates", params={"status": "resolved"}).json()
     assert [c["id"] for c in resolved["data"]] == [deployment.candidate_ids[1]]
     spec = client.get(f"{V1}/candidates/with-sources").json()
@@ -404,3 +409,40 @@ def test_ingest_file_log(client: TestClient) -> None:
     assert page["count"] == 2
     rejected = client.get(f"{V1}/ingest/files", params={"status": "rejected"}).json()
     assert [f["reason"] for f in rejected["data"]] == ["bad header"]
+
+
+def test_candidates_one_row_per_source(
+    client: TestClient, deployment: Deployment, dbs: Databases
+) -> None:
+    """A source flagged twice (variability and rapid_change) is one row holding both
+    flags, their significances and statuses; detection times are filled for every
+    flag from the light curve (issue 19)."""
+    from contimg.db.queries import ese as eq
+
+    with dbs.products.write() as conn:
+        rapid = eq.insert_candidate(
+            conn, source_id=sid(1), flag_type="rapid_change", significance=12.5, now=1.7e9,
+            flagged_by="auto", notes=None,
+        )  # fmt: skip
+    page = client.get(f"{V1}/candidates/by-source", params={"status": "any"}).json()
+    assert page.get("detail") is not None  # 'any' is no status word: a clear 422
+    page = client.get(f"{V1}/candidates/by-source").json()
+    assert page["count"] == 2 and [r["source_id"] for r in page["data"]] == [sid(1), sid(2)]
+    top = page["data"][0]
+    assert [(f["flag_type"], f["significance"]) for f in top["flags"]] == [
+        ("variability", 33.3),
+        ("rapid_change", 12.5),
+    ]
+    assert top["significance"] == 33.3 and top["status"] == "active"
+    assert {f["id"] for f in top["flags"]} == {deployment.candidate_ids[0], rapid}
+    for row in page["data"]:
+        assert row["first_detection_at"] and row["last_detection_at"], row
+        for f in row["flags"]:
+            assert f["first_detection_at"] and f["last_detection_at"], f
+    # Sorted by another key, filtered by status / flag type.
+    by_name = client.get(f"{V1}/candidates/by-source", params={"sort": "-source_id"}).json()
+    assert [r["source_id"] for r in by_name["data"]] == [sid(2), sid(1)]
+    active = client.get(f"{V1}/candidates/by-source", params={"status": "active"}).json()
+    assert [r["source_id"] for r in active["data"]] == [sid(1)]
+    fast = client.get(f"{V1}/candidates/by-source", params={"flag_type": "rapid_change"}).json()
+    assert [len(r["flags"]) for r in fast["data"]] == [1]

@@ -68,7 +68,7 @@ def test_candidate_status_and_notes(
         headers=auth,
     )
     assert r.status_code == 200, r.text
-    assert r.json()["status"] == "false_positive"
+    assert r.json()["status"] == "dismissed" and r.json()["spec_status"] == "false_positive"
     assert "RFI in that image" in r.json()["notes"]
     r = client.post(
         f"{V1}/candidates/{cid}/notes", json={"note": "second look", "author": "ann"}, headers=auth
@@ -80,7 +80,7 @@ def test_candidate_status_and_notes(
     assert row["status"] == "dismissed" and row["dismissed_at"] is not None
     # Field-level messages for bad bodies.
     # The workflow: a false positive can only go back to active, named in the answer.
-    r = client.post(f"{V1}/candidates/{cid}/status", json={"status": "resolved"}, headers=auth)
+    r = client.post(f"{V1}/candidates/{cid}/status", json={"status": "investigated"}, headers=auth)
     assert r.status_code == 400 and "allowed: active" in r.json()["detail"]
     bad = client.post(f"{V1}/candidates/{cid}/status", json={"status": "gone"}, headers=auth)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "status"]
@@ -136,3 +136,57 @@ def test_reads_can_require_the_token(dbs: object, settings: Settings) -> None:
         assert c.get(f"{V1}/status").status_code == 401
         assert c.get(f"{V1}/status", headers={"Authorization": "Bearer t0k"}).status_code == 200
         assert c.get("/api/openapi.json").status_code == 200
+
+
+def test_one_triage_vocabulary_through_api_and_cli(
+    client: TestClient, deployment: Deployment, auth: dict[str, str]
+) -> None:
+    """The API and the CLI take and give the same words the table stores (issue 20);
+    the browser's part is in frontend/e2e/dashboard.spec.ts + tests/ui."""
+    import json
+
+    import sqlalchemy as sa
+    from typer.testing import CliRunner
+
+    from contimg.cli import app
+    from contimg.db.engine import Databases
+    from contimg.db.products import ese_candidates
+
+    s = deployment.settings
+    root = ["--home", str(s.home)] + (["--database-url", s.database_url] if s.database_url else [])
+    cid = deployment.candidate_ids[0]
+
+    def stored() -> str:
+        dbs = Databases(s)
+        try:
+            with dbs.products.read() as conn:
+                sel = sa.select(ese_candidates.c.status).where(ese_candidates.c.id == cid)
+                return str(conn.execute(sel).scalar_one())
+        finally:
+            dbs.dispose()
+
+    def cli(*args: str) -> str:
+        res = CliRunner().invoke(app, [*root, "ese", *args])
+        assert res.exit_code == 0, res.output
+        return res.stdout
+
+    # API: the dashboard's word in, the same word out and stored.
+    r = client.post(f"{V1}/candidates/{cid}/status", json={"status": "investigated"}, headers=auth)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "investigated" == stored()
+    assert json.loads(cli("show", str(cid), "--json"))["candidate"]["status"] == "investigated"
+    # CLI: the same word; the API reads it back unchanged.
+    cli("status", str(cid), "dismissed", "--note", "sidelobe", "--by", "ana")
+    assert stored() == "dismissed"
+    got = client.get(f"{V1}/candidates/{cid}").json()
+    assert (got["status"], got["spec_status"]) == ("dismissed", "false_positive")
+    assert (
+        client.get(
+            f"{V1}/candidates", params={"status": "dismissed", "source_id": got["source_id"]}
+        ).json()["count"]
+        == 1
+    )
+    # The spec's word is accepted as a synonym and stored as the table's.
+    r = client.post(f"{V1}/candidates/{cid}/status", json={"status": "active"}, headers=auth)
+    r = client.post(f"{V1}/candidates/{cid}/status", json={"status": "resolved"}, headers=auth)
+    assert r.status_code == 200 and r.json()["status"] == "investigated" == stored()

@@ -106,3 +106,50 @@ def test_corrupt_file_is_named(small_group: dict[int, Path], tmp_path: Path) -> 
     small_group[5].write_bytes(b"not an hdf5 file")
     with pytest.raises(ContimgError, match=r"cannot read UVH5 file .*sb05\.hdf5"):
         convert_group(small_group, tmp_path / "g.ms")
+
+
+def test_relative_directories_store_absolute_paths(
+    small_group_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relative --home / --incoming-dir options from one working directory: the scan and
+    the conversion store absolute paths, which name the files from another one (issue 19)."""
+    import shutil
+
+    import sqlalchemy as sa
+    from typer.testing import CliRunner
+
+    from contimg.cli import app
+    from contimg.config import get_settings
+    from contimg.db.ingest import subband_files
+
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    shutil.copytree(small_group_dir, here / "landing")
+    elsewhere.mkdir()
+    monkeypatch.chdir(here)
+    for var in (
+        "CONTIMG_HOME",
+        "CONTIMG_INCOMING_DIR",
+        "CONTIMG_PRODUCTS_DIR",
+        "CONTIMG_STATE_DIR",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    root = ["--home", "rel-home", "--incoming-dir", "./landing/../landing"]
+    runner = CliRunner()
+    for args in (["db", "init"], ["ingest", "scan", "--finalize"]):
+        res = runner.invoke(app, [*root, *args], env={"CONTIMG_INGEST__SETTLE_S": "0.1"})
+        assert res.exit_code == 0, res.output
+    settings = get_settings(home=Path("rel-home"))  # resolved here, at start-up
+    dbs = Databases(settings)
+    with dbs.ingest.read() as conn:
+        files = list(conn.execute(sa.select(subband_files.c.file_path)).scalars())
+    assert len(files) == 16
+    paths = {int(Path(f).stem[-2:]): Path(f) for f in files}
+    ConvertStage().run(_ctx(settings, dbs, {i: paths[i] for i in (0, 15)}))
+    monkeypatch.chdir(elsewhere)  # read them from another working directory
+    with dbs.products.read() as conn:
+        ms = conn.exec_driver_sql("SELECT path FROM ms_index").scalar_one()
+    dbs.dispose()
+    base = here.resolve()
+    assert ms == str(base / "rel-home/products" / GROUP_START / f"{GROUP_START}.ms")
+    assert Path(ms).is_dir()
+    assert all(f.startswith(str(base / "landing") + "/") and Path(f).is_file() for f in files)

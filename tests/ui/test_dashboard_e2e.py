@@ -10,11 +10,17 @@ the web app first, so it always tests the current source.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+
+from contimg.config import get_settings
+from contimg.db.engine import Databases
+from contimg.db.products import ese_candidates
 
 REPO = Path(__file__).resolve().parents[2]
 FRONTEND = REPO / "frontend"
@@ -40,5 +46,18 @@ def test_dashboard_end_to_end() -> None:
     )
     report = run.stdout[-20000:] + run.stderr[-5000:]
     assert run.returncode == 0, f"Playwright end-to-end tests failed:\n{report}"
+    # The browser's triage (frontend/e2e: "investigated" clicked on a source row) is
+    # stored as the same word the API returned and the CLI shows (issue 20).
+    home = REPO / "test-output" / "ui" / "home"
+    ids = json.loads((home / "triaged.json").read_text())
+    dbs = Databases(get_settings(home=home))
+    try:
+        with dbs.products.read() as conn:
+            stored = conn.execute(
+                sa.select(ese_candidates.c.status).where(ese_candidates.c.id.in_(ids))
+            ).scalars()
+            assert set(stored) == {"investigated"}, ids
+    finally:
+        dbs.dispose()
     shots = sorted((REPO / "test-output" / "ui" / "screenshots").glob("*.png"))
     assert len(shots) >= 12, f"expected a screenshot per page, found {[s.name for s in shots]}"

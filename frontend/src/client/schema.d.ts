@@ -229,11 +229,32 @@ export interface paths {
         put?: never;
         /**
          * Change a candidate's status
-         * @description Move a candidate to active, resolved (table: investigated) or false_positive
-         *     (table: dismissed), with a dated note. Moves the workflow does not allow
-         *     (e.g. false_positive -> resolved) answer 400 naming the allowed ones.
+         * @description Move a candidate to active, investigated or dismissed (the spec's resolved /
+         *     false_positive are synonyms), with a dated note. Moves the workflow does not allow
+         *     (e.g. dismissed -> investigated) answer 400 naming the allowed ones.
          */
         post: operations["change_status_api_v1_candidates__candidate_id__status_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/candidates/by-source": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ESE candidates, one row per source
+         * @description The candidates matching the filters, grouped by source: every flag of a source
+         *     (type, significance, status, detection times) in one row; ``count`` counts sources.
+         */
+        get: operations["candidates_by_source_api_v1_candidates_by_source_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1163,6 +1184,34 @@ export interface components {
             /** Valid Start Mjd */
             valid_start_mjd: number;
         };
+        /**
+         * CandidateFlag
+         * @description One flag (one ``ese_candidates`` row) of a source's candidate row.
+         */
+        CandidateFlag: {
+            /** First Detection At */
+            first_detection_at: string | null;
+            /** Flag Type */
+            flag_type: string;
+            /** Flagged At */
+            flagged_at: string | null;
+            /** Id */
+            id: number;
+            /** Last Detection At */
+            last_detection_at: string | null;
+            /** Notes */
+            notes?: string | null;
+            /**
+             * Significance
+             * @description The flag's significance: sigma_deviation (variability), |Vs| (rapid_change).
+             */
+            significance: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "investigated" | "dismissed";
+        };
         /** CatalogConeItem */
         CatalogConeItem: {
             /** Alpha */
@@ -1259,11 +1308,13 @@ export interface components {
          * ESECandidate
          * @description An ESE candidate as the specification's API model describes it.
          *
-         *     ``status`` uses the API's words: investigated <-> 'resolved', dismissed <->
-         *     'false_positive'. ``baseline_flux_jy`` is the weighted mean flux,
-         *     ``peak_flux_jy`` the flux at the largest deviation, ``max_sigma_dev`` the
-         *     source's sigma_deviation; first/last_detection_at are the first and last
-         *     measurements deviating by at least the threshold.
+         *     ``status`` is the word stored, shown by the dashboard and used by the CLI
+         *     (active / investigated / dismissed); ``spec_status`` the specification's word for
+         *     it (active / resolved / false_positive), mapped by ``science.ese.SPEC_STATUS``.
+         *     ``baseline_flux_jy`` is the weighted mean flux, ``peak_flux_jy`` the flux at the
+         *     largest deviation, ``max_sigma_dev`` the source's sigma_deviation;
+         *     first/last_detection_at the first and last measurements meeting the candidate's
+         *     rule (see contimg.api.candidates).
          */
         ESECandidate: {
             /** Baseline Flux Jy */
@@ -1287,10 +1338,16 @@ export interface components {
             /** Source Id */
             source_id: string;
             /**
+             * Spec Status
+             * @description The specification's word for status: active, resolved (investigated), false_positive (dismissed).
+             * @enum {string}
+             */
+            spec_status: "active" | "resolved" | "false_positive";
+            /**
              * Status
              * @enum {string}
              */
-            status: "active" | "resolved" | "false_positive";
+            status: "active" | "investigated" | "dismissed";
         };
         /**
          * EseCandidateWithSource
@@ -1814,6 +1871,20 @@ export interface components {
             /** Offset */
             offset: number;
         };
+        /** Page[SourceCandidates] */
+        Page_SourceCandidates_: {
+            /**
+             * Count
+             * @description Number of items in the whole result, all pages.
+             */
+            count: number;
+            /** Data */
+            data: components["schemas"]["SourceCandidates"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+        };
         /** Page[SourceListItem] */
         Page_SourceListItem_: {
             /**
@@ -2016,6 +2087,43 @@ export interface components {
             /** Set Name */
             set_name: string;
         };
+        /**
+         * SourceCandidates
+         * @description All candidates (flags) of one source, as the dashboard's one row per source.
+         *
+         *     ``significance`` is the largest of its flags' significances (what the list sorts by
+         *     by default); first/last detection span all its flags; ``status`` is the flags'
+         *     common status, or null when they differ (each flag keeps its own).
+         */
+        SourceCandidates: {
+            /** Baseline Flux Jy */
+            baseline_flux_jy: number | null;
+            /** Dec Deg */
+            dec_deg: number;
+            /** First Detection At */
+            first_detection_at: string | null;
+            /**
+             * Flagged At
+             * @description The newest of its flags' flagging times.
+             */
+            flagged_at: string | null;
+            /** Flags */
+            flags: components["schemas"]["CandidateFlag"][];
+            /** Last Detection At */
+            last_detection_at: string | null;
+            /** Max Sigma Dev */
+            max_sigma_dev: number | null;
+            /** Peak Flux Jy */
+            peak_flux_jy: number | null;
+            /** Ra Deg */
+            ra_deg: number;
+            /** Significance */
+            significance: number;
+            /** Source Id */
+            source_id: string;
+            /** Status */
+            status: ("active" | "investigated" | "dismissed") | null;
+        };
         /** SourceDetail */
         SourceDetail: {
             /** Candidates */
@@ -2147,10 +2255,10 @@ export interface components {
             note: string;
             /**
              * Status
-             * @description The API's word: active, resolved (investigated), false_positive (dismissed).
+             * @description active, investigated or dismissed (the spec's resolved / false_positive are accepted as synonyms).
              * @enum {string}
              */
-            status: "active" | "resolved" | "false_positive";
+            status: "active" | "investigated" | "dismissed";
         };
         /** SubbandFileRow */
         SubbandFileRow: {
@@ -2571,8 +2679,8 @@ export interface operations {
                 /** @description Column to sort by, '-' in front for descending. One of: chi2_nu, dec_deg, dismissed_at, flag_type, flagged_at, flagged_by, id, investigated_at, mean_flux_mjy, n_obs, notes, nvss_flux_mjy, ra_deg, sigma_deviation, significance, source_id, status. Default -significance. */
                 sort?: string | null;
                 source_id?: string | null;
-                /** @description API status words (repeatable). */
-                status?: ("active" | "resolved" | "false_positive")[] | null;
+                /** @description active, investigated, dismissed (repeatable; the spec's resolved / false_positive are accepted). */
+                status?: ("active" | "investigated" | "dismissed")[] | null;
             };
             header?: never;
             path?: never;
@@ -2701,6 +2809,46 @@ export interface operations {
             };
         };
     };
+    candidates_by_source_api_v1_candidates_by_source_get: {
+        parameters: {
+            query?: {
+                flag_type?: string | null;
+                /** @description Page size. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
+                /** @description significance (the largest of a source's flags), sigma_deviation, flagged_at (newest flag), source_id; '-' for descending. */
+                sort?: string;
+                source_id?: string | null;
+                /** @description active, investigated, dismissed (repeatable). */
+                status?: ("active" | "investigated" | "dismissed")[] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SourceCandidates_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     export_candidates_api_v1_candidates_export_get: {
         parameters: {
             query?: {
@@ -2713,8 +2861,8 @@ export interface operations {
                 /** @description Column to sort by, '-' in front for descending. One of: chi2_nu, dec_deg, dismissed_at, flag_type, flagged_at, flagged_by, id, investigated_at, mean_flux_mjy, n_obs, notes, nvss_flux_mjy, ra_deg, sigma_deviation, significance, source_id, status. Default -significance. */
                 sort?: string | null;
                 source_id?: string | null;
-                /** @description API status words (repeatable). */
-                status?: ("active" | "resolved" | "false_positive")[] | null;
+                /** @description active, investigated, dismissed (repeatable; the spec's resolved / false_positive are accepted). */
+                status?: ("active" | "investigated" | "dismissed")[] | null;
             };
             header?: never;
             path?: never;
@@ -2747,7 +2895,7 @@ export interface operations {
                 limit?: number;
                 /** @description Rows to skip. */
                 offset?: number;
-                status?: ("active" | "resolved" | "false_positive") | null;
+                status?: ("active" | "investigated" | "dismissed") | null;
             };
             header?: never;
             path?: never;

@@ -7,6 +7,7 @@
  *   ["sources", ...], ["source", id, ...], ["candidates", params], ["candidate", id],
  *   ["mosaics", params], ["mosaic", id]
  */
+import type { CandidateStatus } from "../lib/status";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { getUserName } from "../lib/token";
 import { client, unwrap } from "./http";
@@ -210,7 +211,7 @@ export function useFlagSource(sourceId: string) {
 // ------------------------------------------------------------- candidates
 
 export interface CandidateParams {
-  status?: ("active" | "resolved" | "false_positive")[];
+  status?: CandidateStatus[];
   flag_type?: string;
   source_id?: string;
   min_significance?: number;
@@ -228,10 +229,70 @@ export function useCandidates(p: CandidateParams) {
   });
 }
 
+/** Candidates grouped by source (one row per source, every flag in it). */
+export function useCandidateRows(p: CandidateParams) {
+  return useQuery({
+    queryKey: ["candidates", "by-source", p],
+    queryFn: ({ signal }) =>
+      unwrap(client.GET("/api/v1/candidates/by-source", { params: { query: p as never }, signal })),
+    placeholderData: keepPreviousData,
+  });
+}
+
+/** Triage of a source row: the same status move for each of its candidates, in turn. */
+export function useSourceCandidatesStatus() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: async (v: { ids: number[]; status: CandidateStatus; note?: string }) => {
+      const out = [];
+      for (const id of v.ids) {
+        out.push(
+          await unwrap(
+            client.POST("/api/v1/candidates/{candidate_id}/status", {
+              params: { path: { candidate_id: id } },
+              body: { status: v.status, note: v.note ?? "", author: getUserName() || "dashboard" },
+            }),
+          ),
+        );
+      }
+      return out;
+    },
+    onSettled: (cs) => {
+      void qc.invalidateQueries({ queryKey: ["candidates"] });
+      void qc.invalidateQueries({ queryKey: ["status"] });
+      for (const c of cs ?? []) void qc.invalidateQueries({ queryKey: ["source", c.source_id] });
+    },
+  });
+}
+
+/** A note on each candidate of a source row. */
+export function useSourceCandidatesNote() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: async (v: { ids: number[]; note: string }) => {
+      const out = [];
+      for (const id of v.ids) {
+        out.push(
+          await unwrap(
+            client.POST("/api/v1/candidates/{candidate_id}/notes", {
+              params: { path: { candidate_id: id } },
+              body: { note: v.note, author: getUserName() || "dashboard" },
+            }),
+          ),
+        );
+      }
+      return out;
+    },
+    onSettled: () => {
+      void qc.invalidateQueries({ queryKey: ["candidates"] });
+    },
+  });
+}
+
 export function useCandidateStatus() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (v: { id: number; status: "active" | "resolved" | "false_positive"; note?: string }) =>
+    mutationFn: (v: { id: number; status: CandidateStatus; note?: string }) =>
       unwrap(
         client.POST("/api/v1/candidates/{candidate_id}/status", {
           params: { path: { candidate_id: v.id } },

@@ -18,5 +18,7 @@ export type LightCurve = S["LightCurve"];
 export type LightCurvePoint = S["LightCurvePointOut"];
 export type VariabilityScatter = S["VariabilityScatter"];
 export type ESECandidate = S["ESECandidate"];
+export type SourceCandidates = S["SourceCandidates"];
+export type CandidateFlag = S["CandidateFlag"];
 export type RecentMosaic = S["RecentMosaic"];
 export type MosaicRow = S["MosaicRow"];

@@ -61,7 +61,7 @@ describe("event -> query invalidation", () => {
   });
   it("a candidate event refreshes candidate lists and its source", () => {
     const qc = seededClient();
-    applyEvent(qc, "candidate", { id: 3, source_id: "NVSS J1", status: "resolved" });
+    applyEvent(qc, "candidate", { id: 3, source_id: "NVSS J1", status: "investigated" });
     expect(stale(qc)).toEqual(['["candidates",{"status":["active"]}]', '["source","NVSS J1","lightcurve"]', '["status"]'].sort());
   });
   it("an image event refreshes images and every source (new photometry)", () => {

@@ -34,18 +34,18 @@ describe("candidate statuses", () => {
   it("shows the table's words for the API's words", () => {
     expect(CANDIDATE_STATUSES.map(candidateStatusLabel)).toEqual(["active", "investigated", "dismissed"]);
     expect(candidateStatusTone("active")).toBe("warn");
-    expect(candidateStatusTone("false_positive")).toBe("muted");
+    expect(candidateStatusTone("dismissed")).toBe("muted");
   });
 });
 
 describe("candidate workflow", () => {
   it("allows active -> investigated -> dismissed and back to active, nothing else", () => {
-    expect(canMoveCandidate("active", "resolved")).toBe(true);
-    expect(canMoveCandidate("active", "false_positive")).toBe(true);
-    expect(canMoveCandidate("resolved", "false_positive")).toBe(true);
-    expect(canMoveCandidate("resolved", "active")).toBe(true);
-    expect(canMoveCandidate("false_positive", "active")).toBe(true);
-    expect(canMoveCandidate("false_positive", "resolved")).toBe(false);
+    expect(canMoveCandidate("active", "investigated")).toBe(true);
+    expect(canMoveCandidate("active", "dismissed")).toBe(true);
+    expect(canMoveCandidate("investigated", "dismissed")).toBe(true);
+    expect(canMoveCandidate("investigated", "active")).toBe(true);
+    expect(canMoveCandidate("dismissed", "active")).toBe(true);
+    expect(canMoveCandidate("dismissed", "investigated")).toBe(false);
     expect(canMoveCandidate("active", "active")).toBe(false);
   });
 });

@@ -46,22 +46,22 @@ export function canRetry(state: string): boolean {
   return state === "failed";
 }
 
-/** ESE candidate statuses in the API's words (the table stores active |
- * investigated | dismissed; the API maps investigated -> resolved and
- * dismissed -> false_positive). */
-export const CANDIDATE_STATUSES = ["active", "resolved", "false_positive"] as const;
+/** ESE candidate statuses: the words the database stores and the API and CLI take
+ * and return (the spec's resolved / false_positive are only the API's `spec_status`;
+ * the one mapping is science.ese.SPEC_STATUS on the server). */
+export const CANDIDATE_STATUSES = ["active", "investigated", "dismissed"] as const;
 export type CandidateStatus = (typeof CANDIDATE_STATUSES)[number];
 
 const CANDIDATE_LABELS: Record<CandidateStatus, string> = {
   active: "active",
-  resolved: "investigated",
-  false_positive: "dismissed",
+  investigated: "investigated",
+  dismissed: "dismissed",
 };
 
 const CANDIDATE_TONES: Record<CandidateStatus, Tone> = {
   active: "warn",
-  resolved: "ok",
-  false_positive: "muted",
+  investigated: "ok",
+  dismissed: "muted",
 };
 
 export function candidateStatusLabel(status: string): string {
@@ -71,9 +71,9 @@ export function candidateStatusLabel(status: string): string {
 /** The status workflow (science.md section 4, as the API enforces it): active ->
  * investigated -> dismissed, or back to active; dismissed only back to active. */
 const CANDIDATE_MOVES: Record<CandidateStatus, readonly CandidateStatus[]> = {
-  active: ["resolved", "false_positive"],
-  resolved: ["false_positive", "active"],
-  false_positive: ["active"],
+  active: ["investigated", "dismissed"],
+  investigated: ["dismissed", "active"],
+  dismissed: ["active"],
 };
 
 export function canMoveCandidate(from: string, to: CandidateStatus): boolean {

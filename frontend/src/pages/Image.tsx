@@ -82,7 +82,13 @@ export function ImagePage() {
                   {d.file_available ? (
                     <div className="preview">
                       {imgError ? (
-                        <div className="error-box">The preview could not be rendered (see the server log).</div>
+                        <div className="error-box" role="alert">
+                          <strong>Preview failed</strong>
+                          <span className="error-detail">The server could not render {i.path} (see its log).</span>
+                          <button type="button" className="btn small" onClick={() => setImgError(false)}>
+                            Retry
+                          </button>
+                        </div>
                       ) : (
                         <img
                           key={String(overlay)}
@@ -96,7 +102,9 @@ export function ImagePage() {
                       )}
                     </div>
                   ) : (
-                    <div className="empty">The FITS file is not available in the product directories.</div>
+                    <div className="empty" role="alert" data-testid="file-missing">
+                      <strong>file missing</strong>: {i.path} is not in the product directories (deleted or moved).
+                    </div>
                   )}
                   <p className="figure-note">
                     asinh stretch between the 0.5 and 99.8 percentiles; north up, east left.

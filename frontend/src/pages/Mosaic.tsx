@@ -1,6 +1,6 @@
 import { Link, useParams } from "react-router-dom";
 import { mosaicFitsUrl, mosaicThumbUrl, useMosaic } from "../data/queries";
-import { QueryView } from "../components/Async";
+import { ApiImage, QueryView } from "../components/Async";
 import { Time } from "../components/Time";
 import { fmtBeam, fmtDec, fmtDeg, fmtDuration, fmtFixed, fmtNoise, fmtRa } from "../lib/format";
 
@@ -28,7 +28,7 @@ export function MosaicPage() {
               <div className="panel span-7">
                 <h2>Image</h2>
                 <div className="preview">
-                  <img src={mosaicThumbUrl(m.id)} alt={`Mosaic ${m.name}`} data-testid="mosaic-image" />
+                  <ApiImage src={mosaicThumbUrl(m.id)} alt={`Mosaic ${m.name}`} testId="mosaic-image" />
                 </div>
                 <p className="figure-note">Thumbnail (at most 512 px), asinh stretch; download the FITS for science.</p>
               </div>

@@ -1,7 +1,7 @@
 import { Link } from "react-router-dom";
 import { mosaicThumbUrl, useMosaics } from "../data/queries";
 import type { RecentMosaic } from "../data/types";
-import { Empty, QueryView } from "../components/Async";
+import { ApiImage, Empty, QueryView } from "../components/Async";
 import { Pager } from "../components/DataTable";
 import { fmtFixed, fmtMjd, fmtMjdUtc, fmtSig } from "../lib/format";
 import { useUrlState } from "../lib/params";
@@ -12,7 +12,7 @@ function Card({ m }: { m: RecentMosaic }) {
   return (
     <Link to={`/mosaics/${m.id}`} className="card" data-testid="mosaic-card">
       <div className="thumb">
-        <img loading="lazy" src={mosaicThumbUrl(m.id)} alt={`Thumbnail of mosaic ${m.name}`} />
+        <ApiImage src={mosaicThumbUrl(m.id)} alt={`Thumbnail of mosaic ${m.name}`} />
       </div>
       <div className="body">
         <div className="title">{m.name}</div>

@@ -209,7 +209,7 @@ function NewestCandidates() {
 /** Databases, disks and workers in one line: what an operator checks first. */
 function HealthStrip() {
   const q = useHealth();
-  if (q.isPending) return null;
+  if (q.isPending) return <Loading lines={1} label="Loading health" />;
   if (q.isError) return <ErrorBox error={q.error} onRetry={() => void q.refetch()} />;
   const h = q.data;
   const badDbs = h.databases.filter((d) => !d.ok);

@@ -2,7 +2,7 @@ import { useMemo, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { cutoutUrl, useFlagSource, useLightCurve, useSource } from "../data/queries";
 import type { LightCurve, SourceDetail } from "../data/types";
-import { Empty, ErrorBox, QueryView } from "../components/Async";
+import { Empty, ErrorBox, QueryView, ApiImage } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { Plot } from "../components/Plot";
 import { fmtDec, fmtDeg, fmtFixed, fmtIsoUtc, fmtJyAsMjy, fmtMjd, fmtMjdUtc, fmtSig } from "../lib/format";
@@ -180,7 +180,7 @@ function Epochs({ lc, ra, dec }: { lc: LightCurve; ra: number; dec: number }) {
         {shown.map((p) => (
           <Link className="cutout" key={`${p.image_id}-${p.mjd}`} to={`/images/${p.image_id}`} title={`${p.image_path}\n${fmtMjdUtc(p.mjd)} UTC`}>
             <span className="frame">
-              <img loading="lazy" src={cutoutUrl(p.image_id, ra, dec)} alt={`Cutout at MJD ${fmtMjd(p.mjd)}`} />
+              <ApiImage src={cutoutUrl(p.image_id, ra, dec)} alt={`Cutout at MJD ${fmtMjd(p.mjd)}`} />
             </span>
             <div>MJD {fmtMjd(p.mjd, 3)}</div>
             <div className="muted">

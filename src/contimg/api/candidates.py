@@ -6,7 +6,11 @@ source's light curve (science.md section 4):
 * ``max_sigma_dev``: the source's ``sigma_deviation`` (recomputed when the
   statistics row is missing);
 * ``first/last_detection_at``: the observation times (from MJD) of the first and
-  last measurement deviating by at least :data:`DETECTION_SIGMA`.
+  last measurement that meets the candidate's rule: for 'variability' (and 'user')
+  a deviation of at least :data:`DETECTION_SIGMA`; for 'rapid_change' both members
+  of every consecutive pair passing the |Vs| / |m| rule. When no measurement meets
+  it (the statistics were computed on other epochs), the measurement deviating most
+  stands for both, so every candidate with a good measurement has its times.
 
 Good measurements: no bad flag bit and a positive error, as for the statistics.
 """
@@ -15,12 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any, cast
 
 import numpy as np
 
 from contimg.errors import ContimgError
-from contimg.models import TABLE_TO_API_STATUS, CandidateApiStatus, ESECandidate
+from contimg.models import CandidateStatus, ESECandidate, SpecCandidateStatus
+from contimg.science.ese import SPEC_STATUS, EseThresholds, rapid_change_significance
 from contimg.science.flags import BAD_MASK
 
 DETECTION_SIGMA = 5.0
@@ -39,6 +45,7 @@ def build_candidate(
     points: Iterable[Mapping[str, Any]],
     *,
     detection_sigma: float = DETECTION_SIGMA,
+    rules: EseThresholds | None = None,
 ) -> ESECandidate:
     """``row``: an ``ese_candidates`` row joined with its source's ra/dec and
     sigma_deviation; ``points``: that source's photometry rows (peak_jyb,
@@ -70,9 +77,18 @@ def build_candidate(
             else datetime.fromtimestamp(float(p["measured_at"]), tz=UTC)
             for p in good
         ]
-        hits = sorted(t for t, d in zip(times, dev.tolist(), strict=True) if d >= detection_sigma)
-        if hits:
-            first, last = hits[0], hits[-1]
+        hit = dev >= detection_sigma
+        if row.get("flag_type") == "rapid_change":
+            th = rules or EseThresholds()
+            order = np.argsort([t.timestamp() for t in times], kind="stable")
+            hit = np.zeros(len(good), dtype=bool)
+            for a, b in pairwise(order.tolist()):
+                if rapid_change_significance(f[a], s[a], f[b], s[b], th) is not None:
+                    hit[a] = hit[b] = True
+        hits = sorted(t for t, h in zip(times, hit.tolist(), strict=True) if h)
+        if not hits:
+            hits = [times[int(np.argmax(dev))]]
+        first, last = hits[0], hits[-1]
     ra, dec = row.get("ra_deg"), row.get("dec_deg")
     if ra is None or dec is None:  # no statistics row: the measured position
         pos = next((p for p in good), None)
@@ -81,9 +97,7 @@ def build_candidate(
                 f"candidate {row['id']}: source {row['source_id']!r} has no position"
             )
         ra, dec = pos["ra_deg"], pos["dec_deg"]
-    status = cast(
-        CandidateApiStatus, TABLE_TO_API_STATUS.get(str(row.get("status") or "active"), "active")
-    )
+    status = cast(CandidateStatus, str(row.get("status") or "active"))
     return ESECandidate(
         id=int(row["id"]),
         source_id=str(row["source_id"]),
@@ -95,5 +109,6 @@ def build_candidate(
         baseline_flux_jy=baseline,
         peak_flux_jy=peak,
         status=status,
+        spec_status=cast(SpecCandidateStatus, SPEC_STATUS.get(status, status)),
         notes=row.get("notes"),
     )

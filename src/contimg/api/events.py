@@ -31,7 +31,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from contimg.db.engine import Databases
 from contimg.db.queries import live
-from contimg.models import TABLE_TO_API_STATUS
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +122,6 @@ class EventHub:
                     for r in live.candidates_changed(
                         conn, candidate_id=prev.candidate_id, since=prev.candidate_change_at
                     ):
-                        r["status"] = TABLE_TO_API_STATUS.get(str(r["status"]), r["status"])
                         out.append(("candidate", r))
                 if pm.candidate_notes_len != prev.candidate_notes_len:
                     out.append(("candidates", {"reason": "notes changed"}))

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from contimg.models import (
     CalibrationSet,
-    CandidateApiStatus,
+    CandidateStatusIn,
     ESECandidate,
     ImageRow,
     LightCurvePoint,
@@ -177,8 +177,9 @@ class VariabilityScatter(BaseModel):
 
 
 class StatusChange(BaseModel):
-    status: CandidateApiStatus = Field(
-        description="The API's word: active, resolved (investigated), false_positive (dismissed)."
+    status: CandidateStatusIn = Field(
+        description="active, investigated or dismissed (the spec's resolved / false_positive "
+        "are accepted as synonyms)."
     )
     note: str = Field("", max_length=10_000, pattern=NoNul, description="Why; appended.")
     author: str = Field("dashboard", min_length=1, max_length=200, pattern=NoNul)

@@ -62,6 +62,7 @@ def _report(result: migrations.MigrationResult) -> str:
         parts.append(f"already at {result.after}")
     else:
         parts.append(f"{result.before or 'empty'} -> {result.after or 'base'}")
+    parts += [f"\n  note: {n}" for n in result.notes]
     return "".join(parts)
 
 
@@ -74,7 +75,9 @@ def init(ctx: typer.Context, db: DbOption = None) -> None:
     for name in _selected(db):
         database = _open(cfg, name)
         try:
-            typer.echo(_report(migrations.upgrade(database)) + f"  ({database.location})")
+            typer.echo(
+                _report(migrations.upgrade(database, home=cfg.home)) + f"  ({database.location})"
+            )
         finally:
             database.dispose()
 
@@ -130,7 +133,7 @@ def upgrade(
     for name in names:
         database = _open(cfg, name)
         try:
-            result = migrations.upgrade(database, to=to)
+            result = migrations.upgrade(database, to=to, home=cfg.home)
             typer.echo(_report(result))
             if result.adopted_at and result.after == migrations.head(name):
                 _after_adoption(database, cfg)

@@ -18,7 +18,7 @@ app = typer.Typer(
 )
 
 STATUS_HELP = (
-    "active | investigated | dismissed (the API's 'resolved' / 'false_positive' are accepted)"
+    "active | investigated | dismissed (the spec's 'resolved' / 'false_positive' are accepted)"
 )
 
 
@@ -49,10 +49,10 @@ def list_(
 ) -> None:
     """Candidates, newest first."""
     from contimg.db.queries import ese as eq
-    from contimg.science.ese import STATUSES, TABLE_STATUS
+    from contimg.science.ese import STATUSES, normalise_status
 
     if status is not None:
-        status = TABLE_STATUS.get(status, status)
+        status = normalise_status(status)
         if status not in STATUSES:
             raise typer.BadParameter(f"unknown status {status!r}; {STATUS_HELP}")
     dbs = open_products(settings(ctx))

@@ -95,7 +95,7 @@ ingest_ignored = sa.Table(
     sa.Column("first_seen_at", REAL, nullable=False),
 )
 
-# ingest_0004: groups queued again by 'contimg reprocess', with their settings.
+# ingest_0003: groups queued again by 'contimg reprocess', with their settings.
 reprocess_requests = sa.Table(
     "reprocess_requests",
     metadata,

@@ -27,9 +27,23 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "dismissed": frozenset({"active"}),
 }
 """Allowed status changes."""
-API_STATUS = {"active": "active", "investigated": "resolved", "dismissed": "false_positive"}
-"""Table status -> the API model's word (science.md section 4)."""
-TABLE_STATUS = {v: k for k, v in API_STATUS.items()}
+SPEC_STATUS: dict[str, str] = {
+    "active": "active",
+    "investigated": "resolved",
+    "dismissed": "false_positive",
+}
+"""THE one table between the two triage vocabularies (science.md section 4).
+
+Keys: the words the database stores (``ese_candidates.status``) and that the API,
+the CLI and the dashboard accept and return. Values: the specification's
+``ESECandidate.status`` words, which the API also returns as ``spec_status`` and
+accepts on input as synonyms. Every other module maps through this table."""
+FROM_SPEC_STATUS: dict[str, str] = {v: k for k, v in SPEC_STATUS.items()}
+
+
+def normalise_status(word: str) -> str:
+    """The stored word for ``word`` (a stored word, or the spec's synonym)."""
+    return FROM_SPEC_STATUS.get(word, word)
 
 
 @dataclass(frozen=True)

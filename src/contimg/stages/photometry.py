@@ -522,7 +522,7 @@ def set_candidate_status(
 ) -> dict[str, Any]:
     """Move a candidate through the workflow, appending a dated note; returns the row."""
     now = time.time() if now is None else now
-    status = ese_rules.TABLE_STATUS.get(status, status)
+    status = ese_rules.normalise_status(status)
     with dbs.products.write() as conn:
         row = eq.get_candidate(conn, candidate_id=candidate_id)
         if row is None:

@@ -32,11 +32,13 @@ from contimg.db.queries import ese as eq
 from contimg.db.queries.listing import Filter
 from contimg.errors import NotFoundError
 from contimg.models import (
-    API_TO_TABLE_STATUS,
-    CandidateApiStatus,
+    CandidateFlag,
+    CandidateStatusIn,
     ESECandidate,
     EseCandidateWithSource,
     Page,
+    SourceCandidates,
+    utc_from_unix,
 )
 from contimg.science import ese as ese_rules
 from contimg.stages.photometry import set_candidate_status
@@ -47,7 +49,11 @@ CandidateId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 def _with_points(
-    db: Database, rows: list[dict[str, Any]], *, detection_sigma: float
+    db: Database,
+    rows: list[dict[str, Any]],
+    *,
+    detection_sigma: float,
+    rules: ese_rules.EseThresholds | None = None,
 ) -> list[ESECandidate]:
     if not rows:
         return []
@@ -59,8 +65,16 @@ def _with_points(
         ):
             points[p["source_id"]].append(p)
     return [
-        build_candidate(r, points[r["source_id"]], detection_sigma=detection_sigma) for r in rows
+        build_candidate(r, points[r["source_id"]], detection_sigma=detection_sigma, rules=rules)
+        for r in rows
     ]
+
+
+def _rules(settings: Settings) -> dict[str, Any]:
+    from contimg.stages.photometry import thresholds
+
+    cfg = settings.photometry
+    return {"detection_sigma": cfg.ese_sigma_deviation, "rules": thresholds(cfg)}
 
 
 def candidates_for(
@@ -72,12 +86,16 @@ def candidates_for(
         rows, _ = listing.list_page(
             conn, api_views.CANDIDATES, listing.Query.build(filters), limit=limit, offset=0
         )
-    return _with_points(db, rows, detection_sigma=settings.photometry.ese_sigma_deviation)
+    return _with_points(db, rows, **_rules(settings))
 
 
 async def _query(
     status: Annotated[
-        list[CandidateApiStatus] | None, Query(description="API status words (repeatable).")
+        list[CandidateStatusIn] | None,
+        Query(
+            description="active, investigated, dismissed (repeatable; the spec's resolved / "
+            "false_positive are accepted)."
+        ),
     ] = None,
     flag_type: Annotated[str | None, Query(pattern=r"^(variability|rapid_change|user)$")] = None,
     source_id: Annotated[str | None, Query(max_length=200, pattern=TEXT_PATTERN)] = None,
@@ -88,7 +106,7 @@ async def _query(
 ) -> listing.Query:
     return listing.Query.build(
         [
-            Filter("status", "in", [API_TO_TABLE_STATUS[s] for s in status]) if status else None,
+            Filter("status", "in", list(status)) if status else None,
             Filter("flag_type", "eq", flag_type) if flag_type else None,
             Filter("source_id", "eq", source_id) if source_id else None,
             Filter("significance", "ge", min_significance)
@@ -114,8 +132,114 @@ def list_candidates(
             conn, api_views.CANDIDATES, query, limit=paging.limit, offset=paging.offset
         )
     return Page[ESECandidate](
-        data=_with_points(db, rows, detection_sigma=settings.photometry.ese_sigma_deviation),
+        data=_with_points(db, rows, **_rules(settings)),
         count=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+BY_SOURCE_SORTS = {
+    "significance": lambda r: r.significance,
+    "sigma_deviation": lambda r: r.max_sigma_dev if r.max_sigma_dev is not None else -1.0,
+    "flagged_at": lambda r: r.flagged_at.timestamp() if r.flagged_at else 0.0,
+    "source_id": lambda r: r.source_id,
+}
+BY_SOURCE_MAX = 20_000
+"""Candidates grouped per request at most (the whole candidate table of a deployment
+is a few thousand rows; grouping happens in Python after one indexed query)."""
+
+
+def group_by_source(
+    rows: Sequence[dict[str, Any]], built: Sequence[ESECandidate]
+) -> list[SourceCandidates]:
+    """One SourceCandidates per source of ``rows`` (candidate rows) / ``built``."""
+    by: dict[str, list[tuple[dict[str, Any], ESECandidate]]] = defaultdict(list)
+    for r, c in zip(rows, built, strict=True):
+        by[c.source_id].append((r, c))
+    out = []
+    for source_id, items in by.items():
+        items.sort(key=lambda rc: -float(rc[0]["significance"] or 0.0))
+        top = items[0][1]
+        flags = [
+            CandidateFlag(
+                id=c.id,
+                flag_type=str(r["flag_type"]),
+                significance=float(r["significance"] or 0.0),
+                status=c.status,
+                flagged_at=utc_from_unix(r.get("flagged_at")),
+                first_detection_at=c.first_detection_at,
+                last_detection_at=c.last_detection_at,
+                notes=c.notes,
+            )
+            for r, c in items
+        ]
+        firsts = [f.first_detection_at for f in flags if f.first_detection_at]
+        lasts = [f.last_detection_at for f in flags if f.last_detection_at]
+        flagged = [f.flagged_at for f in flags if f.flagged_at]
+        statuses = {f.status for f in flags}
+        out.append(
+            SourceCandidates(
+                source_id=source_id,
+                ra_deg=top.ra_deg,
+                dec_deg=top.dec_deg,
+                significance=flags[0].significance,
+                max_sigma_dev=top.max_sigma_dev,
+                baseline_flux_jy=top.baseline_flux_jy,
+                peak_flux_jy=top.peak_flux_jy,
+                first_detection_at=min(firsts) if firsts else None,
+                last_detection_at=max(lasts) if lasts else None,
+                flagged_at=max(flagged) if flagged else None,
+                status=statuses.pop() if len(statuses) == 1 else None,
+                flags=flags,
+            )
+        )
+    return out
+
+
+@router.get(
+    "/by-source",
+    response_model=Page[SourceCandidates],
+    summary="ESE candidates, one row per source",
+)
+def candidates_by_source(
+    db: ProductsDb,
+    settings: SettingsDep,
+    paging: PagingDep,
+    status: Annotated[
+        list[CandidateStatusIn] | None,
+        Query(description="active, investigated, dismissed (repeatable)."),
+    ] = None,
+    flag_type: Annotated[str | None, Query(pattern=r"^(variability|rapid_change|user)$")] = None,
+    source_id: Annotated[str | None, Query(max_length=200, pattern=TEXT_PATTERN)] = None,
+    sort: Annotated[
+        str,
+        Query(
+            pattern=r"^-?(significance|sigma_deviation|flagged_at|source_id)$",
+            description="significance (the largest of a source's flags), sigma_deviation, "
+            "flagged_at (newest flag), source_id; '-' for descending.",
+        ),
+    ] = "-significance",
+) -> Page[SourceCandidates]:
+    """The candidates matching the filters, grouped by source: every flag of a source
+    (type, significance, status, detection times) in one row; ``count`` counts sources."""
+    filters = [
+        Filter("status", "in", list(status)) if status else None,
+        Filter("flag_type", "eq", flag_type) if flag_type else None,
+        Filter("source_id", "eq", source_id) if source_id else None,
+    ]
+    with db.read() as conn:
+        rows, _ = listing.list_page(
+            conn, api_views.CANDIDATES, listing.Query.build(filters), limit=BY_SOURCE_MAX,
+            offset=0,
+        )  # fmt: skip
+    grouped = group_by_source(rows, _with_points(db, rows, **_rules(settings)))
+    key = BY_SOURCE_SORTS[sort.lstrip("-")]
+    grouped.sort(key=lambda r: r.source_id)
+    grouped.sort(key=key, reverse=sort.startswith("-"))
+    return Page[SourceCandidates](
+        data=grouped[paging.offset : paging.offset + paging.limit],
+        count=len(grouped),
         limit=paging.limit,
         offset=paging.offset,
     )
@@ -135,11 +259,11 @@ def export_candidates(db: ProductsDb, query: CandidateQuery, format: FormatParam
 def with_sources(
     db: ProductsDb,
     paging: PagingDep,
-    status: Annotated[CandidateApiStatus | None, Query()] = "active",
+    status: Annotated[CandidateStatusIn | None, Query()] = "active",
 ) -> Page[EseCandidateWithSource]:
     """The specification's query: candidates joined with their variability
     statistics, most significant first (``status`` null: every status)."""
-    table_status = API_TO_TABLE_STATUS[status] if status else None
+    table_status = status or None
     with db.read() as conn:
         rows = patterns.ese_candidates_with_sources(
             conn, status=table_status, limit=paging.limit, offset=paging.offset
@@ -174,13 +298,13 @@ def get_candidate(db: ProductsDb, settings: SettingsDep, candidate_id: Candidate
     summary="Change a candidate's status",
 )
 def change_status(state: State, candidate_id: CandidateId, body: StatusChange) -> ESECandidate:
-    """Move a candidate to active, resolved (table: investigated) or false_positive
-    (table: dismissed), with a dated note. Moves the workflow does not allow
-    (e.g. false_positive -> resolved) answer 400 naming the allowed ones."""
+    """Move a candidate to active, investigated or dismissed (the spec's resolved /
+    false_positive are synonyms), with a dated note. Moves the workflow does not allow
+    (e.g. dismissed -> investigated) answer 400 naming the allowed ones."""
     set_candidate_status(
         state.dbs,
         candidate_id=candidate_id,
-        status=API_TO_TABLE_STATUS[body.status],
+        status=body.status,
         note=body.note,
         author=body.author,
     )

@@ -17,8 +17,9 @@ it is refused with the list of differences and left untouched.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -37,6 +38,7 @@ from contimg.db.migrations.fingerprint import VERSION_TABLE, Fingerprint, diff, 
 from contimg.errors import ContimgError, SchemaMismatchError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -60,6 +62,8 @@ class MigrationResult:
     after: str | None
     adopted_at: str | None = None
     """The revision an unversioned database was recognised as and stamped at."""
+    notes: list[str] = field(default_factory=list)
+    """What a data migration reports (e.g. relative paths it could not resolve)."""
 
 
 def _alembic_config(name: str) -> Config:
@@ -118,10 +122,19 @@ def _current(conn: Connection, schema: str | None) -> str | None:
     return ctx.get_current_revision()
 
 
-def _run(db: Database, conn: Connection, fn: str, *args: str) -> None:
+def _run(
+    db: Database,
+    conn: Connection,
+    fn: str,
+    *args: str,
+    path_bases: Sequence[Path] = (),
+    notes: list[str] | None = None,
+) -> None:
     cfg = _alembic_config(db.name)
     cfg.attributes["connection"] = conn
     cfg.attributes["schema"] = db.schema
+    cfg.attributes["path_bases"] = list(path_bases)
+    cfg.attributes["notes"] = notes if notes is not None else []
     getattr(command, fn)(cfg, *args)
 
 
@@ -259,8 +272,12 @@ def _refuse_bad_rows(db: Database, conn: Connection) -> None:
         )
 
 
-def upgrade(db: Database, *, to: str = "head") -> MigrationResult:
-    """Bring ``db`` to revision ``to``, adopting an unversioned spec database first."""
+def upgrade(db: Database, *, to: str = "head", home: Path | None = None) -> MigrationResult:
+    """Bring ``db`` to revision ``to``, adopting an unversioned spec database first.
+
+    ``home``: the deployment's home directory; data migrations look for the files of
+    stored relative paths under its parent and itself first (see
+    :mod:`contimg.db.migrations.abspaths`)."""
     target = _check_target(db.name, to, allow_base=False)
     with _locked(db) as conn:
         adopted: str | None = None
@@ -281,8 +298,12 @@ def upgrade(db: Database, *, to: str = "head") -> MigrationResult:
                 f"{db.location} is at {before}, newer than {target}; "
                 f"use 'contimg db downgrade --to {target}' to go back"
             )
-        _run(db, conn, "upgrade", target)
-        return MigrationResult(db.name, before, _current(conn, db.schema), adopted)
+        notes: list[str] = []
+        bases = [home.parent, home] if home is not None else []
+        _run(db, conn, "upgrade", target, path_bases=bases, notes=notes)
+        for note in notes:
+            log.warning("%s: %s", db.location, note)
+        return MigrationResult(db.name, before, _current(conn, db.schema), adopted, notes)
 
 
 def downgrade(db: Database, *, to: str) -> MigrationResult:

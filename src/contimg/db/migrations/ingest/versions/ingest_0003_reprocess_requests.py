@@ -1,7 +1,7 @@
 """Reprocessing requests (``contimg reprocess``): which groups to redo, with which
 settings, keeping or replacing their earlier products.
 
-Revision ID: ingest_0004
+Revision ID: ingest_0003
 Revises: ingest_0002
 Create Date: 2026-12-02
 
@@ -18,7 +18,7 @@ downgrade() drops it and leaves every other row intact.
 
 from contimg.db.migrations.ddl import dialect, run_script
 
-revision = "ingest_0004"
+revision = "ingest_0003"
 down_revision = "ingest_0002"
 branch_labels = None
 depends_on = None
