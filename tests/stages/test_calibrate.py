@@ -207,7 +207,7 @@ def test_waits_only_until_the_next_transit_then_falls_back_to_the_same_pointing(
     """A calibrator of this pointing transits 3 h after the group: wait ~4 h, not 24 h.
     Then the nearest set OF THIS POINTING is applied, marked extrapolated; a set solved at
     another pointing never is."""
-    from contimg.calibration.calibrators import next_transit_mjd, load_calibrators
+    from contimg.calibration.calibrators import load_calibrators, next_transit_mjd
     from contimg.stages.calibrate import write_set_pointing
 
     paths = {i: small_group[i] for i in (0, 15)}

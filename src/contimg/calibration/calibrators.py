@@ -20,8 +20,8 @@ from typing import Any
 from contimg.calibration.pointing import meridian_pointing_icrs
 from contimg.config import CalibrationSettings
 from contimg.errors import ContimgError
-from contimg.science.mosaic import SIDEREAL_DEG_PER_DAY
 from contimg.science.beams import airy_power, angular_separation_rad
+from contimg.science.mosaic import SIDEREAL_DEG_PER_DAY
 from contimg.telescope import DSA110
 
 REQUIRED_COLUMNS = ("name", "ra_deg", "dec_deg", "flux_jy")
