@@ -214,7 +214,7 @@ def test_a_transit_at_dec_54_57_is_found_in_one_group() -> None:
             end_mjd=start + GROUP_DAYS,
             dec_deg=54.57,
             settings=CalibrationSettings(),
-        )  # fmt: skip
+        )
         == []
     )
 
