@@ -168,7 +168,13 @@ class ImagingSettings(BaseModel):
     cell_arcsec: float | None = Field(None, gt=0, description="Cell size (overrides the preset).")
     wsclean_executable: str = "/usr/bin/wsclean"
     robust: float = 0.0
-    auto_mask: float = 3.0
+    auto_mask: float = Field(
+        5.0,
+        gt=0,
+        description="WSClean -auto-mask (sigma): CLEAN finds components above this, then "
+        "cleans inside their mask to auto_threshold. 5, not 3: at 3 CLEAN cleaned thousands "
+        "of noise peaks and the residual rms read ~20 % below the thermal noise.",
+    )
     auto_threshold: float = 0.5
     mgain: float = 0.8
     niter: int = Field(100_000, ge=0)

@@ -123,20 +123,35 @@ def _read_uvh5(path: Path, *, read_data: bool = True) -> Any:
         raise ContimgError(f"cannot read UVH5 file {path}: {exc}") from exc
 
 
+def _uvws_for(uv: Any, catalog_entry: dict[str, Any] | None) -> np.ndarray:
+    """uvw (metres) of ``uv``'s baselines for a phase centre (None: unprojected/zenith)."""
+    meta = uv.copy(metadata_only=True)
+    meta.phase_center_catalog = {}
+    if catalog_entry is None:
+        cat_id = meta._add_phase_center("zenith", cat_type="unprojected")
+    else:
+        cat_id = meta._add_phase_center(**catalog_entry)
+    meta.phase_center_id_array = np.full(meta.Nblts, cat_id, dtype=int)
+    meta._set_app_coords_helper()
+    meta.set_uvws_from_antenna_positions(update_vis=False)
+    return np.asarray(meta.uvw_array, dtype=np.float64)
+
+
 def relabel_phase_centre(uv: Any, path: Path) -> bool:
-    """Give data labelled as zenith drift their true phase centre, in place.
+    """Give data labelled as zenith drift but fringe-stopped at the meridian their true centre.
 
     DSA-110's own writer labels its files as drift (unprojected, i.e. phased to the
-    zenith: old UVH5 ``phase_type = "drift"``), while the data are fringe-stopped at
-    the meridian pointing: hour angle 0 at Dec ``phase_center_dec`` (dsa110.md). Taken
-    at its label, re-phasing would start from the zenith and leave a constant
-    per-antenna phase error (the zenith-to-pointing offset, ~17 deg at Dec 54.57).
-    So: a file whose every phase centre is ``unprojected`` and which carries
-    ``phase_center_dec`` is relabelled as a drift scan at the meridian pointing (the
-    azimuth/elevation of hour angle 0 at that Dec), its uvw recomputed for that
-    centre (the visibilities are left as they are). Files labelled as pyuvdata writes
-    them (a ``driftscan`` centre at that azimuth/elevation, or a sidereal one) are
-    taken as labelled. Returns True when the file was relabelled.
+    zenith: old UVH5 ``phase_type = "drift"``) while the data are fringe-stopped at
+    the meridian pointing, hour angle 0 at Dec ``phase_center_dec`` (dsa110.md), with
+    the uvw of that direction. Taken at its label, re-phasing would start from the
+    zenith and leave a constant per-antenna phase error. pyuvdata (and contimg's
+    simulator) also write ``unprojected`` files, whose data and uvw ARE at the zenith.
+    The label cannot tell them apart; the uvw can: a file labelled ``unprojected``
+    that carries ``phase_center_dec`` and whose uvw are those of the meridian pointing
+    (closer to them than to the zenith's) is relabelled as a drift scan at the meridian
+    pointing (the visibilities are left as they are). Files labelled ``driftscan`` or
+    ``sidereal`` (as pyuvdata writes phased data) are taken as labelled. Returns True
+    when the file was relabelled.
     """
     kw = uv.extra_keywords.get("phase_center_dec")
     cat = uv.phase_center_catalog or {}
@@ -147,20 +162,30 @@ def relabel_phase_centre(uv: Any, path: Path) -> bool:
     if not -90.0 <= dec_deg <= 90.0:
         raise ContimgError(f"{path}: phase_center_dec {dec_deg:.3f} deg is impossible")
     el_deg = 90.0 - abs(dec_deg - lat_deg)
-    if abs(el_deg - 90.0) < 1e-9:
-        return False  # pointing at the zenith: the label is true
+    if abs(el_deg - 90.0) < 1e-6:
+        return False  # pointing at the zenith: both readings agree
     az_deg = 0.0 if dec_deg >= lat_deg else 180.0
+    meridian = {
+        "cat_name": "meridian",
+        "cat_type": "driftscan",
+        "cat_lon": math.radians(az_deg),
+        "cat_lat": math.radians(el_deg),
+        "cat_frame": "altaz",
+    }
+    uvw = np.asarray(uv.uvw_array, dtype=np.float64)
+    cross = uv.ant_1_array != uv.ant_2_array
+    if not cross.any():
+        return False
+    d_zenith = float(np.sqrt(np.mean((uvw[cross] - _uvws_for(uv, None)[cross]) ** 2)))
+    uvw_meridian = _uvws_for(uv, meridian)
+    d_meridian = float(np.sqrt(np.mean((uvw[cross] - uvw_meridian[cross]) ** 2)))
+    if not d_meridian < d_zenith:
+        return False
     uv.phase_center_catalog = {}
-    cat_id = uv._add_phase_center(
-        "meridian",
-        cat_type="driftscan",
-        cat_lon=math.radians(az_deg),
-        cat_lat=math.radians(el_deg),
-        cat_frame="altaz",
-    )
+    cat_id = uv._add_phase_center(**meridian)
     uv.phase_center_id_array = np.full(uv.Nblts, cat_id, dtype=int)
     uv._set_app_coords_helper()
-    uv.set_uvws_from_antenna_positions(update_vis=False)
+    uv.uvw_array = uvw_meridian
     return True
 
 
