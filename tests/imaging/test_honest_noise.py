@@ -108,7 +108,9 @@ def test_bright_compact_sources_forced_peaks_unbiased(tmp_path: Path) -> None:
     ra = np.array([by_id[s["source_id"]].ra_deg for s in srcs])
     dec = np.array([by_id[s["source_id"]].dec_deg for s in srcs])
     apparent = np.array([s["flux_centre_mjy"] for s in srcs]) / 1e3 * mean_beam(ra, dec, truth)
-    entries = [CatalogEntry(s["source_id"], r, d, None) for s, r, d in zip(srcs, ra, dec)]
+    entries = [
+        CatalogEntry(s["source_id"], r, d, None) for s, r, d in zip(srcs, ra, dec, strict=False)
+    ]
     m = measure(im, entries, PhotometrySettings())
     raw = forced_photometry(im.data, im.wcs, im.beam, ra, dec).peak_jyb
     ratio = m.raw / apparent
