@@ -133,7 +133,10 @@ def _uvws_for(uv: Any, catalog_entry: dict[str, Any] | None) -> np.ndarray:
         cat_id = meta._add_phase_center(**catalog_entry)
     meta.phase_center_id_array = np.full(meta.Nblts, cat_id, dtype=int)
     meta._set_app_coords_helper()
-    meta.set_uvws_from_antenna_positions(update_vis=False)
+    with warnings.catch_warnings():
+        # "Recalculating uvw_array without adjusting visibility phases": intended here.
+        warnings.simplefilter("ignore", UserWarning)
+        meta.set_uvws_from_antenna_positions(update_vis=False)
     return np.asarray(meta.uvw_array, dtype=np.float64)
 
 
