@@ -32,7 +32,8 @@ def groups(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     base = tmp_path_factory.mktemp("labels")
     mid = START.mjd + 0.5 * N_TIMES * DSA110.integration_s / 86400.0
     ra, dec = meridian_pointing_icrs(mid, 54.57)
-    sources = [PointSource(ra, dec, 5.0), PointSource(ra + 0.4 / np.cos(np.radians(dec)), dec + 0.2, 3.0)]
+    off_ra = ra + 0.4 / np.cos(np.radians(dec))
+    sources = [PointSource(ra, dec, 5.0), PointSource(off_ra, dec + 0.2, 3.0)]
     paths = write_group(base / "pyuvdata", start=START, dec_deg=54.57, n_ant=10, n_chan=2,
                         n_times=N_TIMES, sources=sources, noise_jy=0.05)  # fmt: skip
     shutil.copytree(base / "pyuvdata", base / "dsa110")

@@ -509,11 +509,19 @@ def effective_beam_gain(
         yy, xx = np.mgrid[iy - half : iy + half + 1, ix - half : ix + half + 1]
         icov = np.linalg.inv(cov[k])
 
-        def resid(p: NDArray[np.float64], cut=cut, xx=xx, yy=yy, icov=icov) -> Any:
+        def resid(
+            p: NDArray[np.float64],
+            cut: NDArray[np.float64],
+            xx: NDArray[np.int64],
+            yy: NDArray[np.int64],
+            icov: NDArray[np.float64],
+        ) -> Any:
             shape = _gauss(xx - p[1], yy - p[2], icov * np.exp(-2.0 * p[3]))
             return (p[0] * shape + p[4] - cut).ravel()
 
-        fit = least_squares(resid, [float(peak[use[k]]), x[k], y[k], 0.0, 0.0])
+        fit = least_squares(
+            resid, [float(peak[use[k]]), x[k], y[k], 0.0, 0.0], args=(cut, xx, yy, icov)
+        )
         area = float(np.exp(2.0 * fit.x[3]))
         if fit.success and 0.7 < area < 1.6:
             ratios.append(area)
