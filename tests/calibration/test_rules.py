@@ -172,3 +172,71 @@ def test_ingest_hook_matcher_stores_full_records() -> None:
         group_id="x", subband_paths={}, start_jd=None, end_jd=None, dec_deg=c.dec_deg
     )
     assert match_pending(unknown) is None
+
+
+# -- every DSA-110 pointing has a calibrator; the lookup matches the pointing ----------
+
+
+@pytest.mark.parametrize("dec", [16.3, 50.5, 54.57, 65.7])
+def test_shipped_list_covers_every_dsa110_pointing(dec: float) -> None:
+    from contimg.calibration.calibrators import pointing_calibrators
+
+    here = pointing_calibrators(load_calibrators(), dec_deg=dec, settings=CalibrationSettings())
+    assert here, f"no calibrator transits Dec {dec}"
+    best = here[0]
+    assert best.sep_deg <= 1.5 and best.apparent_flux_jy >= 1.0
+
+
+def test_a_transit_at_dec_54_57_is_found_in_one_group() -> None:
+    """The pointing of most real data: J0834+5534 (1.0 deg north) transits it once a day."""
+    from contimg.calibration.calibrators import next_transit_mjd
+
+    cals = load_calibrators()
+    c = find_calibrator(cals, "J0834+5534")
+    t0 = next_transit_mjd(c, after_mjd=60950.0, dec_deg=54.57)
+    assert 60950.0 < t0 < 60951.0
+    hits = []
+    for k in range(-2, 3):
+        start = t0 - 0.4 * GROUP_DAYS + k * GROUP_DAYS
+        tr = find_transits(
+            cals, start_mjd=start, end_mjd=start + GROUP_DAYS, dec_deg=54.57,
+            settings=CalibrationSettings(),
+        )  # fmt: skip
+        hits.append([t.name for t in tr])
+    assert hits == [[], [], ["J0834+5534"], [], []]
+    # The apparent flux decides: the same source 1.0 deg away but only 1.2 Jy is too weak.
+    weak = [c.__class__(c.name, c.ra_deg, c.dec_deg, 1.2)]
+    start = t0 - 0.4 * GROUP_DAYS
+    assert (
+        find_transits(
+            weak,
+            start_mjd=start,
+            end_mjd=start + GROUP_DAYS,
+            dec_deg=54.57,
+            settings=CalibrationSettings(),
+        )
+        == []
+    )
+
+
+def test_pointing_without_calibrator_is_known_at_once() -> None:
+    from contimg.calibration.calibrators import nearest_calibrator, pointing_calibrators
+
+    cals = load_calibrators()
+    assert pointing_calibrators(cals, dec_deg=58.5, settings=CalibrationSettings()) == []
+    near = nearest_calibrator(cals, dec_deg=58.5)
+    assert near is not None and near[1] > 1.5
+
+
+def test_lookup_matches_the_pointing() -> None:
+    rows = _set("dec16", 99.5, 100.5, 1.0) + _set("dec65", 99.7, 100.3, 0.5)
+    decs = {"dec16": 16.3, "dec65": 65.7}
+    at16 = choose_set(rows, mjd=100.0, extrapolate_max_h=12, dec_deg=16.31, set_decs=decs)
+    at65 = choose_set(rows, mjd=100.0, extrapolate_max_h=12, dec_deg=65.69, set_decs=decs)
+    assert at16 is not None and at16.set_name == "dec16"
+    assert at65 is not None and at65.set_name == "dec65"
+    # A pointing with no set of its own gets none, however close in time the others are.
+    assert choose_set(rows, mjd=100.0, extrapolate_max_h=12, dec_deg=54.57, set_decs=decs) is None
+    # A set without a recorded pointing (older registries) is usable anywhere.
+    legacy = choose_set(rows, mjd=100.0, extrapolate_max_h=12, dec_deg=54.57, set_decs={})
+    assert legacy is not None and legacy.set_name == "dec16"

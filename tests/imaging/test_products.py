@@ -142,7 +142,7 @@ def test_wsclean_command_has_the_documented_settings(tmp_path: Path) -> None:
     s = ImagingSettings(preset="ci")
     cmd = wsclean_command(s, ms_path=tmp_path / "g.ms", prefix=tmp_path / "g", data_column="DATA")
     text = " ".join(cmd)
-    for part in ("-weight briggs 0", "-auto-mask 3", "-auto-threshold 0.5", "-mgain 0.8",
+    for part in ("-weight briggs 0", "-auto-mask 5", "-auto-threshold 0.5", "-mgain 0.8",
                  "-reorder", "-pol I", "-size 4096 4096", "-scale 3.0asec"):  # fmt: skip
         assert part in text
     assert grid_for(ImagingSettings(size_px=512, cell_arcsec=10.0)) == (512, 10.0)

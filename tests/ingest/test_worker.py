@@ -239,3 +239,27 @@ def test_heartbeat_renews_the_lease(fast: Settings, fdbs: Databases, idb: Databa
     assert w.run_one() == gid
     with idb.read() as conn:
         assert iq.group_state(conn, group_id=gid) == "completed"
+
+
+@dataclass
+class Noting:
+    """A stage that completes with a caveat (as calibration does when extrapolating)."""
+
+    name: str = "calibrate"
+    phase: Phase = "fresh"
+
+    def run(self, ctx: StageContext) -> None:
+        ctx.notes.append("EXTRAPOLATED calibration: no set covers it")
+
+
+def test_completed_group_keeps_its_notes(
+    fast: Settings, fdbs: Databases, idb: Database, registry
+) -> None:  # type: ignore[no-untyped-def]
+    reg, _, _ = registry
+    reg.register(Noting(), order=20)  # type: ignore[arg-type]
+    (gid,) = queue_pending_groups(idb, 1)
+    assert worker(fast, fdbs, reg).run_one() == gid
+    with idb.read() as conn:
+        row = iq.group_row(conn, group_id=gid)
+    assert row is not None and row["state"] == "completed"
+    assert row["error_message"] == "note: EXTRAPOLATED calibration: no set covers it"

@@ -163,3 +163,98 @@ def _mean_beam(ra: float, dec: float, ms: dict) -> float:
             ]
         )
     )  # fmt: skip
+
+
+def _with_cal(settings: Settings, tmp: Path, csv: str, **imaging: object) -> Settings:
+    cal_csv = tmp / "cals.csv"
+    cal_csv.write_text("name,ra_deg,dec_deg,flux_jy,spectral_index\n" + csv)
+    return settings.model_copy(
+        update={
+            "calibration": settings.calibration.model_copy(update={"calibrators_csv": cal_csv}),
+            "imaging": settings.imaging.model_copy(update=imaging),
+        }
+    )
+
+
+def test_pointing_without_calibrator_fails_at_once_naming_the_cause(
+    small_group: dict[int, Path], settings: Settings, dbs: Databases, tmp_path: Path
+) -> None:
+    """No calibrator of the list transits Dec 54.57: no waiting a day, a clear message."""
+    paths = {i: small_group[i] for i in (0, 15)}
+    _queue_row(dbs, GROUP_START, received_at=time.time())
+    s = _with_cal(settings, tmp_path, "FAR,212.8,30.0,20,0\n")
+    ctx = _ctx(s, dbs, paths, GROUP_START)
+    ConvertStage().run(ctx)
+    with pytest.raises(
+        ContimgError,
+        match=r"cannot be calibrated.*NO CALIBRATOR of the calibrator list transits pointing "
+        r"Dec 54\.\d\d deg.*nearest in Dec: FAR at Dec 30\.00",
+    ):
+        CalibrateStage().run(ctx)
+    # With imaging.allow_uncalibrated it goes on at once, uncalibrated, with a note.
+    s = _with_cal(settings, tmp_path, "FAR,212.8,30.0,20,0\n", allow_uncalibrated=True)
+    ctx = _ctx(s, dbs, paths, GROUP_START)
+    ctx.artifacts.clear()
+    CalibrateStage().run(ctx)
+    assert ctx.artifacts["cal_set"] is None
+    (note,) = ctx.notes
+    assert note.startswith("UNCALIBRATED") and "NO CALIBRATOR" in note
+
+
+def test_waits_only_until_the_next_transit_then_falls_back_to_the_same_pointing(
+    small_group: dict[int, Path], settings: Settings, dbs: Databases, tmp_path: Path
+) -> None:
+    """A calibrator of this pointing transits 3 h after the group: wait ~4 h, not 24 h.
+    Then the nearest set OF THIS POINTING is applied, marked extrapolated; a set solved at
+    another pointing never is."""
+    from contimg.calibration.calibrators import load_calibrators, next_transit_mjd
+    from contimg.stages.calibrate import write_set_pointing
+
+    paths = {i: small_group[i] for i in (0, 15)}
+    _queue_row(dbs, GROUP_START, received_at=time.time())
+    mid = Time(GROUP_START, scale="utc").mjd
+    ra_cal, _ = meridian_pointing_icrs(mid + 3 / 24, 54.57)
+    s = _with_cal(settings, tmp_path, f"SOON,{ra_cal},54.9,10,0\n")
+    ctx = _ctx(s, dbs, paths, GROUP_START)
+    ConvertStage().run(ctx)
+    with pytest.raises(
+        StageDeferred, match=r"next calibrator transit at this pointing: SOON"
+    ) as ei:
+        CalibrateStage().run(ctx)
+    import re
+
+    wait_h = float(re.search(r"of ([\d.]+) h$", ei.value.reason).group(1))  # type: ignore[union-attr]
+    assert wait_h == pytest.approx(4.0, abs=0.05)  # ~3 h to the transit + 1 h margin
+    nxt = next_transit_mjd(load_calibrators(s.calibration.calibrators_csv)[0], after_mjd=mid,
+                           dec_deg=54.57)  # fmt: skip
+    assert (nxt - mid) * 24 == pytest.approx(3.0, abs=0.05)
+    # Two sets, both 2 days old (beyond extrapolate_max_h): one at Dec 16.3, one here.
+    with dbs.products.read() as conn:
+        ms = pq.get_ms(conn, path=str(ctx.artifacts["ms_path"]))
+    assert ms is not None
+    rows_here, rows_there = [], []
+    for name, dec, rows in (("here_set", ms["pointing_dec_deg"], rows_here),
+                            ("there_set", 16.3, rows_there)):  # fmt: skip
+        d = s.products_path / "caltables" / name
+        d.mkdir(parents=True)
+        write_set_pointing(d, ra_deg=0.0, dec_deg=dec, calibrator="X", mid_mjd=mid - 2)
+        for i, kind in enumerate(("K", "BP", "G")):
+            rows.append({"path": str(d / f"{kind}.h5"), "table_type": kind, "order_index": i,
+                         "valid_start_mjd": mid - 2.25, "valid_end_mjd": mid - 1.75,
+                         "created_at": time.time() + (1 if name == "there_set" else 0),
+                         "active": 1})  # fmt: skip
+    with dbs.cal_registry.write() as conn:
+        cq.replace_set(conn, set_name="here_set", rows=rows_here)
+        cq.replace_set(conn, set_name="there_set", rows=rows_there)
+    # Still waiting (inside the ~4 h): the old set is not used yet.
+    with pytest.raises(StageDeferred):
+        CalibrateStage().run(ctx)
+    # 5 h later: the transit gave no set; the nearest set of THIS pointing, extrapolated.
+    with dbs.ingest.write() as conn:
+        conn.execute(ingest_queue.update().values(received_at=time.time() - 5 * 3600))
+    assert ms is not None
+    chosen = CalibrateStage()._no_set(ctx, row=ms)
+    assert chosen is not None and chosen.set_name == "here_set" and chosen.extrapolated
+    assert chosen.distance_h == pytest.approx(48, abs=0.5)
+    (note,) = ctx.notes
+    assert note.startswith("EXTRAPOLATED calibration") and "here_set" in note

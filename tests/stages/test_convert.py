@@ -153,3 +153,71 @@ def test_relative_directories_store_absolute_paths(
     assert ms == str(base / "rel-home/products" / GROUP_START / f"{GROUP_START}.ms")
     assert Path(ms).is_dir()
     assert all(f.startswith(str(base / "landing") + "/") and Path(f).is_file() for f in files)
+
+
+def _edit(path: Path, fn: object) -> None:
+    with h5py.File(path, "r+") as fh:
+        fn(fh)  # type: ignore[operator]
+
+
+@pytest.mark.tools
+def test_zero_cross_hands_dead_antenna_and_flagged_subband(
+    small_group: dict[int, Path], tmp_path: Path
+) -> None:
+    """The stage groups' cross-hands are exactly zero (an unpolarised sky without noise),
+    as some writers fill them. Stokes I keeps the parallel hands; a dead antenna and a
+    fully flagged subband are flagged and reported, not the rest."""
+    from contimg.calibration import dp3 as d
+
+    def kill_pad3(fh: h5py.File) -> None:
+        a1, a2 = fh["Header/ant_1_array"][()], fh["Header/ant_2_array"][()]
+        vis = fh["Data/visdata"][()]
+        vis[(a1 == 2) | (a2 == 2)] = 0
+        fh["Data/visdata"][()] = vis
+
+    for p in small_group.values():
+        _edit(p, kill_pad3)
+    _edit(small_group[5], lambda fh: fh["Data/flags"].__setitem__((), True))
+    ms = tmp_path / "g.ms"
+    notes: list[str] = []
+    convert_group(small_group, ms, progress=notes.append)
+    (summary,) = [n for n in notes if "usable" in n]
+    assert "fully flagged subbands: " in summary and "sb05" in summary
+    assert "dead antennas: pad3" in summary
+
+    def flags() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with pt.table(str(ms), ack=False) as main:
+            f = main.getcol("FLAG")
+            a1, a2 = main.getcol("ANTENNA1"), main.getcol("ANTENNA2")
+        return f, a1, a2
+
+    f, a1, a2 = flags()
+    live = (a1 != a2) & (a1 != 2) & (a2 != 2)
+    # sb05 is channels 20-21 of the ascending band (sb15 first, 2 channels each).
+    good_chans = [c for c in range(32) if c not in (20, 21)]
+    assert not f[live][:, good_chans, :].any()  # parallel hands kept, cross-hands not flagged
+    assert f[live][:, [20, 21], :].all()
+    assert f[(a1 == 2) | (a2 == 2)].all()
+    # DP3 (autocorrelation flagging + AOFlagger) leaves the parallel hands of live baselines.
+    runner = d.Dp3Runner(d.dp3_executable(None), log_dir=tmp_path / "logs")
+    d.flag(runner, ms, aoflagger=True)
+    f, a1, a2 = flags()
+    kept = ~f[live][:, good_chans, :][:, :, [0, 3]]
+    assert kept.mean() > 0.9
+
+
+def test_group_without_usable_data_fails_at_conversion(
+    small_group: dict[int, Path], tmp_path: Path
+) -> None:
+    def zero(fh: h5py.File) -> None:
+        fh["Data/visdata"][()] = np.zeros_like(fh["Data/visdata"][()])
+
+    for p in small_group.values():
+        _edit(p, zero)
+    with pytest.raises(
+        ContimgError,
+        match=r"g\.ms: the group has no usable data .*all zero or flagged in the parallel hands"
+        r".*antennas with no data in any subband: pad1, pad2",
+    ):
+        convert_group(small_group, tmp_path / "g.ms")
+    assert not (tmp_path / "g.ms").exists() and not (tmp_path / "g.ms.parts").exists()

@@ -2,7 +2,8 @@
 
 A calibrator *transits* during a group when it passes within
 ``CalibrationSettings.transit_max_sep_deg`` of the meridian pointing at some
-time of the group and is at least ``min_flux_jy`` bright at 1.4 GHz. The record
+time of the group and its *apparent* 1.4 GHz flux there (list flux x Airy
+response at the closest approach) is at least ``min_flux_jy``. The record
 kept per match (``ingest_queue.calibrators``) has the name, position, 1.4 GHz
 flux and the separation from the meridian pointing at the group's mid-time LST.
 """
@@ -19,7 +20,9 @@ from typing import Any
 from contimg.calibration.pointing import meridian_pointing_icrs
 from contimg.config import CalibrationSettings
 from contimg.errors import ContimgError
-from contimg.science.beams import angular_separation_rad
+from contimg.science.beams import airy_power, angular_separation_rad
+from contimg.science.mosaic import SIDEREAL_DEG_PER_DAY
+from contimg.telescope import DSA110
 
 REQUIRED_COLUMNS = ("name", "ra_deg", "dec_deg", "flux_jy")
 
@@ -132,7 +135,7 @@ def find_transits(
         for c in calibrators
         if c.flux_jy >= settings.min_flux_jy
         and abs(c.dec_deg - dec_deg) <= settings.transit_max_sep_deg + 0.5
-    ]
+    ]  # a cheap superset; the apparent flux at the closest approach decides below
     if not cands:
         return []
     ra0, _ = meridian_pointing_icrs(start_mjd, dec_deg)
@@ -150,6 +153,64 @@ def find_transits(
         min_sep = _sep_deg(c.ra_deg, c.dec_deg, pra, pdec)
         if min_sep > settings.transit_max_sep_deg:
             continue
+        if apparent_flux_jy(c, min_sep) < settings.min_flux_jy:
+            continue
         sep_mid = _sep_deg(c.ra_deg, c.dec_deg, mid_ra, mid_dec)
         out.append(Transit(c.name, c.ra_deg, c.dec_deg, c.flux_jy, sep_mid, min_sep))
     return sorted(out, key=lambda t: t.sep_deg)
+
+
+def apparent_flux_jy(cal: Calibrator, sep_deg: float) -> float:
+    """1.4 GHz flux of ``cal`` seen ``sep_deg`` from the beam centre (Airy power response)."""
+    resp = airy_power(math.radians(sep_deg), 1.4e9, dish_diameter_m=DSA110.dish_diameter_m)
+    return float(cal.flux_jy * float(resp))
+
+
+@dataclass(frozen=True)
+class PointingCalibrator:
+    """A calibrator that transits a pointing: its closest approach and apparent flux there."""
+
+    calibrator: Calibrator
+    sep_deg: float
+    """Declination offset from the pointing = separation at transit, degrees."""
+    apparent_flux_jy: float
+
+
+def pointing_calibrators(
+    calibrators: list[Calibrator], *, dec_deg: float, settings: CalibrationSettings
+) -> list[PointingCalibrator]:
+    """Calibrators that transit (once a sidereal day) a pointing at declination ``dec_deg``.
+
+    The transit rule of :func:`find_transits` without time: the closest approach is the
+    declination offset; it must be within ``transit_max_sep_deg`` and the apparent flux
+    there at least ``min_flux_jy``. Brightest (apparent) first. An empty list means the
+    pointing has no calibrator in the list: waiting for one is pointless.
+    """
+    out = []
+    for c in calibrators:
+        sep = abs(c.dec_deg - dec_deg)
+        if sep > settings.transit_max_sep_deg:
+            continue
+        flux = apparent_flux_jy(c, sep)
+        if flux >= settings.min_flux_jy:
+            out.append(PointingCalibrator(c, sep, flux))
+    return sorted(out, key=lambda p: -p.apparent_flux_jy)
+
+
+def next_transit_mjd(cal: Calibrator, *, after_mjd: float, dec_deg: float) -> float:
+    """The first time after ``after_mjd`` at which the meridian pointing's RA passes ``cal``."""
+    ra0, _ = meridian_pointing_icrs(after_mjd, dec_deg)
+    t = after_mjd + ((cal.ra_deg - ra0) % 360.0) / SIDEREAL_DEG_PER_DAY
+    ra1, _ = meridian_pointing_icrs(t, dec_deg)  # one correction step (precession drift)
+    d = ((cal.ra_deg - ra1 + 180.0) % 360.0) - 180.0
+    return t + d / SIDEREAL_DEG_PER_DAY
+
+
+def nearest_calibrator(
+    calibrators: list[Calibrator], *, dec_deg: float
+) -> tuple[Calibrator, float] | None:
+    """The list's calibrator nearest in declination to ``dec_deg`` (for messages)."""
+    if not calibrators:
+        return None
+    best = min(calibrators, key=lambda c: abs(c.dec_deg - dec_deg))
+    return best, abs(best.dec_deg - dec_deg)

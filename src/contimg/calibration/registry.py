@@ -13,6 +13,11 @@
   intersection of its tables' windows) is nearest to t, within
   ``extrapolate_max_h``, is used and the choice is marked extrapolated. Otherwise
   there is no set.
+* **Pointing**: only sets solved at the observation's pointing take part: a set
+  whose pointing Dec (recorded beside its tables, ``pointing.json``) differs from
+  the observation's by more than ``pointing_match_deg`` is never applied (gains
+  solved at Dec 16 are no use at Dec 65). A set without a recorded pointing (solved
+  before contimg recorded it) takes part for any pointing.
 """
 
 from __future__ import annotations
@@ -69,13 +74,29 @@ class CalSet:
 
 
 def choose_set(
-    rows: Iterable[Mapping[str, Any]], *, mjd: float, extrapolate_max_h: float
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    mjd: float,
+    extrapolate_max_h: float,
+    dec_deg: float | None = None,
+    set_decs: Mapping[str, float | None] | None = None,
+    pointing_match_deg: float = 0.5,
 ) -> CalSet | None:
-    """Apply the lookup rule to ``caltables`` rows (inactive rows are ignored)."""
+    """Apply the lookup rule to ``caltables`` rows (inactive rows are ignored).
+
+    With ``dec_deg`` (the observation's pointing Dec) and ``set_decs`` (set name ->
+    the pointing Dec it was solved at, None if unknown), sets of another pointing are
+    left out.
+    """
     by_set: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         if int(r.get("active", 1) or 0) == 1:
-            by_set[str(r["set_name"])].append(dict(r))
+            name = str(r["set_name"])
+            if dec_deg is not None and set_decs is not None:
+                sdec = set_decs.get(name)
+                if sdec is not None and abs(sdec - dec_deg) > pointing_match_deg:
+                    continue
+            by_set[name].append(dict(r))
     covering: list[tuple[float, str]] = []
     nearest: list[tuple[float, float, str]] = []
     for name, tabs in by_set.items():

@@ -166,6 +166,12 @@ def image_meta(path: Path) -> ImageMeta:
         data = np.asarray(hdul[0].data, dtype=np.float64)
     if "BMAJ" not in h:
         raise ContimgError(f"{path}: no restoring beam (BMAJ) in the FITS header")
+    if not float(h["BMAJ"]) > 0 or not float(h.get("BMIN", 0.0)) > 0:
+        raise ContimgError(
+            f"{path}: restoring beam {float(h['BMAJ']) * 3600:.1f} x "
+            f"{float(h.get('BMIN', 0.0)) * 3600:.1f} arcsec: WSClean had no unflagged "
+            "visibilities to image (every XX/YY sample flagged?)"
+        )
     freq_hz, bw_hz = _freq_axis(h)
     finite = data[np.isfinite(data)]
     return ImageMeta(

@@ -1,10 +1,10 @@
 """Driving WSClean 3.1 (Debian's ``/usr/bin/wsclean``).
 
-Settings (dsa110.md): Briggs robust 0, auto-mask 3, auto-threshold 0.5, mgain
-0.8, Stokes I, ``-reorder`` (harmless for our single-window MS, needed for
-multi-window input). Cell and size come from ``ImagingSettings`` (a preset or
-explicit values). The image of ~3.5 deg a side covers the primary beam beyond
-its FWHM.
+Settings: Briggs robust 0, auto-mask 5 (dsa110.md says 3; docs/imaging.md, "Noise", says
+why not), auto-threshold 0.5, mgain 0.8, Stokes I, ``-reorder`` (harmless for our
+single-window MS, needed for multi-window input). Cell and size come from
+``ImagingSettings`` (a preset or explicit values). The image of ~3.5 deg a side
+covers the primary beam beyond its FWHM.
 """
 
 from __future__ import annotations

@@ -316,6 +316,7 @@ class Worker:
                 timings_s=dict(ctx.timings_s),
                 total_time_s=total,
                 writer_type=None if writer is None else str(writer),
+                note="; ".join(f"note: {n}" for n in ctx.notes) or None,
             ):
                 self.stats.completed += 1
                 self.stats.groups.append(group_id)

@@ -452,3 +452,79 @@ def _joint_fit(
     err = np.sqrt(np.clip(np.diag(cov_a), 0.0, None))
     ok = bool(np.all(np.isfinite(amp)) and np.all(np.isfinite(err)) and np.linalg.cond(mat) < 1e8)
     return amp, err, ok
+
+
+def effective_beam_gain(
+    data: NDArray[np.floating],
+    wcs: WCS,
+    beam: Beam,
+    ra_deg: ArrayLike,
+    dec_deg: ArrayLike,
+    *,
+    peak_jyb: ArrayLike,
+    err_jyb: ArrayLike,
+    flags: ArrayLike,
+    min_snr: float = 50.0,
+    max_sources: int = 25,
+    min_sources: int = 3,
+) -> tuple[float, int]:
+    """Area of the image's effective restored point-source beam / the restoring beam's.
+
+    CLEAN puts a point source's flux on several pixels near it (components sit on pixel
+    centres; the beam's change over the group's drift and band makes the source's dirty
+    image differ from the PSF), so the restored source is a little wider than the
+    restoring beam and its value at the position (the forced peak) reads low while its
+    integrated flux is right: measured 2-3 % low on simulated groups (docs/imaging.md).
+    This fits, on the brightest unflagged sources (S/N >= ``min_snr``), the restoring
+    beam's shape scaled by a free factor ``s`` (with amplitude, sub-pixel position and a
+    constant background) and returns the median ``s**2`` (and how many sources gave it):
+    multiplying forced peaks by it measures them against the effective restored beam.
+    With fewer than ``min_sources`` such sources it returns (1.0, n).
+    """
+    from scipy.optimize import least_squares
+
+    ra = np.atleast_1d(np.asarray(ra_deg, dtype=np.float64))
+    dec = np.atleast_1d(np.asarray(dec_deg, dtype=np.float64))
+    peak = np.atleast_1d(np.asarray(peak_jyb, dtype=np.float64))
+    err = np.atleast_1d(np.asarray(err_jyb, dtype=np.float64))
+    flg = np.atleast_1d(np.asarray(flags, dtype=np.int64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = np.where(err > 0, peak / err, 0.0)
+    use = np.flatnonzero((flg == 0) & np.isfinite(snr) & (snr >= min_snr))
+    use = use[np.argsort(-snr[use])][:max_sources]
+    if use.size < min_sources:
+        return 1.0, int(use.size)
+    img = np.asarray(data, dtype=np.float64)
+    ny, nx = img.shape
+    x, y, cov = pixel_beam_covariance(wcs, beam, ra[use], dec[use])
+    ratios = []
+    for k in range(use.size):
+        half = int(np.ceil(2.0 * np.sqrt(np.max(np.linalg.eigvalsh(cov[k]))) / FWHM_TO_SIGMA))
+        ix, iy = int(np.rint(x[k])), int(np.rint(y[k]))
+        if ix - half < 0 or iy - half < 0 or ix + half >= nx or iy + half >= ny:
+            continue
+        cut = img[iy - half : iy + half + 1, ix - half : ix + half + 1]
+        if not np.all(np.isfinite(cut)):
+            continue
+        yy, xx = np.mgrid[iy - half : iy + half + 1, ix - half : ix + half + 1]
+        icov = np.linalg.inv(cov[k])
+
+        def resid(
+            p: NDArray[np.float64],
+            cut: NDArray[np.float64],
+            xx: NDArray[np.int64],
+            yy: NDArray[np.int64],
+            icov: NDArray[np.float64],
+        ) -> Any:
+            shape = _gauss(xx - p[1], yy - p[2], icov * np.exp(-2.0 * p[3]))
+            return (p[0] * shape + p[4] - cut).ravel()
+
+        fit = least_squares(
+            resid, [float(peak[use[k]]), x[k], y[k], 0.0, 0.0], args=(cut, xx, yy, icov)
+        )
+        area = float(np.exp(2.0 * fit.x[3]))
+        if fit.success and 0.7 < area < 1.6:
+            ratios.append(area)
+    if len(ratios) < min_sources:
+        return 1.0, len(ratios)
+    return float(np.median(ratios)), len(ratios)

@@ -44,6 +44,10 @@ class StageContext:
     """``performance_metrics`` column -> seconds, filled by stages."""
     progress: Callable[[str], None] = field(default=lambda msg: log.info("%s", msg))
     """Report progress of long work (also renews nothing: the worker's heartbeat does)."""
+    notes: list[str] = field(default_factory=list)
+    """Caveats of a group that completed (e.g. calibrated with an extrapolated set, or
+    imaged uncalibrated): the worker stores them as the group's ``error_message``
+    (``note: ...``), so the queue and status pages show them."""
 
 
 class StageDeferred(Exception):

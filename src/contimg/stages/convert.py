@@ -123,20 +123,174 @@ def _read_uvh5(path: Path, *, read_data: bool = True) -> Any:
         raise ContimgError(f"cannot read UVH5 file {path}: {exc}") from exc
 
 
+def _uvws_for(uv: Any, catalog_entry: dict[str, Any] | None) -> np.ndarray:
+    """uvw (metres) of ``uv``'s baselines for a phase centre (None: unprojected/zenith)."""
+    meta = uv.copy(metadata_only=True)
+    meta.phase_center_catalog = {}
+    if catalog_entry is None:
+        cat_id = meta._add_phase_center("zenith", cat_type="unprojected")
+    else:
+        cat_id = meta._add_phase_center(**catalog_entry)
+    meta.phase_center_id_array = np.full(meta.Nblts, cat_id, dtype=int)
+    meta._set_app_coords_helper()
+    with warnings.catch_warnings():
+        # "Recalculating uvw_array without adjusting visibility phases": intended here.
+        warnings.simplefilter("ignore", UserWarning)
+        meta.set_uvws_from_antenna_positions(update_vis=False)
+    return np.asarray(meta.uvw_array, dtype=np.float64)
+
+
+def relabel_phase_centre(uv: Any, path: Path) -> bool:
+    """Give data labelled as zenith drift but fringe-stopped at the meridian their true centre.
+
+    DSA-110's own writer labels its files as drift (unprojected, i.e. phased to the
+    zenith: old UVH5 ``phase_type = "drift"``) while the data are fringe-stopped at
+    the meridian pointing, hour angle 0 at Dec ``phase_center_dec`` (dsa110.md), with
+    the uvw of that direction. Taken at its label, re-phasing would start from the
+    zenith and leave a constant per-antenna phase error. pyuvdata (and contimg's
+    simulator) also write ``unprojected`` files, whose data and uvw ARE at the zenith.
+    The label cannot tell them apart; the uvw can: a file labelled ``unprojected``
+    that carries ``phase_center_dec`` and whose uvw are those of the meridian pointing
+    (closer to them than to the zenith's) is relabelled as a drift scan at the meridian
+    pointing (the visibilities are left as they are). Files labelled ``driftscan`` or
+    ``sidereal`` (as pyuvdata writes phased data) are taken as labelled. Returns True
+    when the file was relabelled.
+    """
+    kw = uv.extra_keywords.get("phase_center_dec")
+    cat = uv.phase_center_catalog or {}
+    if kw is None or not cat or any(c.get("cat_type") != "unprojected" for c in cat.values()):
+        return False
+    lat_deg = float(uv.telescope.location.lat.deg)
+    dec_deg = math.degrees(float(kw))
+    if not -90.0 <= dec_deg <= 90.0:
+        raise ContimgError(f"{path}: phase_center_dec {dec_deg:.3f} deg is impossible")
+    el_deg = 90.0 - abs(dec_deg - lat_deg)
+    if abs(el_deg - 90.0) < 1e-6:
+        return False  # pointing at the zenith: both readings agree
+    az_deg = 0.0 if dec_deg >= lat_deg else 180.0
+    meridian = {
+        "cat_name": "meridian",
+        "cat_type": "driftscan",
+        "cat_lon": math.radians(az_deg),
+        "cat_lat": math.radians(el_deg),
+        "cat_frame": "altaz",
+    }
+    uvw = np.asarray(uv.uvw_array, dtype=np.float64)
+    cross = uv.ant_1_array != uv.ant_2_array
+    if not cross.any():
+        return False
+    d_zenith = float(np.sqrt(np.mean((uvw[cross] - _uvws_for(uv, None)[cross]) ** 2)))
+    uvw_meridian = _uvws_for(uv, meridian)
+    d_meridian = float(np.sqrt(np.mean((uvw[cross] - uvw_meridian[cross]) ** 2)))
+    if not d_meridian < d_zenith:
+        return False
+    uv.phase_center_catalog = {}
+    cat_id = uv._add_phase_center(**meridian)
+    uv.phase_center_id_array = np.full(uv.Nblts, cat_id, dtype=int)
+    uv._set_app_coords_helper()
+    uv.uvw_array = uvw_meridian
+    return True
+
+
+PARALLEL_POLS = (-5, -6)
+"""AIPS codes of XX and YY: the hands Stokes I = (XX + YY) / 2 is made of."""
+
+
+@dataclass
+class SubbandUsage:
+    """What of one subband is usable: unflagged parallel-hand cross-correlation samples."""
+
+    path: Path
+    n_samples: int
+    """Cross-correlation (baseline-time, channel) samples."""
+    n_usable: int
+    """Of them, with both parallel hands unflagged and non-zero."""
+    dead_antennas: list[str]
+    """Antennas whose every cross-correlation parallel-hand sample is zero or flagged."""
+
+
+def flag_missing(uv: Any) -> tuple[int, int, list[str]]:
+    """Flag missing data (exact zeros) the way Stokes I needs it, in place.
+
+    A (baseline-time, channel) sample is flagged in ALL polarisations when one of its
+    parallel hands (XX, YY) is exactly zero (DP3 keeps one flag per sample for all
+    correlations anyway). Zero cross-hands (XY, YX) alone flag nothing: some writers
+    fill them with zeros, and Stokes I does not use them; flagging them would make DP3
+    flag the parallel hands too and leave nothing to image.
+
+    Returns (cross-correlation samples, usable ones, names of dead antennas).
+    """
+    pols = [int(p) for p in np.asarray(uv.polarization_array).ravel()]
+    par = [pols.index(p) for p in PARALLEL_POLS if p in pols]
+    if not par:
+        raise ContimgError(
+            f"no parallel-hand (XX/YY) polarisations in the data (have {pols}); "
+            "Stokes I cannot be made"
+        )
+    data = uv.data_array  # (n_blts, n_chans, n_pols)
+    zero = np.zeros(data.shape[:2], dtype=bool)
+    for k in par:
+        zero |= data[:, :, k] == 0
+    uv.flag_array |= zero[:, :, None]
+    bad = np.any(uv.flag_array[:, :, par], axis=2)  # (n_blts, n_chans)
+    cross = uv.ant_1_array != uv.ant_2_array
+    usable = ~bad & cross[:, None]
+    n_samples = int(cross.sum()) * bad.shape[1]
+    names = dict(zip(uv.telescope.antenna_numbers, uv.telescope.antenna_names, strict=False))
+    dead = []
+    for ant in np.unique(np.concatenate([uv.ant_1_array[cross], uv.ant_2_array[cross]])):
+        rows = cross & ((uv.ant_1_array == ant) | (uv.ant_2_array == ant))
+        if not usable[rows].any():
+            dead.append(str(names.get(int(ant), ant)))
+    return n_samples, int(usable.sum()), dead
+
+
 def _subband_to_ms(
     path: Path, out: Path, *, ra_deg: float, dec_deg: float, name: str
-) -> np.ndarray:
-    """Read one subband, phase it to (ra, dec) ICRS, write it as an MS; return its freqs (Hz)."""
+) -> tuple[np.ndarray, SubbandUsage]:
+    """Read one subband, phase it to (ra, dec) ICRS, write it as an MS.
+
+    Returns its frequencies (Hz) and what of it is usable.
+    """
     uv = _read_uvh5(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        relabel_phase_centre(uv, path)
         uv.phase(ra=math.radians(ra_deg), dec=math.radians(dec_deg), cat_name=name, epoch="J2000")
-        # Missing data arrive as exact zeros: flag them here (cross- and auto-correlations).
-        uv.flag_array |= uv.data_array == 0
+        try:
+            n_samples, n_usable, dead = flag_missing(uv)
+        except ContimgError as exc:
+            raise ContimgError(f"{path}: {exc}") from exc
         uv.write_ms(str(out), clobber=True, run_check=False)
     freqs = np.asarray(uv.freq_array, dtype=float).ravel()
     del uv
-    return freqs
+    return freqs, SubbandUsage(path, n_samples, n_usable, dead)
+
+
+def check_usable(usage: list[SubbandUsage], ms_name: str) -> str:
+    """Raise when nothing of the group can be imaged; else a one-line summary of losses."""
+    total = sum(u.n_samples for u in usage)
+    usable = sum(u.n_usable for u in usage)
+    empty = [u.path.name for u in usage if u.n_usable == 0]
+    dead = sorted(set.intersection(*(set(u.dead_antennas) for u in usage))) if usage else []
+    if usable == 0:
+        why = []
+        if dead:
+            why.append(f"antennas with no data in any subband: {', '.join(dead)}")
+        why.append(
+            f"every one of its {len(usage)} subbands has no unflagged non-zero XX/YY "
+            "cross-correlation sample"
+        )
+        raise ContimgError(
+            f"{ms_name}: the group has no usable data ({total} cross-correlation samples, all "
+            f"zero or flagged in the parallel hands XX/YY): {'; '.join(why)}"
+        )
+    parts = [f"{usable / total:.1%} of cross-correlation samples usable"]
+    if empty:
+        parts.append(f"fully flagged subbands: {', '.join(empty)}")
+    if dead:
+        parts.append(f"dead antennas: {', '.join(dead)}")
+    return "; ".join(parts)
 
 
 def _merge(parts: list[Path], freqs: list[np.ndarray], out: Path) -> None:
@@ -230,12 +384,21 @@ def convert_group(
     t0 = time.perf_counter()
     parts: list[Path] = []
     freqs: list[np.ndarray] = []
+    usage: list[SubbandUsage] = []
     for k, (sb, path) in enumerate(zip(order, paths, strict=True)):
         progress(f"converting sb{sb:02d} ({k + 1}/{len(paths)}): {path.name}")
         part = parts_dir / f"sb{sb:02d}.ms"
-        freqs.append(_subband_to_ms(path, part, ra_deg=ra_deg, dec_deg=dec_deg, name=name))
+        f, use = _subband_to_ms(path, part, ra_deg=ra_deg, dec_deg=dec_deg, name=name)
+        freqs.append(f)
+        usage.append(use)
         parts.append(part)
     t1 = time.perf_counter()
+    try:
+        summary = check_usable(usage, ms_path.name)
+    except ContimgError:
+        shutil.rmtree(parts_dir, ignore_errors=True)
+        raise
+    progress(summary)
     for a, b, pa, pb in zip(freqs, freqs[1:], paths, paths[1:], strict=False):
         if not b.min() > a.max():
             raise ContimgError(

@@ -42,7 +42,12 @@ from contimg.science import ese as ese_rules
 from contimg.science.beams import airy_power, angular_separation_rad
 from contimg.science.flags import BAD_MASK, RAW_BAD_MASK, PhotFlag
 from contimg.science.normalisation import apply_correction, baseline, image_correction
-from contimg.science.photometry import FitsImage, forced_photometry, read_fits_image
+from contimg.science.photometry import (
+    FitsImage,
+    effective_beam_gain,
+    forced_photometry,
+    read_fits_image,
+)
 from contimg.science.variability import RunningSums, VariabilityStats, update_batch
 from contimg.stages.base import REGISTRY, Phase, StageContext
 from contimg.telescope import DSA110
@@ -162,7 +167,14 @@ def measure(image: FitsImage, entries: Sequence[CatalogEntry], cfg: PhotometrySe
         image.data, image.wcs, image.beam, ra, dec,
         pb_response=pb, pb_cut=cfg.pb_cut, blend_radius_beams=cfg.blend_radius_beams,
     )  # fmt: skip
-    return Measured(list(entries), res.peak_jyb, res.peak_err_jyb, res.flags.copy(), pb, sep)
+    # Measured against the effective restored beam (CLEAN widens point sources a little).
+    gain, _n = effective_beam_gain(
+        image.data, image.wcs, image.beam, ra, dec,
+        peak_jyb=res.peak_jyb, err_jyb=res.peak_err_jyb, flags=res.flags,
+    )  # fmt: skip
+    return Measured(
+        list(entries), res.peak_jyb * gain, res.peak_err_jyb * gain, res.flags.copy(), pb, sep
+    )
 
 
 # ---------------------------------------------------------------- normalisation

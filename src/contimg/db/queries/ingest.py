@@ -538,14 +538,18 @@ def complete(
     timings_s: dict[str, float],
     total_time_s: float,
     writer_type: str | None,
+    note: str | None = None,
 ) -> bool:
-    """Mark the group completed and (re)write its one ``performance_metrics`` row."""
+    """Mark the group completed and (re)write its one ``performance_metrics`` row.
+
+    ``note`` (caveats such as extrapolated calibration) becomes its ``error_message``.
+    """
     stmt = (
         ingest_queue.update()
         .where(q.group_id == group_id, q.lease_owner == worker_id, q.state.in_(ACTIVE_STATES))
         .values(
             state="completed",
-            error_message=None,
+            error_message=note,
             lease_owner=None,
             lease_expires_at=None,
             next_attempt_at=None,
