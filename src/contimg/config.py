@@ -213,6 +213,14 @@ class PhotometrySettings(BaseModel):
     ese_min_obs: int = Field(5, ge=2)
     rapid_vs: float = Field(4.3, gt=0)
     rapid_m: float = Field(0.26, gt=0)
+    ese_false_alarm: float = Field(
+        1e-4, ge=0, lt=1,
+        description=(
+            "Chance that a constant source's light curve passes a rule by noise alone: the "
+            "sigma thresholds rise above the ones above with the number of measurements "
+            "tested (0: fixed thresholds)."
+        ),
+    )  # fmt: skip
 
 
 class Settings(BaseSettings):
