@@ -82,6 +82,9 @@ def demo_options(params: dict[str, Any], workers: int) -> Any:
         dec_deg=float(params["dec_deg"]),
         calibrator=str(params["calibrator"]),
         seed=int(params["seed"]),
+        # The calibrator transits are solved, not imaged: half the chain's CPU (the
+        # strip's science groups are the survey).
+        extra_env={"CONTIMG_IMAGING__CALIBRATOR_GROUPS": "false"},
     )
 
 

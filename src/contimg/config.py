@@ -154,6 +154,13 @@ class ImagingSettings(BaseModel):
     allow_uncalibrated: bool = Field(
         False, description="Image a group without calibration (cal_applied=0) instead of failing."
     )
+    calibrator_groups: bool = Field(
+        True,
+        description=(
+            "Image calibrator-transit groups too (False: they are only solved; no image, "
+            "no photometry)."
+        ),
+    )
 
 
 class MosaicSettings(BaseModel):

@@ -20,7 +20,7 @@ from typing import Any, cast
 import numpy as np
 
 from contimg.errors import ContimgError
-from contimg.models import TABLE_TO_API_STATUS, CandidateApiStatus, ESECandidate
+from contimg.models import TABLE_TO_API_STATUS, CandidateApiStatus, CandidateReason, ESECandidate
 from contimg.science.flags import BAD_MASK
 
 DETECTION_SIGMA = 5.0
@@ -84,6 +84,12 @@ def build_candidate(
     status = cast(
         CandidateApiStatus, TABLE_TO_API_STATUS.get(str(row.get("status") or "active"), "active")
     )
+    reason = None
+    if row.get("reason"):
+        try:
+            reason = CandidateReason.model_validate_json(str(row["reason"]))
+        except ValueError:
+            reason = None  # an unreadable reason never hides the candidate
     return ESECandidate(
         id=int(row["id"]),
         source_id=str(row["source_id"]),
@@ -96,4 +102,6 @@ def build_candidate(
         peak_flux_jy=peak,
         status=status,
         notes=row.get("notes"),
+        flag_type=row.get("flag_type"),
+        reason=reason,
     )

@@ -833,6 +833,13 @@ class PhotometryStage:
     phase: Phase = "fresh"
 
     def run(self, ctx: StageContext) -> None:
+        from contimg.stages.image import is_calibrator_group
+
+        if not ctx.settings.imaging.calibrator_groups and (
+            ctx.artifacts.get("image_skipped") or is_calibrator_group(ctx)
+        ):
+            ctx.progress("calibrator transit: not imaged, nothing to measure")
+            return
         t0 = time.perf_counter()
         image_path, mid = _image_and_mjd(ctx)
         result = process_image(
