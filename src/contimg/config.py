@@ -212,7 +212,9 @@ class PhotometrySettings(BaseModel):
     )
     blend_radius_beams: float = Field(1.5, ge=0, description="Joint-fit radius, beam majors.")
     baseline_epochs: int = Field(10, ge=1, description="A baseline is the median of this many.")
-    baseline_min_epochs: int = Field(3, ge=1, description="Fewest epochs to set a baseline.")
+    baseline_min_epochs: int = Field(
+        1, ge=1, description="Fewest epochs to set a baseline (1: normalise from the first epoch)."
+    )
     clip_sigma: float = Field(3.0, gt=0, description="Reject reference ratios beyond this.")
     min_references: int = Field(3, ge=1, description="Fewer left: the image stays raw.")
     ese_sigma_deviation: float = Field(5.0, gt=0)

@@ -702,10 +702,11 @@ def process_image(
                 f"image {key} has no 'images' row; the imaging stage records it before photometry"
             )
         survey = qc.medians(pq.accepted_qc_rows(conn, exclude=key))
-        field = qc.medians(
-            pq.accepted_qc_rows(conn, exclude=key, field_name=info.get("field_name"))
-            if info.get("field_name") else []
-        )  # fmt: skip
+        field = (
+            qc.medians(pq.accepted_qc_rows(conn, exclude=key, field_name=info["field_name"]))
+            if info.get("field_name")
+            else survey  # no field recorded: the noise is compared with every image's
+        )
         qc.compare_with_survey(qc_res, survey, field)
         if qc_res.reasons:
             m.flags |= int(PhotFlag.QC_REJECTED)
