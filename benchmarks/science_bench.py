@@ -61,6 +61,7 @@ def survey_params(args: argparse.Namespace) -> dict[str, Any]:
         "days": args.days,
         "science_groups": args.science_groups,
         "preset": "ci",
+        "image_size_px": 3072,
         "seed": args.seed,
         "dec_deg": 49.85,
         "calibrator": "3C147",
@@ -84,7 +85,12 @@ def demo_options(params: dict[str, Any], workers: int) -> Any:
         seed=int(params["seed"]),
         # The calibrator transits are solved, not imaged: half the chain's CPU (the
         # strip's science groups are the survey).
-        extra_env={"CONTIMG_IMAGING__CALIBRATOR_GROUPS": "false"},
+        # A 3072 x 3" image (2.56 deg, out to a primary-beam response of ~0.5) instead of
+        # the ci preset's 4096: WSClean's cost on a loaded shared machine.
+        extra_env={
+            "CONTIMG_IMAGING__CALIBRATOR_GROUPS": "false",
+            "CONTIMG_IMAGING__SIZE_PX": str(params["image_size_px"]),
+        },
     )
 
 

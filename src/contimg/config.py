@@ -216,6 +216,13 @@ class PhotometrySettings(BaseModel):
         1, ge=1, description="Fewest epochs to set a baseline (1: normalise from the first epoch)."
     )
     clip_sigma: float = Field(3.0, gt=0, description="Reject reference ratios beyond this.")
+    scale_scatter: bool = Field(
+        True,
+        description=(
+            "Add the references' scatter beyond their noise (a fraction of the flux: "
+            "calibration errors that differ across the field) to every normalised error."
+        ),
+    )
     min_references: int = Field(3, ge=1, description="Fewer left: the image stays raw.")
     ese_sigma_deviation: float = Field(5.0, gt=0)
     ese_chi2_nu: float = Field(3.0, gt=0)

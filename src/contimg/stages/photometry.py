@@ -218,9 +218,13 @@ def normalise_image(
         else:
             pending_baselines.extend(new_rows)
     use = [i for i in ref_idx if m.entries[i].source_id in baselines]
+    base = np.array([baselines[m.entries[i].source_id] for i in use], dtype=np.float64)
+    raw_use, err_use = m.raw[use], m.raw_err[use]
     corr = image_correction(
-        m.raw[use], [baselines[m.entries[i].source_id] for i in use],
-        clip_sigma=cfg.clip_sigma, min_refs=cfg.min_references,
+        raw_use, base, clip_sigma=cfg.clip_sigma, min_refs=cfg.min_references,
+        # a baseline's error: about one epoch's (it is frozen from the first epochs)
+        raw_err_jyb=err_use if cfg.scale_scatter else None,
+        baseline_err_jyb=err_use * base / np.abs(raw_use) if cfg.scale_scatter else None,
     )  # fmt: skip
     if corr is None:
         pq.record_image_normalisation(
