@@ -39,7 +39,7 @@ function QcPanel({ qc }: { qc: NonNullable<ImageDetail["qc"]> }) {
             This image's photometry is kept (flag QC_REJECTED) but never used in baselines, normalisation, light-curve statistics or ESE rules.
           </p>
           <ul data-testid="qc-reasons">
-            {qc.reasons.map((r) => (
+            {(qc.reasons ?? []).map((r) => (
               <li key={r}>{r}</li>
             ))}
           </ul>
