@@ -378,6 +378,7 @@ def analyse(out: Path, *, remeasure_images: bool) -> dict[str, Any]:
 
     # --- pulls: (measured - k T) / err with k the source's own scale (relative photometry)
     pulls: list[float] = []
+    pull_snr: list[float] = []
     for sid, pts in lc.items():
         if kinds[sid] not in ("constant", "ese", "flare", "drop") or len(pts) < 5:
             continue
@@ -389,7 +390,9 @@ def analyse(out: Path, *, remeasure_images: bool) -> dict[str, Any]:
         k = float(np.sum(w * f * tf) / np.sum(w * tf * tf))
         n = len(pts)
         pulls.extend(((f - k * tf) / s * math.sqrt(n / (n - 1))).tolist())
+        pull_snr.extend([p[3] for p in pts])
     pull = np.array(pulls)
+    psnr = np.array(pull_snr)
 
     # --- ESE completeness
     ese_rows = []
@@ -474,6 +477,11 @@ def analyse(out: Path, *, remeasure_images: bool) -> dict[str, Any]:
               f"mean {pull.mean():+.3f}, std {pull.std():.3f} [target 1.00 +- 0.05], robust std "
               f"{mad:.3f}; |pull| > 3: {100 * np.mean(np.abs(pull) > 3):.2f} % (Gaussian 0.27 %), "
               f"> 5: {int(np.sum(np.abs(pull) > 5))}")  # fmt: skip
+        for lo, hi in ((0, 10), (10, 30), (30, 100), (100, 300), (300, 1e9)):
+            sel = pull[(psnr >= lo) & (psnr < hi)]
+            if sel.size:
+                print(f"  SNR {lo:g}-{hi:g}: {sel.size} measurements, std {sel.std():.3f}, "
+                      f"mean {sel.mean():+.3f}")  # fmt: skip
     return {
         "epochs": n_epochs, "ese": ese_rows, "false": false, "rate": rate,
         "precision": frac_rms, "pulls": pull,
