@@ -99,8 +99,8 @@ def demo_options(params: dict[str, Any], workers: int) -> Any:
 
 def _offset(ra: float, dec: float, dx_deg: float, dy_deg: float) -> tuple[float, float]:
     """Position ``dx`` east and ``dy`` north of (ra, dec), small-angle (tangent plane)."""
-    from astropy.coordinates import SkyCoord
     import astropy.units as u
+    from astropy.coordinates import SkyCoord
 
     c = SkyCoord(ra * u.deg, dec * u.deg)
     sep = math.hypot(dx_deg, dy_deg)
@@ -268,16 +268,14 @@ def remeasure(out: Path) -> Path:
     """Copy the run's databases into ``out/analysis`` and redo photometry, normalisation,
     variability and ESE flagging of every stored pb-corrected image, in time order,
     with the current code (the run's own products stay as they are)."""
+    import sqlite3
+
     import sqlalchemy as sa
 
-    from contimg.config import Settings
+    from contimg.config import SQLITE_FILES, Settings
     from contimg.db import migrations
     from contimg.db.engine import Databases, open_database
     from contimg.stages.photometry import process_image
-
-    import sqlite3
-
-    from contimg.config import SQLITE_FILES
 
     src_state = out / "home" / "state"
     home = out / "analysis"
@@ -410,6 +408,7 @@ def analyse(out: Path, *, remeasure_images: bool) -> dict[str, Any]:
             "source_id": sid, "depth": depth, "snr": snr, "dip_epochs": in_dip,
             "n_good": len(pts), "found": sid in flagged, "flags": flagged.get(sid, []),
         })  # fmt: skip
+
     def completeness(sel: list[dict[str, Any]]) -> str:
         if not sel:
             return "   -   (0)"
@@ -451,7 +450,9 @@ def analyse(out: Path, *, remeasure_images: bool) -> dict[str, Any]:
               f"{np.median([p[3] for p in pts]):.0f}")  # fmt: skip
 
     # --- relative precision of bright constant sources
-    bright = [sid for sid in const if len(lc[sid]) >= 5 and np.median([p[3] for p in lc[sid]]) >= 100]
+    bright = [
+        sid for sid in const if len(lc[sid]) >= 5 and np.median([p[3] for p in lc[sid]]) >= 100
+    ]
     frac_rms = []
     per_epoch: dict[int, list[float]] = {}
     for sid in bright:
@@ -460,9 +461,10 @@ def analyse(out: Path, *, remeasure_images: bool) -> dict[str, Any]:
         frac_rms.append(float(np.std(f, ddof=1) / mean))
         for p in lc[sid]:
             per_epoch.setdefault(p[4], []).append(p[1] / mean - 1.0)
+    med_rms = 100 * float(np.median(frac_rms)) if frac_rms else float("nan")
+    p90_rms = 100 * float(np.percentile(frac_rms, 90)) if frac_rms else float("nan")
     print(f"\nrelative precision: {len(bright)} constant sources at SNR >= 100: median "
-          f"fractional rms {100 * np.median(frac_rms) if frac_rms else float('nan'):.2f} % "
-          f"(90th percentile {100 * np.percentile(frac_rms, 90) if frac_rms else float('nan'):.2f} %)"
+          f"fractional rms {med_rms:.2f} % (90th percentile {p90_rms:.2f} %)"
           f"   [target <= 1 %]")  # fmt: skip
     line = []
     for k in sorted(per_epoch):
@@ -483,8 +485,12 @@ def analyse(out: Path, *, remeasure_images: bool) -> dict[str, Any]:
                 print(f"  SNR {lo:g}-{hi:g}: {sel.size} measurements, std {sel.std():.3f}, "
                       f"mean {sel.mean():+.3f}")  # fmt: skip
     return {
-        "epochs": n_epochs, "ese": ese_rows, "false": false, "rate": rate,
-        "precision": frac_rms, "pulls": pull,
+        "epochs": n_epochs,
+        "ese": ese_rows,
+        "false": false,
+        "rate": rate,
+        "precision": frac_rms,
+        "pulls": pull,
     }
 
 

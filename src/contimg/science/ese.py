@@ -59,13 +59,15 @@ def trials_sigma(n_tests: ArrayLike, p_false: float) -> np.ndarray:
 
 def variability_threshold(n_obs: ArrayLike, th: EseThresholds) -> np.ndarray:
     """The sigma_deviation threshold for light curves of ``n_obs`` good measurements."""
-    return np.maximum(th.sigma_deviation, trials_sigma(n_obs, th.false_alarm))
+    return np.asarray(np.maximum(th.sigma_deviation, trials_sigma(n_obs, th.false_alarm)))
 
 
 def rapid_threshold(n_obs: ArrayLike, th: EseThresholds) -> np.ndarray:
     """The |Vs| threshold for light curves of ``n_obs`` good measurements (n - 1 pairs)."""
     n = np.asarray(n_obs, dtype=np.float64)
-    return np.maximum(th.rapid_vs, trials_sigma(np.maximum(n - 1.0, 1.0), th.false_alarm))
+    return np.asarray(
+        np.maximum(th.rapid_vs, trials_sigma(np.maximum(n - 1.0, 1.0), th.false_alarm))
+    )
 
 
 def variability_significance(

@@ -102,7 +102,9 @@ def image_correction(
     c_err = MEDIAN_EFFICIENCY * spread / math.sqrt(kept.size)
     scatter = 0.0
     if noise2 is not None:
-        keep_mask = np.abs(ratio - med) <= clip_sigma * sigma if sigma > 0 else np.ones_like(ratio, bool)
+        keep_mask = (
+            np.abs(ratio - med) <= clip_sigma * sigma if sigma > 0 else np.ones_like(ratio, bool)
+        )
         expected = float(np.median(noise2[keep_mask])) * c * c
         scatter = math.sqrt(max(0.0, spread * spread - expected)) / c
     return Correction(
@@ -119,5 +121,7 @@ def apply_correction(
     err = np.asarray(raw_err_jyb, dtype=np.float64)
     c, dc = correction.factor, correction.factor_err
     norm = raw / c
-    norm_err = np.sqrt((err / c) ** 2 + (raw * dc / c**2) ** 2 + (raw * correction.scatter / c) ** 2)
+    norm_err = np.sqrt(
+        (err / c) ** 2 + (raw * dc / c**2) ** 2 + (raw * correction.scatter / c) ** 2
+    )
     return norm, norm_err

@@ -340,9 +340,7 @@ def update_variability(
     )
     with np.errstate(invalid="ignore"):
         var_flag = (
-            (bs.n_obs >= th.min_obs)
-            & (bs.sigma_deviation >= var_thr)
-            & (bs.chi2_nu >= th.chi2_nu)
+            (bs.n_obs >= th.min_obs) & (bs.sigma_deviation >= var_thr) & (bs.chi2_nu >= th.chi2_nu)
         )
     found_at: dict[int, list[Found]] = {}
     for i in np.flatnonzero(~np.isnan(rapid)).tolist():
@@ -409,10 +407,8 @@ def update_variability(
         vq.upsert_sums(conn, rows=sums_rows)
         flags_found.extend(found)
     n = 0
-    for sid, ftype, sig, reason in flags_found:
-        n += auto_flag(
-            conn, source_id=sid, flag_type=ftype, significance=sig, now=now, reason=reason
-        )
+    for sid, ftype, sig, why in flags_found:
+        n += auto_flag(conn, source_id=sid, flag_type=ftype, significance=sig, now=now, reason=why)
     return n
 
 

@@ -235,7 +235,7 @@ def accepted_qc_rows(
     cond = image_qc.c.status == "ok"
     if exclude is not None:
         cond = cond & (image_qc.c.image_path != exclude)
-    source = image_qc
+    source: sa.FromClause = image_qc
     if field_name is not None:
         source = image_qc.join(images, images.c.path == image_qc.c.image_path)
         cond = cond & (images.c.field_name == field_name)
