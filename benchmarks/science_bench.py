@@ -281,7 +281,7 @@ def remeasure(out: Path) -> Path:
     home = out / "analysis"
     if home.exists():
         shutil.rmtree(home)
-    for name, rel in SQLITE_FILES.items():
+    for rel in SQLITE_FILES.values():
         src, dst = src_state / rel, home / "state" / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         if src.is_file():
@@ -294,7 +294,7 @@ def remeasure(out: Path) -> Path:
         db.dispose()
     dbs = Databases(settings)
     with dbs.products.write() as conn:
-        for table in DERIVED_TABLES + ("image_qc",):
+        for table in (*DERIVED_TABLES, "image_qc"):
             if sa.inspect(conn).has_table(table):
                 conn.execute(sa.text(f"DELETE FROM {table}"))
         rows = conn.execute(
@@ -361,8 +361,10 @@ def analyse(out: Path, *, remeasure_images: bool) -> dict[str, Any]:
             continue
         lc.setdefault(sid, []).append((float(mjd), 1e3 * f, 1e3 * e, float(snr), epoch_of[img]))
     n_epochs = len(images)
-    print(f"\n{n_epochs} images (epochs); {len(qc_bad)} rejected by quality control; "
-          f"{len(lc)} sources with good measurements; {len(cands)} automatic candidates")  # fmt: skip
+    print(
+        f"\n{n_epochs} images (epochs); {len(qc_bad)} rejected by quality control; "
+        f"{len(lc)} sources with good measurements; {len(cands)} automatic candidates"
+    )
 
     kinds: dict[str, str] = {}
     for sid in lc:
