@@ -211,6 +211,14 @@ class PhotometrySettings(BaseModel):
         0.5, gt=0, le=1, description="References must lie where the beam response is >= this."
     )
     blend_radius_beams: float = Field(1.5, ge=0, description="Joint-fit radius, beam majors.")
+    reference_min_snr: float = Field(
+        50.0, ge=0,
+        description="References with an expected SNR (catalog flux x beam / local noise) below "
+        "this are not used (0: all); see reference_min_count.",
+    )  # fmt: skip
+    reference_min_count: int = Field(
+        10, ge=1, description="Use at least this many references (the brightest) if available."
+    )
     baseline_epochs: int = Field(10, ge=1, description="A baseline is the median of this many.")
     baseline_min_epochs: int = Field(
         1, ge=1, description="Fewest epochs to set a baseline (1: normalise from the first epoch)."

@@ -168,6 +168,28 @@ def measure(image: FitsImage, entries: Sequence[CatalogEntry], cfg: PhotometrySe
 
 
 # ---------------------------------------------------------------- normalisation
+def bright_references(m: Measured, ref_idx: list[int], cfg: PhotometrySettings) -> list[int]:
+    """The references that pin the flux scale well: expected SNR (catalog flux times
+    the primary beam over the local noise: independent of this image's noise draw,
+    so the choice does not bias c) at least ``reference_min_snr``, topped up with the
+    next brightest to ``reference_min_count``. A median over many faint references
+    is noisier than one over a few bright ones: at SNR 10 each ratio scatters by
+    ~14 %, at SNR 100 by ~1.4 %."""
+    if cfg.reference_min_snr <= 0 or not ref_idx:
+        return ref_idx
+    expected = np.array(
+        [
+            (m.entries[i].nvss_flux_mjy or 0.0) * 1e-3 * m.pb[i] / m.raw_err[i]
+            if m.raw_err[i] > 0 else 0.0
+            for i in ref_idx
+        ]
+    )  # fmt: skip
+    order = np.argsort(-expected, kind="stable")
+    n_bright = int(np.sum(expected >= cfg.reference_min_snr))
+    n = min(len(ref_idx), max(n_bright, cfg.reference_min_count))
+    return sorted(ref_idx[k] for k in order[:n])
+
+
 def normalise_image(
     conn: Connection,
     *,
@@ -191,6 +213,7 @@ def normalise_image(
         i for i, e in enumerate(m.entries)
         if e.is_reference and good_raw[i] and m.pb[i] >= cfg.reference_pb_min
     ]  # fmt: skip
+    ref_idx = bright_references(m, ref_idx, cfg)
     ids = [m.entries[i].source_id for i in ref_idx]
     baselines = pq.get_baselines(conn, source_ids=ids)
     missing = [i for i in ref_idx if m.entries[i].source_id not in baselines]
