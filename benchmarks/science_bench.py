@@ -345,7 +345,8 @@ def analyse(out: Path, *, remeasure_images: bool) -> dict[str, Any]:
         "WHERE i.type='pbcor' ORDER BY m.mid_mjd")]  # fmt: skip
     epoch_of = {p: k for k, p in enumerate(images)}
     rows = con.execute(
-        "SELECT source_id, image_path, mjd, peak_jyb, peak_err_jyb, snr, flags FROM photometry"
+        "SELECT source_id, image_path, mjd, peak_jyb, peak_err_jyb,"
+        " raw_peak_jyb / raw_peak_err_jyb, flags FROM photometry"
     ).fetchall()
     cands = con.execute(
         "SELECT source_id, flag_type, significance FROM ese_candidates WHERE flagged_by='auto'"
@@ -354,12 +355,15 @@ def analyse(out: Path, *, remeasure_images: bool) -> dict[str, Any]:
     flagged: dict[str, list[str]] = {}
     for sid, ftype, _sig in cands:
         flagged.setdefault(sid, []).append(ftype)
-    # Good measurements per source (the ones the statistics use).
+    # Good measurements per source (the ones the statistics use); the SNR is the
+    # thermal one (raw peak / raw error: before the flux-scale terms of the error).
     lc: dict[str, list[tuple[float, float, float, float, int]]] = {}
     for sid, img, mjd, f, e, snr, flags in rows:
         if (int(flags or 0) & BAD_MASK) or not e or e <= 0 or img in qc_bad:
             continue
-        lc.setdefault(sid, []).append((float(mjd), 1e3 * f, 1e3 * e, float(snr), epoch_of[img]))
+        lc.setdefault(sid, []).append(
+            (float(mjd), 1e3 * f, 1e3 * e, float(snr or 0.0), epoch_of[img])
+        )
     n_epochs = len(images)
     print(
         f"\n{n_epochs} images (epochs); {len(qc_bad)} rejected by quality control; "
