@@ -26,6 +26,12 @@ remeasure``), then compares the products database with the truth and prints:
     nice -n 5 .venv/bin/python benchmarks/science_bench.py            # run (once) + analyse
     .venv/bin/python benchmarks/science_bench.py --analyse-only         # analyse the kept run
     .venv/bin/python benchmarks/science_bench.py --analyse-only --no-remeasure
+
+The settings of the re-measurement come from the environment as usual, so the
+behaviour before this benchmark's fixes is measured on the same images with
+``CONTIMG_PHOTOMETRY__BASELINE_MIN_EPOCHS=3 CONTIMG_PHOTOMETRY__REFERENCE_MIN_SNR=0
+CONTIMG_PHOTOMETRY__SCALE_SCATTER=false CONTIMG_PHOTOMETRY__ESE_FALSE_ALARM=0
+SCIENCE_BENCH_ANALYSIS_DIR=analysis-before`` (quality control stays on).
 """
 
 from __future__ import annotations
@@ -278,7 +284,7 @@ def remeasure(out: Path) -> Path:
     from contimg.stages.photometry import process_image
 
     src_state = out / "home" / "state"
-    home = out / "analysis"
+    home = out / os.environ.get("SCIENCE_BENCH_ANALYSIS_DIR", "analysis")
     if home.exists():
         shutil.rmtree(home)
     for rel in SQLITE_FILES.values():
