@@ -200,6 +200,13 @@ class ImagingSettings(BaseModel):
     allow_uncalibrated: bool = Field(
         False, description="Image a group without calibration (cal_applied=0) instead of failing."
     )
+    calibrator_groups: bool = Field(
+        True,
+        description=(
+            "Image calibrator-transit groups too (False: they are only solved; no image, "
+            "no photometry)."
+        ),
+    )
 
 
 class MosaicSettings(BaseModel):
@@ -262,15 +269,40 @@ class PhotometrySettings(BaseModel):
         0.5, gt=0, le=1, description="References must lie where the beam response is >= this."
     )
     blend_radius_beams: float = Field(1.5, ge=0, description="Joint-fit radius, beam majors.")
+    reference_min_snr: float = Field(
+        50.0, ge=0,
+        description="References with an expected SNR (catalog flux x beam / local noise) below "
+        "this are not used (0: all); see reference_min_count.",
+    )  # fmt: skip
+    reference_min_count: int = Field(
+        10, ge=1, description="Use at least this many references (the brightest) if available."
+    )
     baseline_epochs: int = Field(10, ge=1, description="A baseline is the median of this many.")
-    baseline_min_epochs: int = Field(3, ge=1, description="Fewest epochs to set a baseline.")
+    baseline_min_epochs: int = Field(
+        1, ge=1, description="Fewest epochs to set a baseline (1: normalise from the first epoch)."
+    )
     clip_sigma: float = Field(3.0, gt=0, description="Reject reference ratios beyond this.")
+    scale_scatter: bool = Field(
+        True,
+        description=(
+            "Add the references' scatter beyond their noise (a fraction of the flux: "
+            "calibration errors that differ across the field) to every normalised error."
+        ),
+    )
     min_references: int = Field(3, ge=1, description="Fewer left: the image stays raw.")
     ese_sigma_deviation: float = Field(5.0, gt=0)
     ese_chi2_nu: float = Field(3.0, gt=0)
     ese_min_obs: int = Field(5, ge=2)
     rapid_vs: float = Field(4.3, gt=0)
     rapid_m: float = Field(0.26, gt=0)
+    ese_false_alarm: float = Field(
+        1e-4, ge=0, lt=1,
+        description=(
+            "Chance that a constant source's light curve passes a rule by noise alone: the "
+            "sigma thresholds rise above the ones above with the number of measurements "
+            "tested (0: fixed thresholds)."
+        ),
+    )  # fmt: skip
 
 
 class Settings(BaseSettings):

@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from contimg.science import ese as ese_rules
 
@@ -149,6 +149,28 @@ class ImageRow(Row):
     freq_ghz: float | None = None
     bandwidth_mhz: float | None = None
     integration_sec: float | None = None
+    qc_status: Literal["ok", "rejected"] | None = Field(
+        None,
+        description=(
+            "Quality control of the measured image (table image_qc, products_0007): 'rejected' "
+            "images are kept but never enter light-curve statistics; None: not checked."
+        ),
+    )
+    qc_reasons: list[str] | None = Field(None, description="Why quality control rejected it.")
+
+    @field_validator("qc_reasons", mode="before")
+    @classmethod
+    def _json_list(cls, value: object) -> object:
+        return _parse_json(value)
+
+
+def _parse_json(value: object) -> object:
+    """A JSON text column (None stays None) as its value."""
+    import json
+
+    if isinstance(value, str):
+        return json.loads(value)
+    return value
 
 
 class PhotometryRow(Row):
@@ -401,6 +423,42 @@ class ESECandidate(BaseModel):
         "false_positive (dismissed)."
     )
     notes: str | None = None
+    flag_type: str | None = Field(None, description="variability, rapid_change or user.")
+    reason: CandidateReason | None = Field(
+        None, description="Why the candidate was flagged (automatic flags; products_0007)."
+    )
+
+
+class CandidateReason(BaseModel):
+    """Why an automatic ESE candidate was flagged (column ``ese_candidates.reason``).
+
+    ``threshold`` is the one applied to this light curve: the configured one, raised
+    for the number of measurements tested (``false_alarm``, docs/photometry.md).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    rule: Literal["variability", "rapid_change"]
+    significance: float = Field(description="sigma_deviation, or |Vs| for rapid_change.")
+    threshold: float = Field(description="The significance threshold this light curve needed.")
+    base_threshold: float | None = Field(None, description="The configured threshold.")
+    false_alarm: float | None = Field(
+        None, description="Chance per constant light curve the threshold allows."
+    )
+    n_obs: int | None = Field(None, description="Good measurements in the light curve.")
+    chi2_nu: float | None = None
+    chi2_threshold: float | None = None
+    min_obs: int | None = None
+    m: float | None = Field(None, description="|m| = 2|f_a - f_b| / (f_a + f_b) (rapid_change).")
+    m_threshold: float | None = None
+    mean_flux_mjy: float | None = Field(None, description="Weighted mean flux (variability).")
+    epochs_mjd: list[float] = Field(
+        default_factory=list,
+        description="Observation MJDs involved: the pair (rapid_change), or the measurements "
+        "deviating by at least the threshold (variability).",
+    )
+    deviations_sigma: list[float] | None = Field(None, description="(f - mean) / error there.")
+    fluxes_mjy: list[float] | None = Field(None, description="The pair's fluxes (rapid_change).")
 
 
 class CandidateFlag(BaseModel):

@@ -1212,6 +1212,78 @@ export interface components {
              */
             status: "active" | "investigated" | "dismissed";
         };
+        /**
+         * CandidateReason
+         * @description Why an automatic ESE candidate was flagged (column ``ese_candidates.reason``).
+         *
+         *     ``threshold`` is the one applied to this light curve: the configured one, raised
+         *     for the number of measurements tested (``false_alarm``, docs/photometry.md).
+         */
+        CandidateReason: {
+            /**
+             * Base Threshold
+             * @description The configured threshold.
+             */
+            base_threshold?: number | null;
+            /** Chi2 Nu */
+            chi2_nu?: number | null;
+            /** Chi2 Threshold */
+            chi2_threshold?: number | null;
+            /**
+             * Deviations Sigma
+             * @description (f - mean) / error there.
+             */
+            deviations_sigma?: number[] | null;
+            /**
+             * Epochs Mjd
+             * @description Observation MJDs involved: the pair (rapid_change), or the measurements deviating by at least the threshold (variability).
+             */
+            epochs_mjd?: number[];
+            /**
+             * False Alarm
+             * @description Chance per constant light curve the threshold allows.
+             */
+            false_alarm?: number | null;
+            /**
+             * Fluxes Mjy
+             * @description The pair's fluxes (rapid_change).
+             */
+            fluxes_mjy?: number[] | null;
+            /**
+             * M
+             * @description |m| = 2|f_a - f_b| / (f_a + f_b) (rapid_change).
+             */
+            m?: number | null;
+            /** M Threshold */
+            m_threshold?: number | null;
+            /**
+             * Mean Flux Mjy
+             * @description Weighted mean flux (variability).
+             */
+            mean_flux_mjy?: number | null;
+            /** Min Obs */
+            min_obs?: number | null;
+            /**
+             * N Obs
+             * @description Good measurements in the light curve.
+             */
+            n_obs?: number | null;
+            /**
+             * Rule
+             * @enum {string}
+             */
+            rule: "variability" | "rapid_change";
+            /**
+             * Significance
+             * @description sigma_deviation, or |Vs| for rapid_change.
+             */
+            significance: number;
+            /**
+             * Threshold
+             * @description The significance threshold this light curve needed.
+             */
+            threshold: number;
+        };
         /** CatalogConeItem */
         CatalogConeItem: {
             /** Alpha */
@@ -1323,6 +1395,11 @@ export interface components {
             dec_deg: number;
             /** First Detection At */
             first_detection_at: string | null;
+            /**
+             * Flag Type
+             * @description variability, rapid_change or user.
+             */
+            flag_type?: string | null;
             /** Id */
             id: number;
             /** Last Detection At */
@@ -1335,6 +1412,8 @@ export interface components {
             peak_flux_jy: number | null;
             /** Ra Deg */
             ra_deg: number;
+            /** @description Why the candidate was flagged (automatic flags; products_0007). */
+            reason?: components["schemas"]["CandidateReason"] | null;
             /** Source Id */
             source_id: string;
             /**
@@ -1460,6 +1539,44 @@ export interface components {
             image: components["schemas"]["ImageRow"];
             /** N Photometry */
             n_photometry: number;
+            /** @description Quality control (None: the image is not measured by photometry). */
+            qc?: components["schemas"]["ImageQc"] | null;
+        };
+        /**
+         * ImageQc
+         * @description Quality control of a measured image (table ``image_qc``, docs/photometry.md).
+         */
+        ImageQc: {
+            /** Beam Major Arcsec */
+            beam_major_arcsec?: number | null;
+            /** Beam Minor Arcsec */
+            beam_minor_arcsec?: number | null;
+            /** Beam Pa Deg */
+            beam_pa_deg?: number | null;
+            /**
+             * Blanked Fraction
+             * @description NaN pixels in the central region.
+             */
+            blanked_fraction?: number | null;
+            /** Checked At */
+            checked_at: number;
+            /**
+             * Noise Jy
+             * @description Robust rms of the central region.
+             */
+            noise_jy?: number | null;
+            /**
+             * Norm Factor
+             * @description The flux-scale correction c.
+             */
+            norm_factor?: number | null;
+            /** Reasons */
+            reasons?: string[];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ok" | "rejected";
         };
         /** ImageRow */
         ImageRow: {
@@ -1509,6 +1626,16 @@ export interface components {
              * @default 0
              */
             pbcor: number | null;
+            /**
+             * Qc Reasons
+             * @description Why quality control rejected it.
+             */
+            qc_reasons?: string[] | null;
+            /**
+             * Qc Status
+             * @description Quality control of the measured image (table image_qc, products_0007): 'rejected' images are kept but never enter light-curve statistics; None: not checked.
+             */
+            qc_status?: ("ok" | "rejected") | null;
             /** Type */
             type: string;
         };
@@ -2676,7 +2803,7 @@ export interface operations {
                 min_significance?: number | null;
                 /** @description Rows to skip. */
                 offset?: number;
-                /** @description Column to sort by, '-' in front for descending. One of: chi2_nu, dec_deg, dismissed_at, flag_type, flagged_at, flagged_by, id, investigated_at, mean_flux_mjy, n_obs, notes, nvss_flux_mjy, ra_deg, sigma_deviation, significance, source_id, status. Default -significance. */
+                /** @description Column to sort by, '-' in front for descending. One of: chi2_nu, dec_deg, dismissed_at, flag_type, flagged_at, flagged_by, id, investigated_at, mean_flux_mjy, n_obs, notes, nvss_flux_mjy, ra_deg, reason, sigma_deviation, significance, source_id, status. Default -significance. */
                 sort?: string | null;
                 source_id?: string | null;
                 /** @description active, investigated, dismissed (repeatable; the spec's resolved / false_positive are accepted). */
@@ -2858,7 +2985,7 @@ export interface operations {
                 /** @description 'csv' or 'json'. */
                 format?: "csv" | "json";
                 min_significance?: number | null;
-                /** @description Column to sort by, '-' in front for descending. One of: chi2_nu, dec_deg, dismissed_at, flag_type, flagged_at, flagged_by, id, investigated_at, mean_flux_mjy, n_obs, notes, nvss_flux_mjy, ra_deg, sigma_deviation, significance, source_id, status. Default -significance. */
+                /** @description Column to sort by, '-' in front for descending. One of: chi2_nu, dec_deg, dismissed_at, flag_type, flagged_at, flagged_by, id, investigated_at, mean_flux_mjy, n_obs, notes, nvss_flux_mjy, ra_deg, reason, sigma_deviation, significance, source_id, status. Default -significance. */
                 sort?: string | null;
                 source_id?: string | null;
                 /** @description active, investigated, dismissed (repeatable; the spec's resolved / false_positive are accepted). */
@@ -3325,7 +3452,7 @@ export interface operations {
                 pbcor?: boolean | null;
                 ra_deg?: number | null;
                 radius_deg?: number | null;
-                /** @description Column to sort by, '-' in front for descending. One of: bandwidth_mhz, beam_major_arcsec, beam_minor_arcsec, beam_pa_deg, cellsize_arcsec, center_dec_deg, center_ra_deg, created_at, dynamic_range, field_name, format, freq_ghz, id, imsize_x, imsize_y, integration_sec, ms_path, noise_jy, path, pbcor, type. Default -created_at. */
+                /** @description Column to sort by, '-' in front for descending. One of: bandwidth_mhz, beam_major_arcsec, beam_minor_arcsec, beam_pa_deg, cellsize_arcsec, center_dec_deg, center_ra_deg, created_at, dynamic_range, field_name, format, freq_ghz, id, imsize_x, imsize_y, integration_sec, ms_path, noise_jy, path, pbcor, qc_status, type. Default -created_at. */
                 sort?: string | null;
                 type?: ("image" | "pbcor" | "residual" | "mosaic") | null;
             };
@@ -3518,7 +3645,7 @@ export interface operations {
                 pbcor?: boolean | null;
                 ra_deg?: number | null;
                 radius_deg?: number | null;
-                /** @description Column to sort by, '-' in front for descending. One of: bandwidth_mhz, beam_major_arcsec, beam_minor_arcsec, beam_pa_deg, cellsize_arcsec, center_dec_deg, center_ra_deg, created_at, dynamic_range, field_name, format, freq_ghz, id, imsize_x, imsize_y, integration_sec, ms_path, noise_jy, path, pbcor, type. Default -created_at. */
+                /** @description Column to sort by, '-' in front for descending. One of: bandwidth_mhz, beam_major_arcsec, beam_minor_arcsec, beam_pa_deg, cellsize_arcsec, center_dec_deg, center_ra_deg, created_at, dynamic_range, field_name, format, freq_ghz, id, imsize_x, imsize_y, integration_sec, ms_path, noise_jy, path, pbcor, qc_status, type. Default -created_at. */
                 sort?: string | null;
                 type?: ("image" | "pbcor" | "residual" | "mosaic") | null;
             };

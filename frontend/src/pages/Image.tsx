@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { imageFitsUrl, imagePreviewUrl, useImage } from "../data/queries";
-import type { ImageRow } from "../data/types";
+import type { ImageDetail, ImageRow } from "../data/types";
 import { QueryView } from "../components/Async";
 import { Badge } from "../components/Badge";
 import { Time } from "../components/Time";
@@ -28,6 +28,33 @@ function headerRows(i: ImageRow): [string, string, string][] {
   ];
 }
 
+function QcPanel({ qc }: { qc: NonNullable<ImageDetail["qc"]> }) {
+  const rejected = qc.status === "rejected";
+  return (
+    <div className={`panel${rejected ? " error-box" : ""}`} data-testid="image-qc">
+      <h2>Quality control: {rejected ? "rejected" : "accepted"}</h2>
+      {rejected ? (
+        <>
+          <p>
+            This image's photometry is kept (flag QC_REJECTED) but never used in baselines, normalisation, light-curve statistics or ESE rules.
+          </p>
+          <ul data-testid="qc-reasons">
+            {(qc.reasons ?? []).map((r) => (
+              <li key={r}>{r}</li>
+            ))}
+          </ul>
+        </>
+      ) : (
+        <p className="small muted">Its measurements enter the light curves.</p>
+      )}
+      <p className="small muted">
+        robust noise (central region) {fmtNoise(qc.noise_jy)} · beam {fmtArcsec(qc.beam_major_arcsec, 1)} × {fmtArcsec(qc.beam_minor_arcsec, 1)} · blanked{" "}
+        {qc.blanked_fraction == null ? "–" : `${(100 * qc.blanked_fraction).toFixed(2)} %`} · flux-scale correction {fmtFixed(qc.norm_factor, 4)}
+      </p>
+    </div>
+  );
+}
+
 export function ImagePage() {
   const { imageId = "" } = useParams();
   const id = Number(imageId);
@@ -50,6 +77,7 @@ export function ImagePage() {
                   {i.field_name ?? "Image"} <span className="muted">#{i.id}</span>
                 </h1>
                 <Badge tone="neutral">{i.type}</Badge>
+                {d.qc?.status === "rejected" && <Badge tone="bad">rejected by quality control</Badge>}
                 <span className="sub">
                   <Time unix={i.created_at} />
                 </span>
@@ -61,6 +89,7 @@ export function ImagePage() {
                   )}
                 </div>
               </div>
+              {d.qc && <QcPanel qc={d.qc} />}
               <div className="grid">
                 <div className="panel span-7">
                   <div className="panel-head">

@@ -15,6 +15,21 @@ export const imageColumns: Column<ImageRow>[] = [
   { key: "id", header: "#", num: true, sort: "id", render: (i) => <Link to={`/images/${i.id}`}>{i.id}</Link> },
   { key: "field", header: "Field", sort: "field_name", render: (i) => <Link to={`/images/${i.id}`}>{i.field_name ?? "–"}</Link> },
   { key: "type", header: "Type", sort: "type", render: (i) => <Badge tone={i.pbcor ? "info" : "neutral"}>{i.type}{i.pbcor ? " · pb" : ""}</Badge> },
+  {
+    key: "qc",
+    header: "QC",
+    sort: "qc_status",
+    render: (i) =>
+      i.qc_status === "rejected" ? (
+        <span data-testid="qc-rejected" title={(i.qc_reasons ?? []).join("\n")}>
+          <Badge tone="bad">rejected</Badge> <span className="small muted">{(i.qc_reasons ?? [])[0] ?? ""}</span>
+        </span>
+      ) : i.qc_status === "ok" ? (
+        <Badge tone="ok">ok</Badge>
+      ) : (
+        "–"
+      ),
+  },
   { key: "ra", header: "RA", unit: "hh:mm:ss", num: true, minor: true, render: (i) => fmtRa(i.center_ra_deg) },
   { key: "dec", header: "Dec", unit: "dd:mm:ss", num: true, minor: true, render: (i) => fmtDec(i.center_dec_deg) },
   { key: "noise", header: "Noise", unit: "mJy/beam", num: true, sort: "noise_jy", render: (i) => (i.noise_jy == null ? "–" : fmtSig(jyToMjy(i.noise_jy), 3)) },

@@ -4,6 +4,7 @@ import { cutoutUrl, useFlagSource, useLightCurve, useSource } from "../data/quer
 import type { LightCurve, SourceDetail } from "../data/types";
 import { Empty, ErrorBox, QueryView, ApiImage } from "../components/Async";
 import { Badge } from "../components/Badge";
+import { CandidateReasonView } from "../components/CandidateReason";
 import { Plot } from "../components/Plot";
 import { fmtDec, fmtDeg, fmtFixed, fmtIsoUtc, fmtJyAsMjy, fmtMjd, fmtMjdUtc, fmtSig } from "../lib/format";
 import { mjdAxis } from "../lib/axes";
@@ -254,7 +255,9 @@ export function SourcePage() {
                               <Badge tone={candidateStatusTone(c.status)}>{candidateStatusLabel(c.status)}</Badge>
                             </th>
                             <td>
+                              {c.flag_type && <span className="muted">{c.flag_type} · </span>}
                               {fmtFixed(c.max_sigma_dev, 1)} σ · last {fmtIsoUtc(c.last_detection_at).slice(0, 16)}
+                              {c.reason && <CandidateReasonView reason={c.reason} />}
                               {c.notes && <div className="small muted" style={{ whiteSpace: "pre-wrap" }}>{c.notes}</div>}
                             </td>
                           </tr>

@@ -25,7 +25,7 @@ from typing import Any, cast
 import numpy as np
 
 from contimg.errors import ContimgError
-from contimg.models import CandidateStatus, ESECandidate, SpecCandidateStatus
+from contimg.models import CandidateReason, CandidateStatus, ESECandidate, SpecCandidateStatus
 from contimg.science.ese import SPEC_STATUS, EseThresholds, rapid_change_significance
 from contimg.science.flags import BAD_MASK
 
@@ -98,6 +98,12 @@ def build_candidate(
             )
         ra, dec = pos["ra_deg"], pos["dec_deg"]
     status = cast(CandidateStatus, str(row.get("status") or "active"))
+    reason = None
+    if row.get("reason"):
+        try:
+            reason = CandidateReason.model_validate_json(str(row["reason"]))
+        except ValueError:
+            reason = None  # an unreadable reason never hides the candidate
     return ESECandidate(
         id=int(row["id"]),
         source_id=str(row["source_id"]),
@@ -111,4 +117,6 @@ def build_candidate(
         status=status,
         spec_status=cast(SpecCandidateStatus, SPEC_STATUS.get(status, status)),
         notes=row.get("notes"),
+        flag_type=row.get("flag_type"),
+        reason=reason,
     )

@@ -116,10 +116,27 @@ class MsDetail(BaseModel):
     images: list[ImageRow]
 
 
+class ImageQc(BaseModel):
+    """Quality control of a measured image (table ``image_qc``, docs/photometry.md)."""
+
+    status: Literal["ok", "rejected"]
+    reasons: list[str] = Field(default_factory=list)
+    noise_jy: float | None = Field(None, description="Robust rms of the central region.")
+    beam_major_arcsec: float | None = None
+    beam_minor_arcsec: float | None = None
+    beam_pa_deg: float | None = None
+    blanked_fraction: float | None = Field(None, description="NaN pixels in the central region.")
+    norm_factor: float | None = Field(None, description="The flux-scale correction c.")
+    checked_at: float
+
+
 class ImageDetail(BaseModel):
     image: ImageRow
     n_photometry: int
     file_available: bool = Field(description="The file exists inside the product directories.")
+    qc: ImageQc | None = Field(
+        None, description="Quality control (None: the image is not measured by photometry)."
+    )
 
 
 # -------------------------------------------------------------------- sources

@@ -140,6 +140,8 @@ ese_candidates = sa.Table(
     sa.Column("status", TEXT, server_default=sa.text("'active'")),
     sa.Column("investigated_at", REAL),
     sa.Column("dismissed_at", REAL),
+    # products_0007: why it was flagged (JSON: rule, significance, threshold, epochs)
+    sa.Column("reason", TEXT),
     sa.Index("idx_ese_source", "source_id"),
     sa.Index("idx_ese_status", "status"),
     sa.Index("idx_ese_flagged", "flagged_at"),
@@ -177,6 +179,23 @@ image_normalisation = sa.Table(
     sa.Column("n_refs", INTEGER, nullable=False),
     sa.Column("n_rejected", INTEGER, nullable=False),
     sa.Column("computed_at", REAL, nullable=False),
+)
+
+# products_0007: image quality control (a rejected image's photometry is flagged).
+image_qc = sa.Table(
+    "image_qc",
+    metadata,
+    sa.Column("image_path", TEXT, primary_key=True),
+    sa.Column("status", TEXT, nullable=False),
+    sa.Column("reasons", TEXT),
+    sa.Column("noise_jy", REAL),
+    sa.Column("beam_major_arcsec", REAL),
+    sa.Column("beam_minor_arcsec", REAL),
+    sa.Column("beam_pa_deg", REAL),
+    sa.Column("blanked_fraction", REAL),
+    sa.Column("norm_factor", REAL),
+    sa.Column("checked_at", REAL, nullable=False),
+    sa.Index("idx_image_qc_status", "status"),
 )
 
 # products_0003: running state of incremental variability statistics.

@@ -53,6 +53,35 @@ class EseThresholds:
     min_obs: int = 5
     rapid_vs: float = 4.3
     rapid_m: float = 0.26
+    false_alarm: float = 0.0
+    """Probability that a constant source's light curve passes a sigma rule by Gaussian
+    noise alone; 0 keeps the fixed thresholds above. With ``p > 0`` the threshold of a
+    light curve of N measurements is the larger of the fixed one and the |z| at which
+    N tests (N - 1 pairs for 'rapid_change') have a chance ``p`` of any exceeding it."""
+
+
+def trials_sigma(n_tests: ArrayLike, p_false: float) -> np.ndarray:
+    """|z| at which ``n_tests`` two-sided Gaussian tests give a total chance ``p_false``
+    of at least one exceedance (Bonferroni: each test ``p_false / n_tests``)."""
+    from scipy.special import ndtri
+
+    n = np.maximum(np.asarray(n_tests, dtype=np.float64), 1.0)
+    if p_false <= 0:
+        return np.zeros_like(n)
+    return np.asarray(-ndtri(0.5 * p_false / n))
+
+
+def variability_threshold(n_obs: ArrayLike, th: EseThresholds) -> np.ndarray:
+    """The sigma_deviation threshold for light curves of ``n_obs`` good measurements."""
+    return np.asarray(np.maximum(th.sigma_deviation, trials_sigma(n_obs, th.false_alarm)))
+
+
+def rapid_threshold(n_obs: ArrayLike, th: EseThresholds) -> np.ndarray:
+    """The |Vs| threshold for light curves of ``n_obs`` good measurements (n - 1 pairs)."""
+    n = np.asarray(n_obs, dtype=np.float64)
+    return np.asarray(
+        np.maximum(th.rapid_vs, trials_sigma(np.maximum(n - 1.0, 1.0), th.false_alarm))
+    )
 
 
 def variability_significance(
@@ -61,7 +90,7 @@ def variability_significance(
     """sigma_deviation if the 'variability' rule fires, else None."""
     if chi2_nu is None or sigma_deviation is None or n_obs < th.min_obs:
         return None
-    if sigma_deviation >= th.sigma_deviation and chi2_nu >= th.chi2_nu:
+    if sigma_deviation >= float(variability_threshold(n_obs, th)) and chi2_nu >= th.chi2_nu:
         return float(sigma_deviation)
     return None
 
@@ -75,38 +104,51 @@ def rapid_change(f_a: float, s_a: float, f_b: float, s_b: float) -> tuple[float,
 
 
 def rapid_change_significance(
-    f_a: float, s_a: float, f_b: float, s_b: float, th: EseThresholds
-) -> float | None:
-    """|Vs| if the pair passes the 'rapid_change' rule, else None."""
+    f_a: float, s_a: float, f_b: float, s_b: float, th: EseThresholds,
+    vs_threshold: float | None = None,
+) -> float | None:  # fmt: skip
+    """|Vs| if the pair passes the 'rapid_change' rule, else None (``vs_threshold``:
+    the light curve's |Vs| threshold, default ``th.rapid_vs``)."""
     vs, m = rapid_change(f_a, s_a, f_b, s_b)
-    if abs(vs) >= th.rapid_vs and abs(m) >= th.rapid_m:
+    thr = th.rapid_vs if vs_threshold is None else vs_threshold
+    if abs(vs) >= thr and abs(m) >= th.rapid_m:
         return abs(vs)
     return None
 
 
 def rapid_change_significances(
-    f_a: ArrayLike, s_a: ArrayLike, f_b: ArrayLike, s_b: ArrayLike, th: EseThresholds
-) -> np.ndarray:
+    f_a: ArrayLike, s_a: ArrayLike, f_b: ArrayLike, s_b: ArrayLike, th: EseThresholds,
+    vs_threshold: ArrayLike | None = None,
+) -> np.ndarray:  # fmt: skip
     """:func:`rapid_change_significance` of many pairs at once (same arithmetic):
     |Vs| where the rule fires, NaN elsewhere (and where an input is NaN)."""
+    thr = th.rapid_vs if vs_threshold is None else np.asarray(vs_threshold, dtype=np.float64)
     fa, sa, fb, sb = (np.asarray(v, dtype=np.float64) for v in (f_a, s_a, f_b, s_b))
     with np.errstate(invalid="ignore", divide="ignore"):
         vs = (fa - fb) / np.sqrt(sa * sa + sb * sb)
         total = fa + fb
         m = np.where(total != 0, 2.0 * (fa - fb) / np.where(total != 0, total, 1.0), np.inf)
-        fires = (np.abs(vs) >= th.rapid_vs) & (np.abs(m) >= th.rapid_m)
+        fires = (np.abs(vs) >= thr) & (np.abs(m) >= th.rapid_m)
     return np.where(fires, np.abs(vs), np.nan)
 
 
 def rapid_change_series(f: ArrayLike, s: ArrayLike, th: EseThresholds) -> float | None:
     """Largest |Vs| over consecutive pairs of a time-ordered light curve passing the rule."""
+    found = rapid_change_pair(f, s, th)
+    return None if found is None else found[1]
+
+
+def rapid_change_pair(f: ArrayLike, s: ArrayLike, th: EseThresholds) -> tuple[int, float] | None:
+    """(index of the first measurement of the pair, |Vs|) of the consecutive pair with
+    the largest |Vs| passing the rule (the light curve's threshold), or None."""
     fa = np.asarray(f, dtype=np.float64)
     sa = np.asarray(s, dtype=np.float64)
-    best: float | None = None
+    thr = float(rapid_threshold(fa.size, th))
+    best: tuple[int, float] | None = None
     for i in range(fa.size - 1):
-        sig = rapid_change_significance(fa[i], sa[i], fa[i + 1], sa[i + 1], th)
-        if sig is not None and (best is None or sig > best):
-            best = sig
+        sig = rapid_change_significance(fa[i], sa[i], fa[i + 1], sa[i + 1], th, thr)
+        if sig is not None and (best is None or sig > best[1]):
+            best = (i, sig)
     return best
 
 

@@ -26,6 +26,8 @@ class PhotFlag(IntFlag):
     """Fewer than the required reference sources: the flux is raw, not normalised."""
     FIT_FAILED = 32
     """No finite amplitude or error (singular joint fit, no valid noise estimate)."""
+    QC_REJECTED = 64
+    """The image failed quality control (``image_qc``: outlying noise, beam or flux scale)."""
 
 
 BAD_MASK: int = int(
@@ -34,6 +36,7 @@ BAD_MASK: int = int(
     | PhotFlag.BELOW_PB
     | PhotFlag.NOT_NORMALISED
     | PhotFlag.FIT_FAILED
+    | PhotFlag.QC_REJECTED
 )
 """Bits that make a measurement unusable for statistics. BLENDED is not bad: blends
 are fitted jointly with honest errors."""

@@ -35,6 +35,11 @@ class Correction:
     n_refs: int
     """References used (after rejection)."""
     n_rejected: int
+    scatter: float = 0.0
+    """Fractional scatter of the kept references' ratios beyond their own noise: the
+    part of the flux-scale error that differs from source to source in this image
+    (calibration errors that vary across the field). Added in quadrature, as a
+    fraction of the flux, to every normalised error (0 when not estimated)."""
 
 
 def baseline(
@@ -60,6 +65,8 @@ def image_correction(
     *,
     clip_sigma: float = 3.0,
     min_refs: int = 3,
+    raw_err_jyb: ArrayLike | None = None,
+    baseline_err_jyb: ArrayLike | None = None,
 ) -> Correction | None:
     """The correction of one image from its references, or None if too few remain.
 
@@ -67,11 +74,20 @@ def image_correction(
     ----------
     raw_jyb, baseline_jyb : array_like
         Raw flux of each reference in this image and its baseline, shape ``(n,)``.
+    raw_err_jyb, baseline_err_jyb : array_like, optional
+        Their errors: with them the references' scatter beyond their noise is
+        estimated (:attr:`Correction.scatter`).
     """
     raw = np.asarray(raw_jyb, dtype=np.float64)
     base = np.asarray(baseline_jyb, dtype=np.float64)
     ok = np.isfinite(raw) & np.isfinite(base) & (base > 0)
     ratio = raw[ok] / base[ok]
+    noise2 = None
+    if raw_err_jyb is not None:
+        rel = np.asarray(raw_err_jyb, dtype=np.float64)[ok] / np.abs(raw[ok])
+        noise2 = rel**2
+        if baseline_err_jyb is not None:
+            noise2 = noise2 + (np.asarray(baseline_err_jyb, dtype=np.float64)[ok] / base[ok]) ** 2
     if ratio.size < min_refs:
         return None
     med = float(np.median(ratio))
@@ -84,9 +100,17 @@ def image_correction(
         return None
     spread = MAD_TO_SIGMA * float(np.median(np.abs(kept - c)))
     c_err = MEDIAN_EFFICIENCY * spread / math.sqrt(kept.size)
+    scatter = 0.0
+    if noise2 is not None:
+        keep_mask = (
+            np.abs(ratio - med) <= clip_sigma * sigma if sigma > 0 else np.ones_like(ratio, bool)
+        )
+        expected = float(np.median(noise2[keep_mask])) * c * c
+        scatter = math.sqrt(max(0.0, spread * spread - expected)) / c
     return Correction(
-        factor=c, factor_err=c_err, n_refs=int(kept.size), n_rejected=int(ratio.size - kept.size)
-    )
+        factor=c, factor_err=c_err, n_refs=int(kept.size), n_rejected=int(ratio.size - kept.size),
+        scatter=scatter,
+    )  # fmt: skip
 
 
 def apply_correction(
@@ -97,5 +121,7 @@ def apply_correction(
     err = np.asarray(raw_err_jyb, dtype=np.float64)
     c, dc = correction.factor, correction.factor_err
     norm = raw / c
-    norm_err = np.sqrt((err / c) ** 2 + (raw * dc / c**2) ** 2)
+    norm_err = np.sqrt(
+        (err / c) ** 2 + (raw * dc / c**2) ** 2 + (raw * correction.scatter / c) ** 2
+    )
     return norm, norm_err

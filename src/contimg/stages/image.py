@@ -19,6 +19,14 @@ from contimg.stages.base import REGISTRY, Phase, StageContext
 from contimg.stages.convert import artifacts_from_db
 
 
+def is_calibrator_group(ctx: StageContext) -> bool:
+    """Whether the calibration stage recorded a calibrator transit for this group."""
+    from contimg.db.queries.calibration import has_calibrator
+
+    with ctx.dbs.ingest.read() as conn:
+        return has_calibrator(conn, group_id=ctx.group_id)
+
+
 class ImageStage:
     """WSClean image, pb-corrected image and residual of a calibrated group."""
 
@@ -26,6 +34,10 @@ class ImageStage:
     phase: Phase = "fresh"
 
     def run(self, ctx: StageContext) -> None:
+        if not ctx.settings.imaging.calibrator_groups and is_calibrator_group(ctx):
+            ctx.progress("calibrator transit: not imaged (imaging.calibrator_groups = false)")
+            ctx.artifacts["image_skipped"] = True
+            return
         art = artifacts_from_db(ctx)
         ms = Path(art["ms_path"])
         with ctx.dbs.products.read() as conn:

@@ -39,6 +39,7 @@ from contimg.db.queries import products as prq
 from contimg.db.queries import variability as vq
 from contimg.errors import ContimgError, NotFoundError
 from contimg.science import ese as ese_rules
+from contimg.science import qc
 from contimg.science.beams import airy_power, angular_separation_rad
 from contimg.science.flags import BAD_MASK, RAW_BAD_MASK, PhotFlag
 from contimg.science.normalisation import apply_correction, baseline, image_correction
@@ -46,7 +47,6 @@ from contimg.science.photometry import (
     FitsImage,
     effective_beam_gain,
     forced_photometry,
-    read_fits_image,
 )
 from contimg.science.variability import RunningSums, VariabilityStats, update_batch
 from contimg.stages.base import REGISTRY, Phase, StageContext
@@ -83,6 +83,7 @@ def thresholds(cfg: PhotometrySettings) -> ese_rules.EseThresholds:
         min_obs=cfg.ese_min_obs,
         rapid_vs=cfg.rapid_vs,
         rapid_m=cfg.rapid_m,
+        false_alarm=cfg.ese_false_alarm,
     )
 
 
@@ -178,6 +179,28 @@ def measure(image: FitsImage, entries: Sequence[CatalogEntry], cfg: PhotometrySe
 
 
 # ---------------------------------------------------------------- normalisation
+def bright_references(m: Measured, ref_idx: list[int], cfg: PhotometrySettings) -> list[int]:
+    """The references that pin the flux scale well: expected SNR (catalog flux times
+    the primary beam over the local noise: independent of this image's noise draw,
+    so the choice does not bias c) at least ``reference_min_snr``, topped up with the
+    next brightest to ``reference_min_count``. A median over many faint references
+    is noisier than one over a few bright ones: at SNR 10 each ratio scatters by
+    ~14 %, at SNR 100 by ~1.4 %."""
+    if cfg.reference_min_snr <= 0 or not ref_idx:
+        return ref_idx
+    expected = np.array(
+        [
+            (m.entries[i].nvss_flux_mjy or 0.0) * 1e-3 * m.pb[i] / m.raw_err[i]
+            if m.raw_err[i] > 0 else 0.0
+            for i in ref_idx
+        ]
+    )  # fmt: skip
+    order = np.argsort(-expected, kind="stable")
+    n_bright = int(np.sum(expected >= cfg.reference_min_snr))
+    n = min(len(ref_idx), max(n_bright, cfg.reference_min_count))
+    return sorted(ref_idx[k] for k in order[:n])
+
+
 def normalise_image(
     conn: Connection,
     *,
@@ -186,18 +209,22 @@ def normalise_image(
     mjd: float,
     cfg: PhotometrySettings,
     now: float,
+    pending_baselines: list[dict[str, Any]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float | None, float | None, int]:
     """Set missing baselines, compute the image's correction and apply it.
 
     Returns normalised flux, error, c, sigma_c and the number of references used;
     when the image cannot be normalised the raw values come back and every
-    measurement gets :attr:`PhotFlag.NOT_NORMALISED`.
+    measurement gets :attr:`PhotFlag.NOT_NORMALISED`. With ``pending_baselines`` the
+    new baselines are appended there instead of being inserted (the caller inserts
+    them once the image has passed quality control).
     """
     good_raw = ((m.flags & RAW_BAD_MASK) == 0) & np.isfinite(m.raw) & (m.raw_err > 0)
     ref_idx = [
         i for i, e in enumerate(m.entries)
         if e.is_reference and good_raw[i] and m.pb[i] >= cfg.reference_pb_min
     ]  # fmt: skip
+    ref_idx = bright_references(m, ref_idx, cfg)
     ids = [m.entries[i].source_id for i in ref_idx]
     baselines = pq.get_baselines(conn, source_ids=ids)
     missing = [i for i in ref_idx if m.entries[i].source_id not in baselines]
@@ -220,11 +247,18 @@ def normalise_image(
                     {"source_id": sid, "baseline_jyb": value, "n_epochs": len(series),
                      "first_mjd": series[0][0], "last_mjd": series[-1][0], "set_at": now}
                 )  # fmt: skip
-        pq.insert_baselines(conn, rows=new_rows)
+        if pending_baselines is None:
+            pq.insert_baselines(conn, rows=new_rows)
+        else:
+            pending_baselines.extend(new_rows)
     use = [i for i in ref_idx if m.entries[i].source_id in baselines]
+    base = np.array([baselines[m.entries[i].source_id] for i in use], dtype=np.float64)
+    raw_use, err_use = m.raw[use], m.raw_err[use]
     corr = image_correction(
-        m.raw[use], [baselines[m.entries[i].source_id] for i in use],
-        clip_sigma=cfg.clip_sigma, min_refs=cfg.min_references,
+        raw_use, base, clip_sigma=cfg.clip_sigma, min_refs=cfg.min_references,
+        # a baseline's error: about one epoch's (it is frozen from the first epochs)
+        raw_err_jyb=err_use if cfg.scale_scatter else None,
+        baseline_err_jyb=err_use * base / np.abs(raw_use) if cfg.scale_scatter else None,
     )  # fmt: skip
     if corr is None:
         pq.record_image_normalisation(
@@ -331,18 +365,24 @@ def update_variability(
     last_s = np.array([o[3] for o in old], dtype=np.float64)
     known = ~np.isnan(last_mjd)
     late = known & (mjd < last_mjd)  # an image older than the source's latest
+    var_thr = ese_rules.variability_threshold(bs.n_obs, th)
+    rapid_thr = ese_rules.rapid_threshold(bs.n_obs, th)
     rapid = np.where(
-        known & ~late, ese_rules.rapid_change_significances(last_f, last_s, f, s, th), np.nan
+        known & ~late,
+        ese_rules.rapid_change_significances(last_f, last_s, f, s, th, vs_threshold=rapid_thr),
+        np.nan,
     )
     with np.errstate(invalid="ignore"):
         var_flag = (
-            (bs.n_obs >= th.min_obs)
-            & (bs.sigma_deviation >= th.sigma_deviation)
-            & (bs.chi2_nu >= th.chi2_nu)
+            (bs.n_obs >= th.min_obs) & (bs.sigma_deviation >= var_thr) & (bs.chi2_nu >= th.chi2_nu)
         )
-    found_at: dict[int, list[tuple[str, str, float]]] = {}
+    found_at: dict[int, list[Found]] = {}
     for i in np.flatnonzero(~np.isnan(rapid)).tolist():
-        found_at.setdefault(i, []).append((ids[i], "rapid_change", float(rapid[i])))
+        reason = rapid_reason(
+            float(rapid[i]), float(rapid_thr[i]), int(bs.n_obs[i]), th,
+            (float(last_mjd[i]), float(last_f[i])), (float(mjd[i]), float(f[i])),
+        )  # fmt: skip
+        found_at.setdefault(i, []).append((ids[i], "rapid_change", float(rapid[i]), reason))
     for i in np.flatnonzero(late).tolist():
         g = incremental[i]
         before, after = vq.neighbours(conn, source_id=g.source_id, mjd=g.mjd, bad_mask=BAD_MASK)
@@ -350,12 +390,25 @@ def update_variability(
             if nb is None:
                 continue
             sig = ese_rules.rapid_change_significance(
-                1e3 * nb["peak_jyb"], 1e3 * nb["peak_err_jyb"], g.f_mjy, g.s_mjy, th
-            )
+                1e3 * nb["peak_jyb"], 1e3 * nb["peak_err_jyb"], g.f_mjy, g.s_mjy, th,
+                float(rapid_thr[i]),
+            )  # fmt: skip
             if sig is not None:
-                found_at.setdefault(i, []).append((g.source_id, "rapid_change", sig))
+                pair = sorted([(float(nb["mjd"]), 1e3 * nb["peak_jyb"]), (g.mjd, g.f_mjy)])
+                reason = rapid_reason(sig, float(rapid_thr[i]), int(bs.n_obs[i]), th, *pair)
+                found_at.setdefault(i, []).append((g.source_id, "rapid_change", sig, reason))
     for i in np.flatnonzero(var_flag).tolist():
-        found_at.setdefault(i, []).append((ids[i], "variability", float(bs.sigma_deviation[i])))
+        sid = ids[i]
+        sig = float(bs.sigma_deviation[i])
+        chi2 = float(bs.chi2_nu[i])
+        n_i = int(bs.n_obs[i])
+        thr_i = float(var_thr[i])
+
+        def lazy(sid: str = sid, sig: float = sig, thr: float = thr_i, n: int = n_i,
+                 chi2: float = chi2) -> dict[str, Any]:  # fmt: skip
+            return variability_reason_from_db(conn, sid, sig, thr, n, chi2, th)
+
+        found_at.setdefault(i, []).append((sid, "variability", sig, lazy))
     flags_found = [flag for i in sorted(found_at) for flag in found_at[i]]
 
     # an out-of-order image leaves the source's latest good measurement as it was
@@ -388,19 +441,86 @@ def update_variability(
         vq.upsert_sums(conn, rows=sums_rows)
         flags_found.extend(found)
     n = 0
-    for sid, ftype, sig in flags_found:
-        n += auto_flag(conn, source_id=sid, flag_type=ftype, significance=sig, now=now)
+    for sid, ftype, sig, why in flags_found:
+        n += auto_flag(conn, source_id=sid, flag_type=ftype, significance=sig, now=now, reason=why)
     return n
+
+
+Reason = dict[str, Any] | Callable[[], dict[str, Any]] | None
+Found = tuple[str, str, float, Reason]
+"""(source id, flag type, significance, why: a dict or a function building it)."""
+
+MAX_REASON_EPOCHS = 50
+
+
+def rapid_reason(
+    sig: float, thr: float, n_obs: int, th: ese_rules.EseThresholds,
+    a: tuple[float, float], b: tuple[float, float],
+) -> dict[str, Any]:  # fmt: skip
+    """Why a 'rapid_change' candidate was flagged: the pair (mjd, flux mJy) a -> b."""
+    m = 2.0 * (a[1] - b[1]) / (a[1] + b[1]) if (a[1] + b[1]) != 0 else None
+    return {
+        "rule": "rapid_change",
+        "significance": sig,
+        "threshold": thr,
+        "base_threshold": th.rapid_vs,
+        "false_alarm": th.false_alarm,
+        "n_obs": n_obs,
+        "m": None if m is None else abs(m),
+        "m_threshold": th.rapid_m,
+        "epochs_mjd": [a[0], b[0]],
+        "fluxes_mjy": [a[1], b[1]],
+    }
+
+
+def variability_reason(
+    sig: float, thr: float, n_obs: int, chi2: float, th: ese_rules.EseThresholds,
+    mjd: Sequence[float], f: Sequence[float], s: Sequence[float],
+) -> dict[str, Any]:  # fmt: skip
+    """Why a 'variability' candidate was flagged, with the epochs deviating >= threshold."""
+    fa, sa = np.asarray(f, dtype=np.float64), np.asarray(s, dtype=np.float64)
+    w = 1.0 / sa**2
+    mu = float(np.sum(w * fa) / np.sum(w)) if fa.size else float("nan")
+    dev = (fa - mu) / sa if fa.size else fa
+    hit = np.flatnonzero(np.abs(dev) >= thr)[:MAX_REASON_EPOCHS]
+    return {
+        "rule": "variability",
+        "significance": sig,
+        "threshold": thr,
+        "base_threshold": th.sigma_deviation,
+        "false_alarm": th.false_alarm,
+        "n_obs": n_obs,
+        "min_obs": th.min_obs,
+        "chi2_nu": chi2,
+        "chi2_threshold": th.chi2_nu,
+        "mean_flux_mjy": mu,
+        "epochs_mjd": [float(mjd[i]) for i in hit],
+        "deviations_sigma": [float(dev[i]) for i in hit],
+    }
+
+
+def variability_reason_from_db(
+    conn: Connection, sid: str, sig: float, thr: float, n_obs: int, chi2: float,
+    th: ese_rules.EseThresholds,
+) -> dict[str, Any]:  # fmt: skip
+    good = [
+        r for r in pq.source_measurements(conn, source_ids=[sid])
+        if _is_good(r["flags"], r["peak_err_jyb"], r["peak_jyb"])
+    ]  # fmt: skip
+    return variability_reason(
+        sig, thr, n_obs, chi2, th, [float(r["mjd"] or 0.0) for r in good],
+        [1e3 * r["peak_jyb"] for r in good], [1e3 * r["peak_err_jyb"] for r in good],
+    )  # fmt: skip
 
 
 def _recompute(
     conn: Connection, source_ids: Sequence[str] | None, *, th: ese_rules.EseThresholds, now: float
-) -> tuple[tuple[list[dict[str, Any]], list[dict[str, Any]]], list[tuple[str, str, float]]]:
+) -> tuple[tuple[list[dict[str, Any]], list[dict[str, Any]]], list[Found]]:
     """Statistics and running state from scratch (from ``photometry``)."""
     rows = pq.source_measurements(conn, source_ids=source_ids)
     stats_rows: list[dict[str, Any]] = []
     sums_rows: list[dict[str, Any]] = []
-    found: list[tuple[str, str, float]] = []
+    found: list[Found] = []
     by_source: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_source.setdefault(r["source_id"], []).append(r)
@@ -432,11 +552,18 @@ def _recompute(
             "last_good_flux_mjy": f[-1], "last_good_err_mjy": s[-1], "updated_at": now,
         })  # fmt: skip
         var_sig = ese_rules.variability_significance(st.n_obs, st.chi2_nu, st.sigma_deviation, th)
+        mjds = [float(r["mjd"] or 0.0) for r in good]
         if var_sig is not None:
-            found.append((sid, "variability", var_sig))
-        rapid = ese_rules.rapid_change_series(f, s, th)
-        if rapid is not None:
-            found.append((sid, "rapid_change", rapid))
+            thr = float(ese_rules.variability_threshold(st.n_obs, th))
+            assert st.chi2_nu is not None
+            reason = variability_reason(var_sig, thr, st.n_obs, st.chi2_nu, th, mjds, f, s)
+            found.append((sid, "variability", var_sig, reason))
+        pair = ese_rules.rapid_change_pair(f, s, th)
+        if pair is not None:
+            k, sig = pair
+            thr = float(ese_rules.rapid_threshold(len(f), th))
+            reason = rapid_reason(sig, thr, len(f), th, (mjds[k], f[k]), (mjds[k + 1], f[k + 1]))
+            found.append((sid, "rapid_change", sig, reason))
     return (stats_rows, sums_rows), found
 
 
@@ -457,26 +584,40 @@ def recompute_variability(
         vq.upsert_stats(conn, rows=stats_rows)
         vq.upsert_sums(conn, rows=sums_rows)
         n = sum(
-            auto_flag(conn, source_id=sid, flag_type=ft, significance=sig, now=now)
-            for sid, ft, sig in found
+            auto_flag(conn, source_id=sid, flag_type=ft, significance=sig, now=now, reason=why)
+            for sid, ft, sig, why in found
         )
     return len(stats_rows), n
 
 
 # ---------------------------------------------------------------- ESE candidates
+def _reason_json(reason: Reason) -> str | None:
+    import json
+
+    if reason is None:
+        return None
+    value = reason() if callable(reason) else reason
+    return json.dumps(value, allow_nan=False, default=float)
+
+
 def auto_flag(
-    conn: Connection, *, source_id: str, flag_type: str, significance: float, now: float
-) -> int:
+    conn: Connection, *, source_id: str, flag_type: str, significance: float, now: float,
+    reason: Reason = None,
+) -> int:  # fmt: skip
     """Open or raise the automatic candidate of a source and type; 1 if anything changed.
 
-    An active candidate has its significance raised (never a second row). After a
-    person has closed one (investigated/dismissed), a new active candidate is opened
-    only when the new significance exceeds the closed one's.
+    An active candidate has its significance raised (never a second row), and its
+    ``reason`` replaced by the stronger detection's. After a person has closed one
+    (investigated/dismissed), a new active candidate is opened only when the new
+    significance exceeds the closed one's.
     """
     current = eq.open_candidate(conn, source_id=source_id, flag_type=flag_type)
     if current is not None:
         if significance > float(current["significance"]):
-            eq.raise_significance(conn, candidate_id=int(current["id"]), significance=significance)
+            eq.raise_significance(
+                conn, candidate_id=int(current["id"]), significance=significance,
+                reason=_reason_json(reason),
+            )  # fmt: skip
             return 1
         return 0
     closed = eq.latest_closed(conn, source_id=source_id, flag_type=flag_type)
@@ -484,7 +625,7 @@ def auto_flag(
         return 0
     eq.insert_candidate(
         conn, source_id=source_id, flag_type=flag_type, significance=significance, now=now,
-        flagged_by="auto", notes=None,
+        flagged_by="auto", notes=None, reason=_reason_json(reason),
     )  # fmt: skip
     return 1
 
@@ -581,20 +722,43 @@ def process_image(
     cfg = settings.photometry
     now = time.time() if now is None else now
     report = progress or (lambda msg: log.info("%s", msg))
-    image = read_fits_image(image_path)
+    key = str(image_path)
+    image, qc_res = qc.read_checked(image_path)
+    if image is None:
+        return _reject_unmeasurable(dbs, settings, key, qc_res, now=now, report=report)
     entries = catalog_sources_in_image(dbs, image, min_flux_mjy=cfg.flux_limit_mjy)
     report(f"photometry: {len(entries)} catalog sources in {image_path.name}")
     m = measure(image, entries, cfg)
-    key = str(image_path)
     with dbs.products.write() as conn:
-        if pq.image_row(conn, path=key) is None:
+        info = pq.image_row(conn, path=key)
+        if info is None:
             raise ContimgError(
                 f"image {key} has no 'images' row; the imaging stage records it before photometry"
             )
-        previous = pq.replace_image_photometry(conn, image_path=key, rows=[])
-        norm, norm_err, c, c_err, n_refs = normalise_image(
-            conn, image_path=key, m=m, mjd=mid_mjd, cfg=cfg, now=now
+        survey = qc.medians(pq.accepted_qc_rows(conn, exclude=key))
+        field = (
+            qc.medians(pq.accepted_qc_rows(conn, exclude=key, field_name=info["field_name"]))
+            if info.get("field_name")
+            else survey  # no field recorded: the noise is compared with every image's
         )
+        qc.compare_with_survey(qc_res, survey, field)
+        if qc_res.reasons:
+            m.flags |= int(PhotFlag.QC_REJECTED)
+        previous = pq.replace_image_photometry(conn, image_path=key, rows=[])
+        pending: list[dict[str, Any]] = []
+        norm, norm_err, c, c_err, n_refs = normalise_image(
+            conn, image_path=key, m=m, mjd=mid_mjd, cfg=cfg, now=now, pending_baselines=pending
+        )
+        if not qc_res.reasons:
+            qc.compare_scale(qc_res, c, survey)
+            if qc_res.reasons:
+                m.flags |= int(PhotFlag.QC_REJECTED)
+        if not qc_res.reasons:
+            pq.insert_baselines(conn, rows=pending)
+        else:
+            report(f"photometry: {image_path.name} rejected by quality control: "
+                   + "; ".join(qc_res.reasons))  # fmt: skip
+        pq.record_image_qc(conn, row=qc_res.row(key, now))
         rows = []
         good: list[Good] = []
         for i, e in enumerate(entries):
@@ -640,6 +804,36 @@ def process_image(
     return ImageResult(key, len(rows), len(good), c, n_refs, n_cand)
 
 
+def _reject_unmeasurable(
+    dbs: Databases, settings: Settings, key: str, qc_res: qc.QcResult, *, now: float,
+    report: Callable[[str], None],
+) -> ImageResult:  # fmt: skip
+    """Record an image that cannot be measured (quality control) without measuring it.
+
+    Rows from an earlier run of the image are kept, flagged ``QC_REJECTED``, and their
+    sources' statistics recomputed without them: nothing stored is lost.
+    """
+    th = thresholds(settings.photometry)
+    with dbs.products.write() as conn:
+        info = pq.image_row(conn, path=key)
+        if info is None:
+            raise ContimgError(
+                f"image {key} has no 'images' row; the imaging stage records it before photometry"
+            )
+        pq.record_image_qc(conn, row=qc_res.row(key, now))
+        touched = pq.flag_image_rows(conn, image_path=key, bit=int(PhotFlag.QC_REJECTED))
+        if touched:
+            (stats_rows, sums_rows), _found = _recompute(conn, touched, th=th, now=now)
+            vq.upsert_stats(conn, rows=stats_rows)
+            vq.upsert_sums(conn, rows=sums_rows)
+        prq.set_ms_stage(
+            conn, path=str(info["ms_path"]), stage="photometry_complete", status="ok", now=now
+        )
+    report(f"photometry: {Path(key).name} rejected by quality control, not measured: "
+           + "; ".join(qc_res.reasons))  # fmt: skip
+    return ImageResult(key, 0, 0, None, 0, 0)
+
+
 def _image_and_mjd(ctx: StageContext) -> tuple[Path, float]:
     """The image to measure and the observation mid-time, from artifacts or the database."""
     paths = ctx.artifacts.get("image_paths") or {}
@@ -674,6 +868,13 @@ class PhotometryStage:
     phase: Phase = "fresh"
 
     def run(self, ctx: StageContext) -> None:
+        from contimg.stages.image import is_calibrator_group
+
+        if not ctx.settings.imaging.calibrator_groups and (
+            ctx.artifacts.get("image_skipped") or is_calibrator_group(ctx)
+        ):
+            ctx.progress("calibrator transit: not imaged, nothing to measure")
+            return
         t0 = time.perf_counter()
         image_path, mid = _image_and_mjd(ctx)
         result = process_image(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
@@ -22,9 +23,10 @@ from contimg.api.deps import (
     page_of,
     sort_param,
 )
-from contimg.api.schemas import ImageDetail, MsDetail
+from contimg.api.schemas import ImageDetail, ImageQc, MsDetail
 from contimg.catalog.cone import cone_search
 from contimg.db.queries import api_views, listing
+from contimg.db.queries import photometry as phot_queries
 from contimg.db.queries.listing import Cone, Filter, like_contains
 from contimg.errors import ContimgError, NotFoundError
 from contimg.models import ImageRow, MsIndexRow, Page
@@ -202,12 +204,17 @@ def get_image(db: ProductsDb, settings: SettingsDep, image_id: ImageId) -> Image
         n = listing.count(
             conn, api_views.PHOTOMETRY, listing.Query.build([Filter("image_path", "eq", row.path)])
         )
+        qc_row = phot_queries.get_image_qc(conn, image_path=row.path)
+    qc = None
+    if qc_row is not None:
+        reasons = json.loads(qc_row["reasons"]) if qc_row.get("reasons") else []
+        qc = ImageQc.model_validate({**qc_row, "reasons": reasons})
     try:
         files.check_file(settings, row.path)
         available = True
     except NotFoundError:
         available = False
-    return ImageDetail(image=row, n_photometry=n, file_available=available)
+    return ImageDetail(image=row, n_photometry=n, file_available=available, qc=qc)
 
 
 @router.get(

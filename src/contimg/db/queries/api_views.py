@@ -12,6 +12,7 @@ from contimg.db.ingest import ingest_files, ingest_queue, performance_metrics, s
 from contimg.db.master_sources import sources
 from contimg.db.products import (
     ese_candidates,
+    image_qc,
     images,
     mosaics,
     ms_index,
@@ -120,6 +121,24 @@ def _candidates() -> Listing:
     )
 
 
+def _images() -> Listing:
+    """Images with their quality-control verdict (products_0007; NULL: not checked)."""
+    i, q = images, image_qc
+    base = sa.select(
+        *i.columns, q.c.status.label("qc_status"), q.c.reasons.label("qc_reasons")
+    ).outerjoin(q, q.c.image_path == i.c.path)
+    columns = _cols(i)
+    columns.update(qc_status=q.c.status)
+    return Listing(
+        name="images",
+        base=base,
+        columns=columns,
+        default_sort="created_at",
+        default_descending=True,
+        key=("id",),
+    )
+
+
 def _mosaics() -> Listing:
     m = mosaics
     base = sa.select(
@@ -171,7 +190,7 @@ PERFORMANCE = _table_listing(
     "performance", performance_metrics, sort="recorded_at", desc=True, key=("id",)
 )
 MS = _table_listing("ms", ms_index, sort="mid_mjd", desc=True, key=("path",))
-IMAGES = _table_listing("images", images, sort="created_at", desc=True, key=("id",))
+IMAGES = _images()
 PHOTOMETRY = _table_listing("photometry", photometry, sort="mjd", desc=False, key=("id",))
 VARIABILITY = _table_listing(
     "sources", variability_stats, sort="sigma_deviation", desc=True, key=("source_id",)

@@ -86,3 +86,11 @@ def record_transits(
             calibrators=json.dumps([dict(t) for t in transits]),
         )
     )
+
+
+def has_calibrator(conn: Connection, *, group_id: str) -> bool:
+    """True when a calibrator transit was recorded for ``group_id``."""
+    value = conn.execute(
+        sa.select(ingest_queue.c.has_calibrator).where(ingest_queue.c.group_id == group_id)
+    ).scalar()
+    return bool(value)

@@ -49,8 +49,9 @@ def insert_candidate(
     now: float,
     flagged_by: str,
     notes: str | None,
+    reason: str | None = None,
 ) -> int:
-    """Insert an active candidate; returns its id."""
+    """Insert an active candidate; returns its id (``reason``: JSON text, products_0007)."""
     result = conn.execute(
         e.insert()
         .values(
@@ -61,17 +62,23 @@ def insert_candidate(
             flag_type=flag_type,
             notes=notes,
             status="active",
+            reason=reason,
         )
         .returning(e.c.id)
     )
     return int(result.scalar_one())
 
 
-def raise_significance(conn: Connection, *, candidate_id: int, significance: float) -> None:
+def raise_significance(
+    conn: Connection, *, candidate_id: int, significance: float, reason: str | None = None
+) -> None:
+    """Raise an open candidate's significance (never lowers it); with ``reason`` (JSON)
+    the reason is replaced by the one of the stronger detection."""
+    values: dict[str, Any] = {"significance": significance}
+    if reason is not None:
+        values["reason"] = reason
     conn.execute(
-        e.update()
-        .where(e.c.id == candidate_id, e.c.significance < significance)
-        .values(significance=significance)
+        e.update().where(e.c.id == candidate_id, e.c.significance < significance).values(**values)
     )
 
 

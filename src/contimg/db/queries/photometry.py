@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from contimg.db.products import (
     image_normalisation,
+    image_qc,
     images,
     ms_index,
     normalisation_baselines,
@@ -210,3 +211,70 @@ def get_image_normalisation(conn: Connection, *, image_path: str) -> dict[str, A
 def insert_photometry(conn: Connection, *, rows: Sequence[Sequence[Any]]) -> int:
     """Insert photometry rows (tuples in :data:`PHOTOMETRY_COLUMNS` order)."""
     return insert_many(conn, photometry, columns=PHOTOMETRY_COLUMNS, rows=list(rows))
+
+
+def record_image_qc(conn: Connection, *, row: Mapping[str, Any]) -> None:
+    """Store (or replace) the quality-control verdict of one image (``image_qc``)."""
+    conn.execute(image_qc.delete().where(image_qc.c.image_path == row["image_path"]))
+    conn.execute(image_qc.insert().values(**dict(row)))
+
+
+def get_image_qc(conn: Connection, *, image_path: str) -> dict[str, Any] | None:
+    found = conn.execute(sa.select(image_qc).where(image_qc.c.image_path == image_path))
+    row = found.mappings().first()
+    return dict(row) if row is not None else None
+
+
+def accepted_qc_rows(
+    conn: Connection, *, limit: int = 100, exclude: str | None = None,
+    field_name: str | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The most recently checked accepted images' QC rows (the survey's reference),
+    leaving out ``exclude`` (the image being checked again); only images of
+    ``field_name`` when given."""
+    cond = image_qc.c.status == "ok"
+    if exclude is not None:
+        cond = cond & (image_qc.c.image_path != exclude)
+    source: sa.FromClause = image_qc
+    if field_name is not None:
+        source = image_qc.join(images, images.c.path == image_qc.c.image_path)
+        cond = cond & (images.c.field_name == field_name)
+    rows = conn.execute(
+        sa.select(*image_qc.c)
+        .select_from(source)
+        .where(cond)
+        .order_by(image_qc.c.checked_at.desc())
+        .limit(limit)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def rejected_image_paths(conn: Connection, *, paths: Sequence[str]) -> set[str]:
+    """Those of ``paths`` that quality control rejected."""
+    out: set[str] = set()
+    ps = list(paths)
+    for i in range(0, len(ps), 500):
+        out.update(
+            conn.execute(
+                sa.select(image_qc.c.image_path).where(
+                    image_qc.c.image_path.in_(ps[i : i + 500]), image_qc.c.status != "ok"
+                )
+            ).scalars()
+        )
+    return out
+
+
+def flag_image_rows(conn: Connection, *, image_path: str, bit: int) -> list[str]:
+    """Set ``bit`` in every photometry row of an image; returns the sources touched."""
+    ids = list(
+        conn.execute(
+            sa.select(photometry.c.source_id).where(photometry.c.image_path == image_path)
+        ).scalars()
+    )
+    if ids:
+        conn.execute(
+            photometry.update()
+            .where(photometry.c.image_path == image_path)
+            .values(flags=sa.func.coalesce(photometry.c.flags, 0).op("|")(bit))
+        )
+    return sorted(set(ids))
