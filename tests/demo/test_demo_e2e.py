@@ -100,7 +100,7 @@ def test_shortened_demo(demo_run: DemoRun) -> None:
                 *conn.execute(sa.select(photometry.c.image_path).distinct()).scalars(),
                 *conn.execute(sa.select(mosaics.c.path, mosaics.c.thumbnail_path)).all(),
             ]
-        flat = [p for item in stored for p in (item if isinstance(item, tuple) else (item,)) if p]
+        flat = [p for item in stored for p in ((item,) if isinstance(item, str) else tuple(item)) if p]
         assert flat and all(p.startswith(str(run.home) + "/") for p in flat), flat[:5]
         with dbs.ingest.read() as conn:
             files = list(conn.execute(sa.text("SELECT file_path FROM subband_files")).scalars())
