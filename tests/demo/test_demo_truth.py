@@ -1,90 +1,41 @@
 """``contimg demo``, shortened, checked against the simulator's truth file.
 
-One real run (simulator, watcher, two workers, mosaic scheduler and server: real
-processes, real DP3 and WSClean) of four sidereal days with the demo's default
-schedule of three science groups a day, on SQLite. When every group is completed
-the candidate list (the products database, most significant first) must hold:
+The session's one shortened real demo run (fixture ``demo_run``, tests/demo_run.py:
+simulator, watcher, three workers, mosaic scheduler and server as real processes,
+real DP3 and WSClean, PostgreSQL; three sidereal days of the demo's schedule, the
+injected source's dip from day 3). When every group is completed the candidate list
+(the products database, most significant first) must hold:
 
 * the injected ESE source at the top (only truly variable simulated sources, the
   sky's own ESE dips and flares, may rank above it);
 * at most one source that the truth file (``catalogs/sky_truth.json``) says is
-  constant.
+  constant;
+* for every automatic candidate, why it was flagged (rule, significance against the
+  threshold it needed, epochs).
 
-This is the acceptance of ``make demo`` (docs/demo.md) on a shorter run: day 3's dip
-of the injected source is observed on days 3 and 4.
+This is the acceptance of ``make demo`` (docs/demo.md) on a shorter run. It shares
+the run with tests/demo/test_demo_e2e.py and tests/ui/test_real_run.py, so it costs
+no run of its own.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from contimg.config import Settings
+from contimg.config import get_settings
 from contimg.db.engine import Databases
-from contimg.db.ingest import ingest_queue
 from contimg.db.products import ese_candidates
+from tests.demo_run import DemoRun
 
-pytestmark = [pytest.mark.slow, pytest.mark.tools, pytest.mark.timeout(4000)]
-
-CONTIMG = str(Path(sys.executable).parent / "contimg")
-DAYS, WORKERS = 4, 2
-WAIT_S = 3600.0
-"""A safety net, not a performance bound (benchmarks/demo_bench.py measures)."""
+pytestmark = [pytest.mark.slow, pytest.mark.tools, pytest.mark.postgres, pytest.mark.timeout(3000)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def test_demo_candidates_against_the_truth(tmp_path: Path) -> None:
-    home = tmp_path / "demo"
-    argv = [
-        CONTIMG, "--home", str(home), "demo", "--days", str(DAYS), "--workers", str(WORKERS),
-        "--pace", "0", "--preset", "ci", "--port", str(free_port()),
-    ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTIMG_")}
-    env["OPENBLAS_NUM_THREADS"] = "1"
-    out = tmp_path / "demo.out"
-    proc = subprocess.Popen(argv, stdout=out.open("wb"), stderr=subprocess.STDOUT, env=env)
-    settings = Settings(home=home)
-    try:
-        deadline = time.monotonic() + WAIT_S
-        n_groups = None
-        while True:
-            assert proc.poll() is None, f"the demo exited:\n{out.read_text()}"
-            assert time.monotonic() < deadline, f"timed out:\n{out.read_text()[-4000:]}"
-            manifest = home / "demo.json"
-            if manifest.is_file() and n_groups is None:
-                n_groups = len(json.loads(manifest.read_text())["groups"])
-            if n_groups is not None:
-                dbs = Databases(settings)
-                try:
-                    with dbs.ingest.read() as conn:
-                        states = list(conn.execute(sa.select(ingest_queue.c.state)).scalars())
-                finally:
-                    dbs.dispose()
-                assert "failed" not in states, f"a group failed:\n{out.read_text()[-4000:]}"
-                if states.count("completed") == n_groups:
-                    break
-            time.sleep(10.0)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
+def test_demo_candidates_against_the_truth(demo_run: DemoRun) -> None:
+    home = demo_run.home
+    settings = get_settings(home=home, database_url=demo_run.pg_url)
     injected = json.loads((home / "demo.json").read_text())["injected_ese"]["source_id"]
     truth = json.loads((home / "catalogs" / "sky_truth.json").read_text())
     kind = {
