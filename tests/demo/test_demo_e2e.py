@@ -100,7 +100,8 @@ def test_shortened_demo(demo_run: DemoRun) -> None:
                 *conn.execute(sa.select(photometry.c.image_path).distinct()).scalars(),
                 *conn.execute(sa.select(mosaics.c.path, mosaics.c.thumbnail_path)).all(),
             ]
-        flat = [p for item in stored for p in ((item,) if isinstance(item, str) else tuple(item)) if p]
+        rows = [(item,) if isinstance(item, str) else tuple(item) for item in stored]
+        flat = [p for row in rows for p in row if p]
         assert flat and all(p.startswith(str(run.home) + "/") for p in flat), flat[:5]
         with dbs.ingest.read() as conn:
             files = list(conn.execute(sa.text("SELECT file_path FROM subband_files")).scalars())
