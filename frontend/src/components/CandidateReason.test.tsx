@@ -23,7 +23,7 @@ describe("CandidateReasonView", () => {
       />,
     );
     const el = screen.getByTestId("candidate-reason");
-    expect(el.textContent).toContain("significance 12.34 σ ≥ threshold 5.10 σ");
+    expect(el.textContent).toContain("significance when flagged 12.34 σ ≥ threshold 5.10 σ");
     expect(el.textContent).toContain("configured 5.00 σ, raised for 30 measurements");
     expect(el.textContent).toContain("χ²_ν 8.20 ≥ 3.00");
     expect(el.textContent).toContain("MJD 60961.5000 (-12.3 σ)");

@@ -19,7 +19,7 @@ export function CandidateReasonView({ reason }: { reason: Reason }) {
         <b>{RULES[reason.rule]}</b>
       </div>
       <div>
-        significance {fmtFixed(reason.significance, 2)} σ ≥ threshold {fmtFixed(reason.threshold, 2)} σ
+        significance when flagged {fmtFixed(reason.significance, 2)} σ ≥ threshold {fmtFixed(reason.threshold, 2)} σ
         {raised && (
           <span className="muted" title="The configured threshold, raised for the number of measurements tested so that a constant source passes it by chance with the probability given">
             {" "}

@@ -256,7 +256,7 @@ export function SourcePage() {
                             </th>
                             <td>
                               {c.flag_type && <span className="muted">{c.flag_type} · </span>}
-                              {fmtFixed(c.max_sigma_dev, 1)} σ · last {fmtIsoUtc(c.last_detection_at).slice(0, 16)}
+                              <span title="The largest deviation of the light curve as it stands now (max_sigma_dev); the reason below gives the significance at the time the candidate was flagged">max deviation now {fmtFixed(c.max_sigma_dev, 1)} σ</span> · last {fmtIsoUtc(c.last_detection_at).slice(0, 16)}
                               {c.reason && <CandidateReasonView reason={c.reason} />}
                               {c.notes && <div className="small muted" style={{ whiteSpace: "pre-wrap" }}>{c.notes}</div>}
                             </td>
