@@ -20,7 +20,7 @@ NULL (a statistic undefined for a single measurement, say), the model says
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -31,16 +31,10 @@ T = TypeVar("T")
 GroupState = Literal[
     "collecting", "pending", "in_progress", "processing_fresh", "completed", "failed"
 ]
-GROUP_STATES: tuple[str, ...] = (
-    "collecting",
-    "pending",
-    "in_progress",
-    "processing_fresh",
-    "completed",
-    "failed",
-)
+GROUP_STATES: tuple[str, ...] = get_args(GroupState)
+"""The group states in pipeline order (the one list; ``GroupState`` is its type)."""
 
-CandidateStatus = Literal["active", "investigated", "dismissed"]
+CandidateStatus = ese_rules.CandidateStatus
 """A candidate's triage status: the word stored, shown and accepted everywhere."""
 SpecCandidateStatus = Literal["active", "resolved", "false_positive"]
 """The specification's ESECandidate.status words (mapped by science.ese.SPEC_STATUS)."""

@@ -15,12 +15,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 FLAG_TYPES = ("variability", "rapid_change", "user")
-STATUSES = ("active", "investigated", "dismissed")
+CandidateStatus = Literal["active", "investigated", "dismissed"]
+"""A candidate's triage status: the word stored, shown and accepted everywhere."""
+STATUSES: tuple[str, ...] = get_args(CandidateStatus)
 TRANSITIONS: dict[str, frozenset[str]] = {
     "active": frozenset({"investigated", "dismissed"}),
     "investigated": frozenset({"dismissed", "active"}),

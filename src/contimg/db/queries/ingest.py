@@ -24,15 +24,9 @@ from contimg.db.ingest import (
     performance_metrics,
     subband_files,
 )
+from contimg.models import GROUP_STATES
 
-STATES: tuple[str, ...] = (
-    "collecting",
-    "pending",
-    "in_progress",
-    "processing_fresh",
-    "completed",
-    "failed",
-)
+STATES: tuple[str, ...] = GROUP_STATES
 ACTIVE_STATES: tuple[str, ...] = ("in_progress", "processing_fresh")
 STAGE_COLUMNS: tuple[str, ...] = (
     "conversion_time",
