@@ -28,69 +28,180 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 GROUP_SKY_S = 24 * 12.884902
+STAGE_NAMES = ("convert", "calibrate", "image", "photometry")
+TEMP_PATTERNS = ("*.tmp", "*.parts", ".solve-*", "*-part*.tmp", "*.ms-spw*")
+"""Names of the temporary files and directories a stage may leave behind."""
+
+
+def _tree_bytes(root: Path) -> int:
+    total = 0
+    for p in root.rglob("*"):
+        try:
+            if p.is_file() and not p.is_symlink():
+                total += p.stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def _leftovers(root: Path) -> list[Path]:
+    return sorted({p for pat in TEMP_PATTERNS for p in root.rglob(pat)})
+
+
+def _proc_io() -> dict[str, int]:
+    """This process's I/O counters; reaped children (DP3, WSClean) are included."""
+    try:
+        lines = Path("/proc/self/io").read_text().splitlines()
+    except OSError:
+        return {}
+    return {k: int(v) for k, v in (line.split(": ") for line in lines)}
+
+
+def _settings(work: Path, preset: str) -> Any:
+    from contimg.config import Settings
+
+    return Settings(home=work / "home", imaging={"preset": preset})
+
+
+def _stage_child(work: Path, preset: str, gid: str, paths: dict[int, Path], name: str,
+                 window: tuple[float, float], queue: mp.Queue) -> None:  # type: ignore[type-arg]  # fmt: skip
+    """Run ONE stage (or the mosaic update) of one group in this fresh process and
+    report its wall and CPU seconds, peak memory and bytes written."""
+    import os
+
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from contimg.db.engine import Databases
+    from contimg.sim.astro import configure_iers
+    from contimg.stages.base import StageContext, load_builtin_stages
+
+    configure_iers()
+    settings = _settings(work, preset)
+    dbs = Databases(settings)
+    stages = {s.name: s for s in load_builtin_stages()}
+    io0 = _proc_io()
+    t = time.perf_counter()
+    timings: dict[str, float] = {}
+    if name == "mosaic":
+        from contimg.mosaic.builder import build_mosaic
+
+        res = build_mosaic(settings, dbs, start_mjd=window[0], end_mjd=window[1],
+                           name="chain-bench", replace=True)  # fmt: skip
+        timings = {k: float(v) for k, v in res.timings_s.items()}
+    else:
+        ctx = StageContext(settings=settings, dbs=dbs, group_id=gid, subband_paths=paths,
+                           workdir=settings.products_path / gid)  # fmt: skip
+        stages[name].run(ctx)
+        timings = dict(ctx.timings_s)
+    wall = time.perf_counter() - t
+    io1 = _proc_io()
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    dbs.dispose()
+    queue.put({
+        "wall": wall,
+        "cpu": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
+        "peak": max(me.ru_maxrss, kids.ru_maxrss) * 1024,
+        "written": io1.get("write_bytes", 0) - io0.get("write_bytes", 0),
+        "timings": timings,
+    })  # fmt: skip
+
+
+def _run_stage(*args: Any) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    proc = ctx.Process(target=_stage_child, args=(*args, queue))
+    proc.start()
+    proc.join()
+    if proc.exitcode != 0:
+        raise SystemExit(f"stage {args[4]} of group {args[2]} failed (exit {proc.exitcode})")
+    return dict(queue.get())
+
+
+def simulate(work: Path, preset: str, n_groups: int) -> list[dict[str, Any]]:
+    """Simulate the groups (NVSS-density sky, 3C295 transiting the first) and write its
+    survey catalogs, unless ``work`` already holds them (the simulation is not measured)."""
+    import json
+
+    from contimg.sim.observe import simulate_groups
+    from contimg.sim.sky import CALIBRATORS, make_sky, write_catalogs
+
+    truth_dir = work / "truth"
+    done = (
+        sorted(p for p in truth_dir.glob("*.json") if p.name != "run.json")
+        if truth_dir.is_dir()
+        else []
+    )
+    if len(done) >= n_groups and (work / "catalogs" / "nvss.fits").is_file():
+        print(f"reusing the {n_groups} simulated group(s) in {work}\n", flush=True)
+        return [json.loads(p.read_text()) for p in done[:n_groups]]
+    ra, dec = CALIBRATORS["3C295"][:2]
+    sky = make_sky(ra_deg=ra + 1.0, dec_deg=dec, radius_deg=3.0, seed=3, epoch_mjd=60950.0)
+    write_catalogs(sky, work / "catalogs")
+    print(f"simulating {n_groups} {preset} group(s), {len(sky.sources)} sources ...", flush=True)
+    t0 = time.perf_counter()
+    truths = list(
+        simulate_groups(
+            out_dir=work / "home" / "incoming", start_mjd=60950.0, n_groups=n_groups, sky=sky,
+            preset=preset, calibrator="3C295", calibrator_group=0, seed=1, truth_dir=truth_dir,
+        )
+    )  # fmt: skip
+    print(f"  simulated in {time.perf_counter() - t0:.0f} s\n", flush=True)
+    return truths
 
 
 def run_chain(work: Path, preset: str, n_groups: int) -> None:
-    from contimg.config import Settings
+    from contimg.catalog.build import BuildInputs, build_catalog
     from contimg.db import migrations
-    from contimg.db.engine import Databases, open_database
-    from contimg.sim.observe import simulate_groups
-    from contimg.sim.sky import CALIBRATORS, make_sky
-    from contimg.stages.base import StageContext
-    from contimg.stages.calibrate import CalibrateStage
-    from contimg.stages.convert import ConvertStage
-    from contimg.stages.image import ImageStage
+    from contimg.db.engine import open_database
 
-    settings = Settings(home=work / "home", imaging={"preset": preset})
+    truths = simulate(work, preset, n_groups)
+    settings = _settings(work, preset)
+    shutil.rmtree(settings.products_path, ignore_errors=True)
+    shutil.rmtree(settings.state_path, ignore_errors=True)
     for name in ("ingest", "cal_registry", "products", "master_sources"):
         db = open_database(settings, name, create_dirs=True)
         migrations.upgrade(db)
         db.dispose()
-    dbs = Databases(settings)
-    ra, dec = CALIBRATORS["3C295"][:2]
-    sky = make_sky(
-        ra_deg=ra + 1.0, dec_deg=dec, radius_deg=3.0, seed=3, epoch_mjd=60950.0, min_flux_mjy=10.0
-    )
-    print(f"simulating {n_groups} {preset} group(s) ...", flush=True)
-    t0 = time.perf_counter()
-    truths = list(
-        simulate_groups(
-            out_dir=settings.incoming_path, start_mjd=60950.0, n_groups=n_groups, sky=sky,
-            preset=preset, calibrator="3C295", calibrator_group=0, seed=1,
-            truth_dir=work / "truth",
-        )
-    )  # fmt: skip
-    print(f"  simulated in {time.perf_counter() - t0:.0f} s\n")
-    files = sorted(settings.incoming_path.glob("*.hdf5"))
-    stages = [ConvertStage(), CalibrateStage(), ImageStage()]
-    header = f"{'group':<20} {'kind':<11}" + "".join(f"{s.name:>10}" for s in stages)
-    header += f"{'total':>9}{'RTF':>7}   sub-steps (s)"
-    print(header)
+    cats = work / "catalogs"
+    build_catalog(settings, BuildInputs(nvss_path=cats / "nvss.fits",
+                                        first_path=cats / "first.fits",
+                                        vlass_path=cats / "vlass.fits"))  # fmt: skip
+    files = {p.name: p for p in settings.incoming_path.glob("*.hdf5")}
+    in_bytes = sum(p.stat().st_size for p in files.values())
+    print(f"input: {len(files)} UVH5 files, {in_bytes / 1e9:.2f} GB "
+          f"({in_bytes / len(files) / 1e6:.0f} MB each)\n")  # fmt: skip
+    print(f"{'group':<20} {'kind':<11}{'stage':<11}{'wall s':>8}{'CPU s':>8}{'peak GB':>9}"
+          f"{'written GB':>11}{'disk +GB':>9}   sub-steps (s)")  # fmt: skip
+    t_first = min(float(t["start_mjd"]) for t in truths)
     for truth in truths:
-        names = set(truth["files"])
-        paths = {int(p.stem[-2:]): p for p in files if p.name in names}
         gid = truth["group_id"]
-        ctx = StageContext(
-            settings=settings, dbs=dbs, group_id=gid, subband_paths=paths,
-            workdir=settings.products_path / gid,
-        )  # fmt: skip
-        secs = []
-        for stage in stages:
-            t = time.perf_counter()
-            stage.run(ctx)
-            secs.append(time.perf_counter() - t)
-        total = sum(secs)
+        paths = {int(files[n].stem[-2:]): files[n] for n in truth["files"]}
         kind = "calibrator" if truth["index"] == 0 else "science"
-        subs = ", ".join(f"{k}={v:.1f}" for k, v in ctx.timings_s.items())
-        row = f"{gid:<20} {kind:<11}" + "".join(f"{s:>10.1f}" for s in secs)
-        print(f"{row}{total:>9.1f}{GROUP_SKY_S / total:>7.2f}   {subs}")
-        shares = "  ".join(f"{st.name} {s / total:.0%}" for st, s in zip(stages, secs, strict=True))
-        print(f"{'':<32}share of total: {shares}")
-    dbs.dispose()
+        end_mjd = float(truth["start_mjd"]) + GROUP_SKY_S / 86400.0 + 1e-3
+        walls: dict[str, float] = {}
+        for name in (*STAGE_NAMES, "mosaic"):
+            before = _tree_bytes(settings.home)
+            r = _run_stage(work, preset, gid, paths, name, (t_first - 1e-3, end_mjd))
+            grown = _tree_bytes(settings.home) - before
+            walls[name] = r["wall"]
+            subs = ", ".join(f"{k}={v:.1f}" for k, v in r["timings"].items())
+            print(f"{gid:<20} {kind:<11}{name:<11}{r['wall']:>8.1f}{r['cpu']:>8.1f}"
+                  f"{r['peak'] / 1e9:>9.2f}{r['written'] / 1e9:>11.2f}{grown / 1e9:>9.2f}"
+                  f"   {subs}", flush=True)  # fmt: skip
+        worker = sum(walls[n] for n in STAGE_NAMES)
+        left = _leftovers(settings.home)
+        kept = _tree_bytes(settings.products_path / gid)
+        print(f"{'':<32}{'group':<11}{worker:>8.1f}   RTF = {GROUP_SKY_S:.0f} s / {worker:.0f} s "
+              f"= {GROUP_SKY_S / worker:.2f} (worker stages; with the mosaic update "
+              f"{GROUP_SKY_S / (worker + walls['mosaic']):.2f})")  # fmt: skip
+        print(f"{'':<32}products kept {kept / 1e9:.2f} GB; temporary files left: "
+              f"{', '.join(str(p.relative_to(settings.home)) for p in left) or 'none'}\n",
+              flush=True)  # fmt: skip
 
 
 def _convert_child(paths: dict[int, Path], out: Path, queue: mp.Queue) -> None:  # type: ignore[type-arg]

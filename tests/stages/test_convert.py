@@ -221,3 +221,47 @@ def test_group_without_usable_data_fails_at_conversion(
     ):
         convert_group(small_group, tmp_path / "g.ms")
     assert not (tmp_path / "g.ms").exists() and not (tmp_path / "g.ms.parts").exists()
+
+
+def test_averaging_factor_keeps_channels_within_the_width() -> None:
+    from contimg.stages.convert import averaging_factor
+
+    native = DSA110.subband_width_hz / 48  # 244 kHz
+    assert averaging_factor(48, native, 1.0e6) == 4  # 12 channels of 977 kHz
+    assert averaging_factor(48, native, 0.0) == 1  # never
+    assert averaging_factor(4, DSA110.subband_width_hz / 4, 1.0e6) == 1  # already wider
+    assert averaging_factor(48, native, 2.0e6) == 8
+    assert averaging_factor(2, native, 1.0e6) == 2  # never more than the subband has
+
+
+def test_channels_averaged_flagged_samples_left_out(
+    small_group: dict[int, Path], tmp_path: Path
+) -> None:
+    """2 channels per subband averaged into 1: 16 channels at the subbands' centres, twice
+    as wide, the source's amplitude kept and weights added; a zeroed (missing) channel is
+    left out of its average instead of halving it."""
+    with h5py.File(small_group[3], "r+") as fh:
+        data = fh["Data/visdata"]
+        block = data[...]
+        block[:, 1, :] = 0  # sb03's second channel is missing
+        data[...] = block
+    width = DSA110.subband_width_hz / 2
+    ms = tmp_path / "avg.ms"
+    result = convert_group(small_group, ms, max_chan_width_hz=width * 2)
+    spw = pt.table(str(ms / "SPECTRAL_WINDOW"), ack=False)
+    freqs = spw.getcell("CHAN_FREQ", 0)
+    assert freqs.size == 16 == result.n_chan
+    expected = [DSA110.subband_channel_freqs_hz(sb, 2).mean() for sb in range(15, -1, -1)]
+    np.testing.assert_allclose(freqs, expected)
+    np.testing.assert_allclose(spw.getcell("CHAN_WIDTH", 0), 2 * width)
+    main = pt.table(str(ms), ack=False)
+    cross = main.getcol("ANTENNA1") != main.getcol("ANTENNA2")
+    data = main.getcol("DATA")[cross]
+    flags = main.getcol("FLAG")[cross]
+    weights = main.getcol("WEIGHT_SPECTRUM")[cross]
+    assert not flags[:, :, 0].any()
+    np.testing.assert_allclose(np.abs(data[:, :, 0]), 5.0, rtol=0.02)
+    sb03 = 15 - 3  # ascending frequency: sb15 is channel 0
+    others = [c for c in range(16) if c != sb03]
+    np.testing.assert_allclose(weights[:, others, 0], 2.0)
+    np.testing.assert_allclose(weights[:, sb03, 0], 1.0)

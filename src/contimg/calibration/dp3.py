@@ -19,6 +19,11 @@ The three tables (h5parm files) of a set:
   solution interval (default: the whole group), solved on K+BP-corrected data.
 
 Apply order is K, BP, G (``order_index`` 0, 1, 2).
+
+The three solves run on a small copy of the calibrator MS, phase-shifted to the
+calibrator and averaged in time over the solution interval (:func:`solve_data`):
+24 times less data per solver iteration for a whole-group solution, which is what
+lets a full-size calibrator group be solved within its 309 s (docs/imaging.md).
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ K_SMOOTH_HZ = 15e6
 AOFLAGGER_STRATEGY = "jvla-default.lua"
 """AOFlagger strategy shipped in the DP3 wheel (an L-band interferometer's)."""
 TABLE_TYPES = ("K", "BP", "G")
+AVERAGE_ALL = 100_000
+"""DP3 averager ``timestep`` that averages every integration of a group into one."""
 
 
 def dp3_executable(configured: str | None = None) -> str:
@@ -235,19 +242,64 @@ def _solve(
         raise ContimgError(f"DP3 {label} finished without writing {h5parm}")
 
 
+def solve_data(
+    runner: Dp3Runner,
+    ms: Path,
+    out: Path,
+    *,
+    phase_centre_deg: tuple[float, float],
+    timestep: int,
+) -> Path:
+    """Write ``out``: ``ms``'s DATA phase-shifted to the calibrator and averaged in time.
+
+    After the shift the calibrator's visibilities are constant during the group (its
+    apparent flux is already the drift-averaged one in the sky model), so averaging
+    ``timestep`` integrations loses nothing of it, while other sources in the field
+    decorrelate. Solving on this copy costs ``timestep`` times less per iteration
+    than on the MS itself (measured on a demo transit: K in 10 s instead of 131 s, the
+    solutions within 0.05 deg median, 0.33 deg at the 99th percentile).
+    """
+    ra, dec = phase_centre_deg
+    shutil.rmtree(out, ignore_errors=True)
+    runner.run(
+        "average",
+        [
+            f"msin={ms}",
+            "msin.datacolumn=DATA",
+            f"msout={out}",
+            "msout.overwrite=true",
+            "steps=[shift,avg]",
+            "shift.type=phaseshifter",
+            f"shift.phasecenter=[{ra:.8f}deg,{dec:.8f}deg]",
+            "avg.type=averager",
+            f"avg.timestep={max(1, timestep)}",
+        ],
+    )
+    if not out.is_dir():
+        raise ContimgError(f"DP3 average finished without writing {out}")
+    return out
+
+
 def solve_set(
     runner: Dp3Runner,
     ms: Path,
     *,
     skymodel: Path,
     out_dir: Path,
+    phase_centre_deg: tuple[float, float],
     g_solint: int = 0,
     timings: dict[str, float] | None = None,
 ) -> dict[str, Path]:
     """Solve K, then BP (on K-corrected data), then G (on K+BP-corrected data).
 
+    The solves run on a copy of ``ms`` phase-shifted to the calibrator at
+    ``phase_centre_deg`` (RA, Dec ICRS) and averaged in time (:func:`solve_data`):
+    over the whole group, or over ``g_solint`` integrations when G has a shorter
+    solution interval. ``ms`` itself is only read.
+
     Returns ``{"K": path, "BP": path, "G": path}`` (h5parm files in ``out_dir``).
-    ``timings`` receives ``k_solve_time``, ``bp_solve_time``, ``g_solve_time``.
+    ``timings`` receives ``k_solve_time`` (with the averaged copy's writing),
+    ``bp_solve_time`` and ``g_solve_time`` (the ``performance_metrics`` columns).
 
     The tables are solved in a private temporary directory and then moved into
     ``out_dir`` one by one with an atomic rename. Re-solving a transit (a retried or
@@ -262,33 +314,38 @@ def solve_set(
     try:
         tmp = {kind: work / f"{kind}.h5" for kind in TABLE_TYPES}
         t0 = time.perf_counter()
+        small = solve_data(
+            runner, ms, work / "solve.ms", phase_centre_deg=phase_centre_deg,
+            timestep=g_solint if g_solint > 0 else AVERAGE_ALL,
+        )  # fmt: skip
+        g_steps = 1 if g_solint > 0 else 0
         _solve(
-            runner, ms, label="solve-K", column="DATA", skymodel=skymodel, h5parm=tmp["K"],
+            runner, small, label="solve-K", column="DATA", skymodel=skymodel, h5parm=tmp["K"],
             mode="diagonalphase", nchan=1, solint=0,
             extra=[f"solve.smoothnessconstraint={K_SMOOTH_HZ:.0f}"],
         )  # fmt: skip
-        t1 = time.perf_counter()
-        apply(runner, ms, [("K", tmp["K"])], label="apply-K")
+        t2 = time.perf_counter()
+        apply(runner, small, [("K", tmp["K"])], label="apply-K")
         _solve(
-            runner, ms, label="solve-BP", column="CORRECTED_DATA", skymodel=skymodel,
+            runner, small, label="solve-BP", column="CORRECTED_DATA", skymodel=skymodel,
             h5parm=tmp["BP"], mode="diagonal", nchan=1, solint=0,
         )  # fmt: skip
-        t2 = time.perf_counter()
-        apply(runner, ms, [("K", tmp["K"]), ("BP", tmp["BP"])], label="apply-K-BP")
-        _solve(
-            runner, ms, label="solve-G", column="CORRECTED_DATA", skymodel=skymodel,
-            h5parm=tmp["G"], mode="diagonal", nchan=0, solint=g_solint,
-        )  # fmt: skip
         t3 = time.perf_counter()
+        apply(runner, small, [("K", tmp["K"]), ("BP", tmp["BP"])], label="apply-K-BP")
+        _solve(
+            runner, small, label="solve-G", column="CORRECTED_DATA", skymodel=skymodel,
+            h5parm=tmp["G"], mode="diagonal", nchan=0, solint=g_steps,
+        )  # fmt: skip
+        t4 = time.perf_counter()
         paths = {kind: out_dir / f"{kind}.h5" for kind in TABLE_TYPES}
         for kind in TABLE_TYPES:
             os.replace(tmp[kind], paths[kind])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if timings is not None:
-        timings["k_solve_time"] = t1 - t0
-        timings["bp_solve_time"] = t2 - t1
-        timings["g_solve_time"] = t3 - t2
+        timings["k_solve_time"] = t2 - t0
+        timings["bp_solve_time"] = t3 - t2
+        timings["g_solve_time"] = t4 - t3
     return paths
 
 

@@ -1,10 +1,10 @@
 """Driving WSClean 3.1 (Debian's ``/usr/bin/wsclean``).
 
-Settings: Briggs robust 0, auto-mask 5 (dsa110.md says 3; docs/imaging.md, "Noise", says
-why not), auto-threshold 0.5, mgain 0.8, Stokes I, ``-reorder`` (harmless for our
-single-window MS, needed for multi-window input). Cell and size come from
-``ImagingSettings`` (a preset or explicit values). The image of ~3.5 deg a side
-covers the primary beam beyond its FWHM.
+Settings: the w-gridder (``imaging.gridder``), Briggs robust 0, auto-mask 5 (dsa110.md
+says 3; docs/imaging.md, "Noise", says why not), auto-threshold 0.5, mgain 0.8,
+Stokes I, ``-reorder`` (harmless for our single-window MS, needed for multi-window
+input). Cell and size come from ``ImagingSettings`` (a preset or explicit values).
+The image of ~3.5 deg a side covers the primary beam beyond its FWHM.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def wsclean_command(
 ) -> list[str]:
     """The WSClean command line for ``ms_path`` writing ``<prefix>-*.fits``."""
     size, cell = grid_for(settings)
+    gridder = ["-use-wgridder"] if settings.gridder == "wgridder" else []
     return [
         settings.wsclean_executable,
         "-name", str(prefix),
@@ -74,6 +75,7 @@ def wsclean_command(
         "-reorder",
         "-no-update-model-required",
         "-j", str(settings.threads),
+        *gridder,
         "-quiet",
         str(ms_path),
     ]  # fmt: skip

@@ -173,8 +173,9 @@ def solve_transit(
     integration_s = DSA110.integration_s
     solint = d.solint_steps(cs.solve_int_s, integration_s)
     paths = d.solve_set(
-        runner, ms, skymodel=skymodel, out_dir=out_dir, g_solint=solint, timings=timings
-    )
+        runner, ms, skymodel=skymodel, out_dir=out_dir, g_solint=solint, timings=timings,
+        phase_centre_deg=(cal.ra_deg, cal.dec_deg),
+    )  # fmt: skip
     now = time.time()
     rows = []
     for kind, path in paths.items():

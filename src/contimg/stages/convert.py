@@ -10,8 +10,14 @@ Layout of the MS (see docs/calibration.md):
   pointing Dec) at the group's mid-time, in ICRS. The drift-scan files are phased
   per integration to RA = LST; pyuvdata re-phases them (with the w-term).
 
+Channels: adjacent channels are averaged while converting, as many as keep a channel
+at most ``conversion.max_chan_width_khz`` wide (:func:`averaging_factor`: the
+telescope's 48 x 244 kHz per subband become 12 x 977 kHz; the scaled simulator
+presets' 2.93 MHz channels are kept). Flagged samples are left out of the average
+and the weights add up.
+
 Memory: subbands are streamed one at a time. Each is read with pyuvdata,
-re-phased and written to a temporary single-subband MS (``conversion_time``);
+averaged, re-phased and written to a temporary single-subband MS (``conversion_time``);
 then the temporary MSs are merged channel-wise into the final MS in blocks of
 rows (``concat_time``). At no point is more than one subband in memory.
 """
@@ -245,22 +251,44 @@ def flag_missing(uv: Any) -> tuple[int, int, list[str]]:
     return n_samples, int(usable.sum()), dead
 
 
-def _subband_to_ms(
-    path: Path, out: Path, *, ra_deg: float, dec_deg: float, name: str
-) -> tuple[np.ndarray, SubbandUsage]:
-    """Read one subband, phase it to (ra, dec) ICRS, write it as an MS.
+def averaging_factor(n_chan: int, chan_width_hz: float, max_width_hz: float) -> int:
+    """Channels to average: the largest divisor of ``n_chan`` whose average is at most
+    ``max_width_hz`` wide (1: none; also when ``max_width_hz`` is 0)."""
+    if max_width_hz <= 0 or chan_width_hz <= 0:
+        return 1
+    best = 1
+    for k in range(1, n_chan + 1):
+        if n_chan % k == 0 and k * chan_width_hz <= max_width_hz * (1 + 1e-9):
+            best = k
+    return best
 
-    Returns its frequencies (Hz) and what of it is usable.
+
+def _subband_to_ms(
+    path: Path,
+    out: Path,
+    *,
+    ra_deg: float,
+    dec_deg: float,
+    name: str,
+    max_chan_width_hz: float = 0.0,
+) -> tuple[np.ndarray, SubbandUsage]:
+    """Read one subband, average its channels, phase it to (ra, dec) ICRS, write an MS.
+
+    Returns its frequencies (Hz, after averaging) and what of it is usable.
     """
     uv = _read_uvh5(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         relabel_phase_centre(uv, path)
-        uv.phase(ra=math.radians(ra_deg), dec=math.radians(dec_deg), cat_name=name, epoch="J2000")
         try:
             n_samples, n_usable, dead = flag_missing(uv)
         except ContimgError as exc:
             raise ContimgError(f"{path}: {exc}") from exc
+        width = float(np.abs(np.asarray(uv.channel_width, dtype=float)).ravel()[0])
+        factor = averaging_factor(int(uv.Nfreqs), width, max_chan_width_hz)
+        if factor > 1:
+            uv.frequency_average(n_chan_to_avg=factor, sum_nsample=True)
+        uv.phase(ra=math.radians(ra_deg), dec=math.radians(dec_deg), cat_name=name, epoch="J2000")
         uv.write_ms(str(out), clobber=True, run_check=False)
     freqs = np.asarray(uv.freq_array, dtype=float).ravel()
     del uv
@@ -360,9 +388,12 @@ def convert_group(
     subband_paths: dict[int, Path],
     ms_path: Path,
     *,
+    max_chan_width_hz: float = 0.0,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> ConversionResult:
     """Convert a group's UVH5 files to ONE Measurement Set ``ms_path`` (ascending frequency).
+
+    Channels are averaged to at most ``max_chan_width_hz`` (0: not averaged).
 
     The MS is built under ``<ms_path>.tmp`` and renamed into place at the end, so a
     crash never leaves a half-written MS under the final name; an existing MS of
@@ -388,7 +419,10 @@ def convert_group(
     for k, (sb, path) in enumerate(zip(order, paths, strict=True)):
         progress(f"converting sb{sb:02d} ({k + 1}/{len(paths)}): {path.name}")
         part = parts_dir / f"sb{sb:02d}.ms"
-        f, use = _subband_to_ms(path, part, ra_deg=ra_deg, dec_deg=dec_deg, name=name)
+        f, use = _subband_to_ms(
+            path, part, ra_deg=ra_deg, dec_deg=dec_deg, name=name,
+            max_chan_width_hz=max_chan_width_hz,
+        )  # fmt: skip
         freqs.append(f)
         usage.append(use)
         parts.append(part)
@@ -436,7 +470,10 @@ class ConvertStage:
             ctx.progress(f"reusing {ms_path.name}: converted after its subband files changed last")
             artifacts_from_db(ctx)
             return
-        result = convert_group(ctx.subband_paths, ms_path, progress=ctx.progress)
+        result = convert_group(
+            ctx.subband_paths, ms_path, progress=ctx.progress,
+            max_chan_width_hz=ctx.settings.conversion.max_chan_width_khz * 1e3,
+        )  # fmt: skip
         now = time.time()
         with ctx.dbs.products.write() as conn:
             q.upsert_ms(
