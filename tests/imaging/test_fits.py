@@ -11,6 +11,7 @@ from astropy.io import fits
 from contimg.errors import ContimgError
 from contimg.imaging.fits import read_fits_image, read_header, read_plane
 from contimg.science.photometry import forced_photometry
+from tests.factories import write_synth_fits
 from tests.science.synth import make_image
 
 
@@ -18,17 +19,12 @@ def test_read_fits_image_4d(tmp_path: Path) -> None:
     im = make_image(
         n_pix=128, positions_px=np.array([[64.0, 64.0]]), fluxes_jyb=np.array([0.05]), seed=1
     )
-    hdr = im.wcs.to_header()
-    hdr["BMAJ"], hdr["BMIN"], hdr["BPA"] = 14.0 / 3600, 9.0 / 3600, 35.0
-    path = tmp_path / "img.fits"
-    fits.PrimaryHDU(data=im.data[None, None], header=hdr).writeto(path)
-    image = read_fits_image(path)
+    image = read_fits_image(write_synth_fits(tmp_path / "img.fits", im, cube=True))
     assert image.data.shape == (128, 128)
     assert image.beam.major_arcsec == pytest.approx(14.0)
     res = forced_photometry(image.data, image.wcs, image.beam, im.ra_deg, im.dec_deg)
     assert res.peak_jyb[0] == pytest.approx(0.05, abs=5e-3)
-    del hdr["BMAJ"]
-    fits.PrimaryHDU(data=im.data, header=hdr).writeto(tmp_path / "nobeam.fits")
+    fits.PrimaryHDU(data=im.data, header=im.wcs.to_header()).writeto(tmp_path / "nobeam.fits")
     with pytest.raises(ContimgError, match=r"nobeam\.fits.*BMAJ"):
         read_fits_image(tmp_path / "nobeam.fits")
     with pytest.raises(ContimgError, match="does not exist"):
