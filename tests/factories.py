@@ -6,25 +6,46 @@
   (its WCS and restoring beam in the header);
 - :class:`Field`, :func:`make_field`, :func:`write_epoch`, :func:`context`: a small
   field of catalog sources and a series of synthetic pb-corrected images of it,
-  recorded as the imaging stage records them (ms_index + images rows).
+  recorded as the imaging stage records them (ms_index + images rows);
+- :func:`write_tiny_uvh5`, :func:`write_group`, :func:`group_timestamps`,
+  :func:`queue_pending_groups`: tiny but valid UVH5 headers on disk (exactly what the
+  ingest check reads, ``Header/time_array``, ``Header/freq_array``,
+  ``Header/extra_keywords/phase_center_dec``, plus a few other UVH5 header fields
+  and a one-sample ``Data/visdata``: a few kB per file), and queued groups;
+- :func:`nvss_table`, :func:`first_table`, :func:`vlass_table`,
+  :func:`write_catalog`: small survey catalogue files in the published layouts (NVSS
+  VIII/65, FIRST VIII/92 14dec17, VLASS Epoch 1 QL components), written with
+  astropy.table as FITS (with TUNIT), CSV (no units) or VOTable (with units).
+
+(The realistic pyuvdata-made groups of the stage tests are :mod:`tests.stages.groups`.)
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from astropy import units as u
 from astropy.io import fits
+from astropy.table import Table
 
 from contimg.catalog.build import insert_sources
+from contimg.catalog.readers import iau_names
 from contimg.config import Settings
 from contimg.db import cal_registry, ingest, master_sources, products
 from contimg.db.engine import Databases
 from contimg.db.queries import products as prq
+from contimg.ingest.names import TIMESTAMP_FORMAT, subband_file_name
 from contimg.stages.base import StageContext
+from contimg.telescope import DSA110
 from tests.science.synth import SynthImage, make_image
+
+# ------------------------------------------------------------- database rows
 
 GROUP_T0_UNIX = 1_759_363_200.0
 """2025-10-02T00:00:00 UTC: group 0 of :func:`group_id`."""
@@ -32,8 +53,6 @@ GROUP_T0_UNIX = 1_759_363_200.0
 
 def group_id(i: int, *, t0_unix: float = GROUP_T0_UNIX, step_s: float = 309.0) -> str:
     """A canonical group id ``i`` groups (``step_s`` each) after ``t0_unix``."""
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(t0_unix + step_s * i, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
@@ -151,6 +170,9 @@ def populate(dbs: Databases, *, n_groups: int = 3, n_sources: int = 4) -> None:
                 integration_sec=3600.0,
             )
         )
+
+
+# ------------------------------------------------------------- FITS images, photometry field
 
 
 def write_synth_fits(path: Path, im: SynthImage, *, cube: bool = False, **cards: Any) -> Path:
@@ -289,3 +311,187 @@ def context(
         workdir=workdir,
         artifacts=dict(artifacts or {}),
     )
+
+
+# ------------------------------------------------------------- UVH5 files, queue
+
+GROUP_SPACING_S = 309.0
+
+
+def write_tiny_uvh5(
+    path: Path, *, timestamp: str, subband_idx: int, dec_deg: float = 54.57, n_times: int = 4
+) -> Path:
+    """Write a minimal UVH5 file for subband ``subband_idx`` starting at ``timestamp``."""
+    import h5py
+
+    start = datetime.strptime(timestamp, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    jd0 = start.timestamp() / 86400.0 + 2440587.5
+    times = jd0 + np.arange(n_times) * DSA110.integration_s / 86400.0
+    freqs = DSA110.subband_channel_freqs_hz(subband_idx, 4)
+    with h5py.File(path, "w") as fh:
+        hdr = fh.create_group("Header")
+        hdr["time_array"] = times
+        hdr["freq_array"] = freqs
+        hdr["Nfreqs"] = freqs.size
+        hdr["Ntimes"] = n_times
+        hdr["Nblts"] = n_times
+        hdr["Npols"] = 4
+        hdr["telescope_name"] = np.bytes_("OVRO_MMA")
+        extra = hdr.create_group("extra_keywords")
+        extra["phase_center_dec"] = math.radians(dec_deg)
+        fh.create_group("Data")["visdata"] = np.zeros((n_times, freqs.size, 4), dtype=np.complex64)
+    return path
+
+
+def group_timestamps(first: str, n_groups: int, *, spacing_s: float = GROUP_SPACING_S) -> list[str]:
+    start = datetime.strptime(first, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    return [
+        (start + timedelta(seconds=round(i * spacing_s))).strftime(TIMESTAMP_FORMAT)
+        for i in range(n_groups)
+    ]
+
+
+def write_group(
+    directory: Path,
+    timestamp: str,
+    *,
+    subbands: Sequence[int] = range(16),
+    jitter_s: Sequence[int] | None = None,
+    dec_deg: float = 54.57,
+) -> list[Path]:
+    """Write the subband files of one group; ``jitter_s[i]`` shifts file i's timestamp."""
+    directory.mkdir(parents=True, exist_ok=True)
+    start = datetime.strptime(timestamp, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    paths = []
+    for i, sb in enumerate(subbands):
+        shift = jitter_s[i] if jitter_s is not None else 0
+        stamp = (start + timedelta(seconds=shift)).strftime(TIMESTAMP_FORMAT)
+        paths.append(
+            write_tiny_uvh5(
+                directory / subband_file_name(stamp, sb),
+                timestamp=stamp,
+                subband_idx=sb,
+                dec_deg=dec_deg,
+            )
+        )
+    return paths
+
+
+def queue_pending_groups(db, n: int, *, first: str = "2025-10-02T00:00:00") -> list[str]:  # type: ignore[no-untyped-def]
+    """Put ``n`` complete groups straight into the queue as ``pending`` (their file
+    paths need not exist: for worker tests whose stages do not read them)."""
+    import time
+
+    from contimg.db.queries import ingest as iq
+
+    ids = group_timestamps(first, n)
+    now = time.time()
+    with db.write() as conn:
+        for k, gid in enumerate(ids):
+            iq.create_group(conn, group_id=gid, expected_subbands=16, now=now + k * 1e-3)
+            for sb in range(16):
+                iq.add_subband(
+                    conn,
+                    group_id=gid,
+                    subband_idx=sb,
+                    path=f"/nonexistent/{subband_file_name(gid, sb)}",
+                    size=1,
+                    now=now,
+                )
+            iq.set_state(conn, group_id=gid, state="pending", now=now + k * 1e-3)
+    return ids
+
+
+# ------------------------------------------------------------- survey catalogues
+
+
+def _col(
+    values: Sequence[float] | np.ndarray, unit: u.UnitBase | None = None
+) -> u.Quantity | np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    return arr * unit if unit is not None else arr
+
+
+def nvss_table(
+    ra_deg: Sequence[float],
+    dec_deg: Sequence[float],
+    flux_mjy: Sequence[float],
+    err_mjy: Sequence[float] | float = 0.5,
+    *,
+    names: Sequence[str] | None = None,
+    with_names: bool = True,
+) -> Table:
+    n = len(ra_deg)
+    err = np.broadcast_to(np.asarray(err_mjy, dtype=np.float64), (n,))
+    t = Table()
+    if with_names:
+        t["NVSS"] = list(names) if names is not None else iau_names(ra_deg, dec_deg)
+    t["RAJ2000"] = _col(ra_deg, u.deg)
+    t["DEJ2000"] = _col(dec_deg, u.deg)
+    t["S1.4"] = _col(flux_mjy, u.mJy)
+    t["e_S1.4"] = _col(err, u.mJy)
+    t["MajAxis"] = _col(np.full(n, 45.0), u.arcsec)
+    t["MinAxis"] = _col(np.full(n, 45.0), u.arcsec)
+    t["PA"] = _col(np.zeros(n), u.deg)
+    return t
+
+
+def first_table(
+    ra_deg: Sequence[float],
+    dec_deg: Sequence[float],
+    maj_arcsec: Sequence[float],
+    min_arcsec: Sequence[float] | None = None,
+    pa_deg: Sequence[float] | None = None,
+    fint_mjy: Sequence[float] | None = None,
+) -> Table:
+    n = len(ra_deg)
+    mn = np.asarray(min_arcsec if min_arcsec is not None else np.zeros(n), dtype=np.float64)
+    pa = np.asarray(pa_deg if pa_deg is not None else np.zeros(n), dtype=np.float64)
+    fint = np.asarray(fint_mjy if fint_mjy is not None else np.full(n, 10.0), dtype=np.float64)
+    t = Table()
+    t["FIRST"] = [f"J{x}" for x in iau_names(ra_deg, dec_deg)]
+    t["RAJ2000"] = _col(ra_deg, u.deg)
+    t["DEJ2000"] = _col(dec_deg, u.deg)
+    t["Fpeak"] = fint * 0.9 * u.Unit("mJy/beam")
+    t["Fint"] = _col(fint, u.mJy)
+    t["Rms"] = np.full(n, 0.15) * u.Unit("mJy/beam")
+    t["Maj"] = _col(maj_arcsec, u.arcsec)
+    t["Min"] = _col(mn, u.arcsec)
+    t["PA"] = _col(pa, u.deg)
+    t["fMaj"] = _col(np.asarray(maj_arcsec, dtype=np.float64) + 5.4, u.arcsec)
+    t["fMin"] = _col(mn + 5.4, u.arcsec)
+    t["fPA"] = _col(pa, u.deg)
+    return t
+
+
+def vlass_table(
+    ra_deg: Sequence[float], dec_deg: Sequence[float], total_flux_mjy: Sequence[float]
+) -> Table:
+    n = len(ra_deg)
+    flux = np.asarray(total_flux_mjy, dtype=np.float64)
+    t = Table()
+    t["Component_name"] = [f"VLASS1QLCIR J{x}" for x in iau_names(ra_deg, dec_deg)]
+    t["RA"] = _col(ra_deg, u.deg)
+    t["DEC"] = _col(dec_deg, u.deg)
+    t["Total_flux"] = _col(flux, u.mJy)
+    t["E_Total_flux"] = _col(np.full(n, 0.2), u.mJy)
+    t["Peak_flux"] = flux * 0.9 * u.Unit("mJy/beam")
+    t["E_Peak_flux"] = np.full(n, 0.15) * u.Unit("mJy/beam")
+    t["Maj"] = _col(np.full(n, 2.5), u.arcsec)
+    t["Min"] = _col(np.full(n, 2.5), u.arcsec)
+    t["PA"] = _col(np.zeros(n), u.deg)
+    return t
+
+
+def write_catalog(table: Table, path: Path) -> Path:
+    """Write ``table`` in the format its suffix names (.fits, .csv, .vot)."""
+    suffix = path.suffix.lower()
+    if suffix == ".fits":
+        table.write(path, format="fits", overwrite=True)
+    elif suffix == ".csv":
+        table.write(path, format="ascii.csv", overwrite=True)
+    elif suffix in (".vot", ".xml"):
+        table.write(path, format="votable", overwrite=True)
+    else:
+        raise ValueError(f"unknown suffix {suffix}")
+    return path
