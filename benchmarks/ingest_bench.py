@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.conftest import init_databases  # noqa: E402
-from tests.ingest.helpers import queue_pending_groups, write_tiny_uvh5  # noqa: E402
+from tests.factories import queue_pending_groups, write_tiny_uvh5  # noqa: E402
 
 from contimg.config import Settings, get_settings  # noqa: E402
 from contimg.db.engine import Databases  # noqa: E402

@@ -151,7 +151,7 @@ def one_input_baseline(home: Path) -> float:
     from contimg.db.engine import Databases
     from contimg.db.queries import mosaics as q
     from contimg.mosaic.builder import BeamPlanes, resample_onto
-    from contimg.mosaic.inputs import read_plane
+    from contimg.mosaic.inputs import read_input
     from contimg.science import mosaic as mm
 
     settings = get_settings(home=home)
@@ -160,7 +160,7 @@ def one_input_baseline(home: Path) -> float:
         inputs = q.select_input_images(conn, start_mjd=START_MJD, end_mjd=START_MJD + 0.01)
     dbs.dispose()
     img = inputs[0]
-    data, geometry = read_plane(Path(img.path))
+    data, geometry = read_input(Path(img.path))
     foot = mm.footprint_points(geometry.wcs, geometry.shape)
     grid = mm.common_grid([foot], cell_deg=float(abs(geometry.wcs.wcs.cdelt[1])))
     beams = BeamPlanes()
@@ -168,7 +168,7 @@ def one_input_baseline(home: Path) -> float:
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
-        data, geometry = read_plane(Path(img.path))
+        data, geometry = read_input(Path(img.path))
         pb = beams.plane(img, geometry)
         for box in grid.boxes_for(*foot):
             resample_onto(data, pb, geometry, grid, box, pb_min=0.2)

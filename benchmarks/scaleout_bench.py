@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
 from tests.conftest import init_databases  # noqa: E402
-from tests.ingest.helpers import queue_pending_groups  # noqa: E402
+from tests.factories import queue_pending_groups  # noqa: E402
 
 from contimg.config import get_settings  # noqa: E402
 from contimg.db.queries import ingest as iq  # noqa: E402

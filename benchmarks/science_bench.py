@@ -335,6 +335,7 @@ def analyse(out: Path, *, remeasure_images: bool) -> dict[str, Any]:
     import sqlite3
 
     from contimg.science.flags import BAD_MASK
+    from contimg.science.noise import MAD_TO_SIGMA
     from contimg.sim.variability import flux_factor
 
     db_path = remeasure(out) if remeasure_images else out / "home/state/products.sqlite3"
@@ -486,7 +487,7 @@ def analyse(out: Path, *, remeasure_images: bool) -> dict[str, Any]:
 
     # --- pulls
     if pull.size:
-        mad = 1.4826 * float(np.median(np.abs(pull - np.median(pull))))
+        mad = MAD_TO_SIGMA * float(np.median(np.abs(pull - np.median(pull))))
         print(f"\npulls (measured - k x true light curve) / error: {pull.size} measurements; "
               f"mean {pull.mean():+.3f}, std {pull.std():.3f} [target 1.00 +- 0.05], robust std "
               f"{mad:.3f}; |pull| > 3: {100 * np.mean(np.abs(pull) > 3):.2f} % (Gaussian 0.27 %), "

@@ -23,6 +23,7 @@ from contimg.sim import observe
 from contimg.sim.astro import configure_iers, icrs_of_pointing, mjd_from_iso
 from contimg.sim.observe import plan_run, run_groups
 from contimg.sim.sky import make_sky
+from contimg.sim.visibilities import components_in_group
 
 DEC = 54.57
 
@@ -47,8 +48,8 @@ def bench(preset: str, base: Path) -> None:
     t0 = time.perf_counter()
     observe.simulate_group(cfg_io, cfg_io.plans[0])
     t_io = time.perf_counter() - t0
-    n_comp = len(observe._components_in_group(sky, cfg.plans[1], DEC,
-                                              cfg.preset.min_apparent_flux_mjy))  # fmt: skip
+    n_comp = len(components_in_group(sky, cfg.plans[1], DEC,
+                                     cfg.preset.min_apparent_flux_mjy))  # fmt: skip
     print(
         f"{preset:5s} antennas={cfg.layout.n_antennas:3d} "
         f"chan/sb={cfg.preset.n_chan_per_subband:2d} "

@@ -46,7 +46,7 @@ from contimg.db.engine import Databases, open_database
 from contimg.supervisor import Child, Supervisor
 
 if TYPE_CHECKING:
-    from contimg.sim.observe import GroupPlan
+    from contimg.sim.plan import GroupPlan
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def plan(opts: DemoOptions) -> list[GroupPlan]:
     """Every group the simulator will write, in time order (the same computation as
     ``contimg sim observe`` with the demo's arguments)."""
     from contimg.sim.astro import mjd_from_iso
-    from contimg.sim.observe import calibrator_start_mjd, plan_groups
+    from contimg.sim.plan import calibrator_start_mjd, plan_groups
 
     start = calibrator_start_mjd(opts.calibrator, after_mjd=mjd_from_iso(DEMO_START))
     return plan_groups(start, opts.day_groups, seed=opts.seed, days=opts.days, select=opts.select)
@@ -185,7 +185,7 @@ def sky_strip(opts: DemoOptions) -> tuple[float, float, float]:
     """
     import numpy as np
 
-    from contimg.sim.observe import calibrator_position
+    from contimg.sim.plan import calibrator_position
     from contimg.telescope import DSA110
 
     cal_ra, _ = calibrator_position(opts.calibrator)

@@ -14,6 +14,7 @@ from contimg.catalog.build import insert_sources
 from contimg.config import Settings
 from contimg.db import cal_registry, ingest, products
 from contimg.db.engine import Databases
+from tests.factories import group_id
 
 T0 = 1.764e9
 """Unix seconds of the first group (2025-11-24)."""
@@ -25,9 +26,7 @@ STATES = ["collecting", "pending", "in_progress", "processing_fresh", "completed
 
 
 def gid(i: int) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(T0 + 300 * i, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return group_id(i, t0_unix=T0, step_s=300)
 
 
 def sid(i: int) -> str:

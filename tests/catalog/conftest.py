@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.catalog import factories as f
+from tests import factories as f
 
 ALPHA_FACTOR = 3.0 / 1.4
 
@@ -162,9 +162,9 @@ def build_known(tmp: Path, *, suffix: str = ".fits") -> KnownCatalog:
     first_t = first_t[rng.permutation(len(first_t))]
     vlass_t = vlass_t[rng.permutation(len(vlass_t))]
     return KnownCatalog(
-        nvss=f.write(nvss_t, tmp / f"nvss{suffix}"),
-        first=f.write(first_t, tmp / f"first{suffix}"),
-        vlass=f.write(vlass_t, tmp / f"vlass{suffix}"),
+        nvss=f.write_catalog(nvss_t, tmp / f"nvss{suffix}"),
+        first=f.write_catalog(first_t, tmp / f"first{suffix}"),
+        vlass=f.write_catalog(vlass_t, tmp / f"vlass{suffix}"),
         expected=expected,
         good=good,
         final=final,

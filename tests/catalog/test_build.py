@@ -16,7 +16,7 @@ from contimg.db.engine import Database, open_database
 from contimg.db.master_sources import sources
 from contimg.db.queries import sources as q
 from contimg.errors import ContimgError
-from tests.catalog import factories as f
+from tests import factories as f
 from tests.catalog.conftest import KnownCatalog, build_known
 
 
@@ -82,7 +82,7 @@ def test_rebuild_over_existing_catalog(dbs: object, settings: Settings, tmp_path
     """The second build replaces the first completely (the swap path)."""
     first_set = tmp_path / "one"
     first_set.mkdir()
-    f.write(f.nvss_table([10.0, 11.0], [5.0, 5.0], [10.0, 20.0]), first_set / "nvss.csv")
+    f.write_catalog(f.nvss_table([10.0, 11.0], [5.0, 5.0], [10.0, 20.0]), first_set / "nvss.csv")
     build_catalog(settings, BuildInputs(first_set / "nvss.csv"))
     out = tmp_path / "two"
     out.mkdir()
@@ -129,7 +129,7 @@ def test_failed_build_leaves_catalog_untouched(
     build_catalog(settings, BuildInputs(known.nvss, known.first, known.vlass))
     bad = f.vlass_table([1.0], [2.0], [3.0])
     bad.remove_column("Total_flux")
-    bad_path = f.write(bad, tmp_path / "bad_vlass.fits")
+    bad_path = f.write_catalog(bad, tmp_path / "bad_vlass.fits")
     with pytest.raises(ContimgError, match=r"bad_vlass\.fits.*Total_flux"):
         build_catalog(settings, BuildInputs(known.nvss, known.first, bad_path))
     db = _open(settings)
@@ -149,7 +149,9 @@ def test_build_killed_midway_leaves_catalog_untouched(
     build_catalog(settings, BuildInputs(known.nvss, known.first, known.vlass))
     other = tmp_path / "other"
     other.mkdir()
-    f.write(f.nvss_table([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [9.0, 9.0, 9.0]), other / "nvss.fits")
+    f.write_catalog(
+        f.nvss_table([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [9.0, 9.0, 9.0]), other / "nvss.fits"
+    )
 
     def interrupt(step: str, done: int, total: int) -> None:
         if step == when and (done > 0 or when != "write sources"):
@@ -179,7 +181,7 @@ def test_refuses_catalog_behind_head(settings: Settings, known: KnownCatalog) ->
 
 
 def test_repeated_names_are_suffixed(settings: Settings, tmp_path: Path) -> None:
-    path = f.write(
+    path = f.write_catalog(
         f.nvss_table([10.0, 10.00001, 20.0], [5.0, 5.0, 6.0], [10, 11, 12], names=["A", "A", "B"]),
         tmp_path / "nvss.fits",
     )
@@ -195,7 +197,7 @@ def test_repeated_names_are_suffixed(settings: Settings, tmp_path: Path) -> None
 def test_column_overrides(sqlite_settings: Settings, tmp_path: Path) -> None:
     t = f.nvss_table([10.0], [5.0], [10.0])
     t.rename_column("S1.4", "S1400")
-    path = f.write(t, tmp_path / "nvss.fits")
+    path = f.write_catalog(t, tmp_path / "nvss.fits")
     with pytest.raises(ContimgError, match=r"S1\.4"):
         build_catalog(sqlite_settings, BuildInputs(path))
     build_catalog(

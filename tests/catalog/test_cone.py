@@ -19,7 +19,7 @@ from contimg.db.engine import Database, open_database
 from contimg.db.queries import sources as q
 from contimg.errors import ContimgError
 from contimg.science.crossmatch import angular_separation_deg
-from tests.catalog import factories as f
+from tests import factories as f
 
 
 def _cap(
@@ -56,7 +56,7 @@ def sky(tmp_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, Path]:
     dec = np.concatenate([p[1] for p in parts])
     flux = rng.uniform(3.0, 300.0, ra.size)
     names = [f"S{i:05d}" for i in range(ra.size)]
-    path = f.write(f.nvss_table(ra, dec, flux, 1.0, names=names), tmp_path / "nvss.fits")
+    path = f.write_catalog(f.nvss_table(ra, dec, flux, 1.0, names=names), tmp_path / "nvss.fits")
     return ra, dec, flux, path
 
 

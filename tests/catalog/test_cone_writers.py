@@ -27,7 +27,7 @@ from contimg.db.engine import Database, open_database
 from contimg.db.queries import sources as q
 from contimg.errors import ContimgError
 from contimg.science.crossmatch import angular_separation_deg
-from tests.catalog import factories as f
+from tests import factories as f
 from tests.db.spec_ddl import create_spec_sqlite
 
 COLS = q.SOURCE_COLUMNS
@@ -166,7 +166,7 @@ def built(settings: Settings, tmp_path: Path, rng: np.random.Generator) -> Itera
     ra = np.array([r[1] for r in rows])
     dec = np.array([r[2] for r in rows])
     names = [f"X{i:05d}" for i in range(len(rows))]
-    path = f.write(
+    path = f.write_catalog(
         f.nvss_table(ra, dec, np.array([r[3] for r in rows]) * 1e3, 1.0, names=names),
         tmp_path / "nvss.fits",
     )

@@ -19,13 +19,13 @@ from contimg.catalog.readers import (
     read_survey,
 )
 from contimg.errors import ContimgError
-from tests.catalog import factories as f
+from tests import factories as f
 
 
 @pytest.mark.parametrize("suffix", [".fits", ".csv", ".vot"])
 def test_all_three_surveys_in_each_format(tmp_path: Path, suffix: str) -> None:
     nv = read_survey(
-        f.write(
+        f.write_catalog(
             f.nvss_table([10.0, 359.5], [-20.0, 89.0], [100.0, 5.5], [1.0, 0.5]),
             tmp_path / f"n{suffix}",
         ),
@@ -37,14 +37,16 @@ def test_all_three_surveys_in_each_format(tmp_path: Path, suffix: str) -> None:
     assert nv.values["flux_err"].tolist() == pytest.approx([1.0, 0.5])
     assert nv.names == ["004000.0-200000", "235800.0+890000"]
     fi = read_survey(
-        f.write(f.first_table([10.0], [-5.0], [7.5], [3.0], [20.0]), tmp_path / f"f{suffix}"),
+        f.write_catalog(
+            f.first_table([10.0], [-5.0], [7.5], [3.0], [20.0]), tmp_path / f"f{suffix}"
+        ),
         FIRST_FORMAT,
     )
     assert fi.values["maj"].tolist() == pytest.approx([7.5])
     assert fi.values["min"].tolist() == pytest.approx([3.0])
     assert fi.values["pa"].tolist() == pytest.approx([20.0])
     vl = read_survey(
-        f.write(f.vlass_table([1.0], [2.0], [3.25]), tmp_path / f"v{suffix}"), VLASS_FORMAT
+        f.write_catalog(f.vlass_table([1.0], [2.0], [3.25]), tmp_path / f"v{suffix}"), VLASS_FORMAT
     )
     assert vl.values["flux"].tolist() == pytest.approx([3.25])
 
@@ -56,7 +58,7 @@ def test_file_units_are_honoured(tmp_path: Path, suffix: str) -> None:
     t["e_S1.4"] = [1000.0] * u.uJy
     t["RAJ2000"] = [10.0 * 60] * u.arcmin
     t["DEJ2000"] = [20.0 * np.pi / 180] * u.rad
-    nv = read_survey(f.write(t, tmp_path / f"n{suffix}"), NVSS_FORMAT)
+    nv = read_survey(f.write_catalog(t, tmp_path / f"n{suffix}"), NVSS_FORMAT)
     assert nv.values["flux"][0] == pytest.approx(100.0)
     assert nv.values["flux_err"][0] == pytest.approx(1.0)
     assert nv.ra_deg[0] == pytest.approx(10.0)
@@ -66,7 +68,7 @@ def test_file_units_are_honoured(tmp_path: Path, suffix: str) -> None:
 def test_incompatible_unit_is_an_error(tmp_path: Path) -> None:
     t = f.vlass_table([1.0], [2.0], [3.0])
     t["Total_flux"] = [3.0] * u.deg
-    path = f.write(t, tmp_path / "v.fits")
+    path = f.write_catalog(t, tmp_path / "v.fits")
     with pytest.raises(ContimgError, match=r"v\.fits.*'Total_flux'.*deg.*mJy"):
         read_survey(path, VLASS_FORMAT)
 
@@ -87,7 +89,7 @@ def test_missing_column_names_file_and_column(tmp_path: Path) -> None:
     t = f.nvss_table([10.0], [20.0], [100.0])
     t.remove_column("e_S1.4")
     for suffix in (".fits", ".csv", ".vot"):
-        path = f.write(t, tmp_path / f"nvss{suffix}")
+        path = f.write_catalog(t, tmp_path / f"nvss{suffix}")
         with pytest.raises(ContimgError) as err:
             read_survey(path, NVSS_FORMAT)
         text = str(err.value)
@@ -111,17 +113,17 @@ def test_bad_positions_are_errors(tmp_path: Path) -> None:
     t = f.nvss_table([10.0, 11.0], [20.0, 21.0], [1.0, 2.0])
     t["DEJ2000"] = [20.0, 120.0] * u.deg
     with pytest.raises(ContimgError, match=r"DEJ2000.*beyond"):
-        read_survey(f.write(t, tmp_path / "a.fits"), NVSS_FORMAT)
+        read_survey(f.write_catalog(t, tmp_path / "a.fits"), NVSS_FORMAT)
     t = Table(f.nvss_table([10.0, 11.0], [20.0, 21.0], [1.0, 2.0]), masked=True)
     t["RAJ2000"].mask = [False, True]
     with pytest.raises(ContimgError, match=r"rows \[1\].*no position"):
-        read_survey(f.write(t, tmp_path / "b.fits"), NVSS_FORMAT)
+        read_survey(f.write_catalog(t, tmp_path / "b.fits"), NVSS_FORMAT)
 
 
 def test_masked_flux_becomes_nan(tmp_path: Path) -> None:
     t = Table(f.nvss_table([10.0, 11.0], [20.0, 21.0], [1.0, 2.0]), masked=True)
     t["S1.4"].mask = [True, False]
-    nv = read_survey(f.write(t, tmp_path / "n.fits"), NVSS_FORMAT)
+    nv = read_survey(f.write_catalog(t, tmp_path / "n.fits"), NVSS_FORMAT)
     assert np.isnan(nv.values["flux"][0]) and nv.values["flux"][1] == 2.0
 
 
@@ -129,7 +131,7 @@ def test_column_mapping_and_case(tmp_path: Path) -> None:
     t = f.nvss_table([10.0], [20.0], [100.0])
     t.rename_column("S1.4", "S1400")
     t.rename_column("RAJ2000", "raj2000")  # case-insensitive fallback
-    path = f.write(t, tmp_path / "n.fits")
+    path = f.write_catalog(t, tmp_path / "n.fits")
     nv = read_survey(path, NVSS_FORMAT, columns={"flux": "S1400"})
     assert nv.values["flux"][0] == 100.0 and nv.ra_deg[0] == 10.0
     with pytest.raises(ContimgError, match="unknown nvss field"):
@@ -143,11 +145,11 @@ def test_names_and_source_ids(tmp_path: Path) -> None:
         "235959.9-895959",
     ]
     t = f.nvss_table([188.73625, 1.0, 2.0], [42.0533, 1.0, 2.0], [1.0, 2.0, 3.0], with_names=False)
-    nv = read_survey(f.write(t, tmp_path / "n.csv"), NVSS_FORMAT)
+    nv = read_survey(f.write_catalog(t, tmp_path / "n.csv"), NVSS_FORMAT)
     assert nv.names is None
     assert nvss_source_ids(nv)[0] == "NVSS J123456.7+420311"
     t = f.nvss_table(
         [1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [1.0, 2.0, 3.0], names=["J000400.0+010000", "NVSS J1", ""]
     )
-    nv = read_survey(f.write(t, tmp_path / "m.fits"), NVSS_FORMAT)
+    nv = read_survey(f.write_catalog(t, tmp_path / "m.fits"), NVSS_FORMAT)
     assert nvss_source_ids(nv) == ["NVSS J000400.0+010000", "NVSS J1", "NVSS J001200.0+030000"]

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from astropy.io import fits
 from typer.testing import CliRunner
 
 from contimg.cli import app
@@ -18,8 +17,8 @@ from contimg.config import Settings
 from contimg.db.engine import Databases
 from contimg.db.products import ese_candidates, variability_stats
 from contimg.stages.photometry import PhotometryStage
+from tests.factories import context, make_field, write_epoch, write_synth_fits
 from tests.science.synth import make_image
-from tests.stages.photometry_helpers import context, make_field, write_epoch
 
 
 def _root(settings: Settings) -> list[str]:
@@ -36,10 +35,7 @@ def test_measure_json_and_csv(tmp_path: Path) -> None:
         fluxes_jyb=np.array([0.05, 0.02]),
         seed=4,
     )
-    hdr = im.wcs.to_header()
-    hdr["BMAJ"], hdr["BMIN"], hdr["BPA"] = 14.0 / 3600, 9.0 / 3600, 35.0
-    image = tmp_path / "img.fits"
-    fits.PrimaryHDU(data=im.data, header=hdr).writeto(image)
+    image = write_synth_fits(tmp_path / "img.fits", im)
     src = tmp_path / "src.csv"
     src.write_text(
         "source_id,ra_deg,dec_deg\n"

@@ -17,7 +17,7 @@ from contimg.config import Settings
 from contimg.db.engine import Databases
 from contimg.db.queries import api_views, patterns
 from tests.conftest import init_databases
-from tests.helpers import populate, source_id
+from tests.factories import populate, source_id
 
 QUERIES: dict[str, Callable[..., Any]] = {
     "patterns.flux_timeseries": patterns.flux_timeseries,

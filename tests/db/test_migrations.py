@@ -17,7 +17,8 @@ from contimg.db import migrations
 from contimg.db.engine import Databases, open_database
 from contimg.errors import ContimgError, SchemaMismatchError
 from tests.conftest import init_databases
-from tests.helpers import dump, populate
+from tests.factories import populate
+from tests.helpers import dump
 
 from .spec_ddl import spec_ddl
 

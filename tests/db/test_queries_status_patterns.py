@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from contimg.db import ingest, products
 from contimg.db.engine import Databases
 from contimg.db.queries import patterns, status
-from tests.helpers import group_id, populate, source_id
+from tests.factories import group_id, populate, source_id
 
 
 def test_ese_candidates_with_source_details(dbs: Databases) -> None:

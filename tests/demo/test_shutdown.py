@@ -23,7 +23,7 @@ from contimg.db.queries import ingest as iq
 from contimg.supervisor import Child, Supervisor
 from tests import helpers
 from tests.conftest import init_databases
-from tests.ingest.helpers import queue_pending_groups
+from tests.factories import queue_pending_groups
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -17,9 +17,10 @@ import pytest
 from astropy.io import fits
 
 from contimg.config import ImagingSettings, PhotometrySettings
+from contimg.imaging.fits import read_fits_image
 from contimg.imaging.products import residual_noise_jy, robust_rms
 from contimg.imaging.wsclean import run_wsclean, wsclean_command
-from contimg.science.photometry import forced_photometry, read_fits_image
+from contimg.science.photometry import forced_photometry
 from contimg.sim.astro import icrs_of_pointing, mjd_from_iso
 from contimg.sim.observe import predicted_image_noise_jy, simulate_groups
 from contimg.sim.presets import get_preset

@@ -12,7 +12,7 @@ from contimg.config import Settings
 from contimg.db.engine import Database
 from contimg.db.queries import ingest as iq
 from contimg.errors import ContimgError, NotFoundError
-from tests.ingest.helpers import write_group
+from tests.factories import write_group
 
 runner = CliRunner()
 

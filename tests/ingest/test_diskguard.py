@@ -17,7 +17,7 @@ from contimg.ingest import diskguard
 from contimg.ingest.scanner import scan_once
 from contimg.ingest.worker import Worker
 from contimg.stages.base import StageContext, StageRegistry
-from tests.ingest.helpers import group_timestamps, write_group
+from tests.factories import group_timestamps, write_group
 
 
 class Done:

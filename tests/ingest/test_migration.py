@@ -11,7 +11,7 @@ from contimg.db.queries import ingest as iq
 from contimg.ingest.names import classify, subband_file_name
 from contimg.ingest.queue import CheckedFile, take_file
 from contimg.ingest.uvh5 import HeaderFacts
-from tests.ingest.helpers import queue_pending_groups
+from tests.factories import queue_pending_groups
 
 SPEC_TABLES = ("ingest_queue", "subband_files", "performance_metrics")
 SPEC_COLUMNS = {

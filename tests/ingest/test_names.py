@@ -10,7 +10,7 @@ import pytest
 
 from contimg.ingest.names import SubbandName, classify, format_timestamp, parse_timestamp
 from contimg.ingest.uvh5 import CorruptFileError, read_header
-from tests.ingest.helpers import write_tiny_uvh5
+from tests.factories import write_tiny_uvh5
 
 
 @pytest.mark.parametrize(

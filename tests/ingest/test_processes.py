@@ -17,7 +17,7 @@ from contimg.db.engine import Database
 from contimg.db.ingest import performance_metrics, subband_files
 from contimg.db.queries import ingest as iq
 from tests import helpers
-from tests.ingest.helpers import queue_pending_groups
+from tests.factories import queue_pending_groups
 
 CONTIMG = [str(Path(sys.executable).parent / "contimg")]
 
@@ -140,7 +140,7 @@ def test_sigkill_mid_group_loses_nothing(fast: Settings, idb: Database, tmp_path
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_watch_command_until_sigterm(fast: Settings, idb: Database, tmp_path: Path) -> None:
-    from tests.ingest.helpers import write_group
+    from tests.factories import write_group
 
     incoming = fast.incoming_path
     incoming.mkdir(parents=True, exist_ok=True)

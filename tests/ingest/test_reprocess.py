@@ -20,7 +20,7 @@ from contimg.db.engine import Database
 from contimg.db.ingest import ingest_queue, reprocess_requests
 from contimg.db.queries import ingest as iq
 from tests import helpers
-from tests.ingest.helpers import group_timestamps, queue_pending_groups, write_group
+from tests.factories import group_timestamps, queue_pending_groups, write_group
 
 CONTIMG = str(Path(sys.executable).parent / "contimg")
 STAGES = "tests.ingest.stages_for_reprocess"

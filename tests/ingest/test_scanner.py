@@ -16,7 +16,7 @@ from contimg.db.engine import Database
 from contimg.db.queries import ingest as iq
 from contimg.ingest import hooks
 from contimg.ingest.scanner import Scanner, scan_once, watch
-from tests.ingest.helpers import write_group, write_tiny_uvh5
+from tests.factories import write_group, write_tiny_uvh5
 
 
 def state_of(db: Database, group_id: str) -> str | None:

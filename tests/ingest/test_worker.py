@@ -16,7 +16,7 @@ from contimg.db.queries import ingest as iq
 from contimg.ingest.queue import retry_group
 from contimg.ingest.worker import Worker
 from contimg.stages.base import Phase, StageContext, StageDeferred, StageRegistry
-from tests.ingest.helpers import queue_pending_groups
+from tests.factories import queue_pending_groups
 
 
 @dataclass

@@ -182,7 +182,7 @@ def test_failed_build_is_recorded_and_retried_then_given_up(
     with dbs.products.read() as conn:
         (row,) = q.list_windows(conn)
     assert row["state"] == "failed" and row["attempts"] == settings.mosaic.max_attempts
-    assert "image file not found" in row["error_message"]
+    assert "does not exist" in row["error_message"]
     assert _mosaic_rows(dbs) == []
 
 

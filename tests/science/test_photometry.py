@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from astropy.io import fits
 
-from contimg.errors import ContimgError
 from contimg.science.flags import PhotFlag, describe, is_good
 from contimg.science.noise import rms_map
 from contimg.science.photometry import (
     Beam,
     forced_photometry,
     pixel_beam_covariance,
-    read_fits_image,
 )
 from tests.science.synth import make_image, rotated_wcs
 
@@ -165,27 +160,6 @@ def test_rms_map_is_robust_to_sources() -> None:
     vals = rms.at(np.array([100.0, 300.0, 450.0]), np.array([100.0, 250.0, 400.0]))
     assert np.all(np.abs(vals / 1e-3 - 1.0) < 0.1)
     assert rms.full().shape == (512, 512)
-
-
-def test_read_fits_image_4d(tmp_path: Path) -> None:
-    im = make_image(
-        n_pix=128, positions_px=np.array([[64.0, 64.0]]), fluxes_jyb=np.array([0.05]), seed=1
-    )
-    hdr = im.wcs.to_header()
-    hdr["BMAJ"], hdr["BMIN"], hdr["BPA"] = 14.0 / 3600, 9.0 / 3600, 35.0
-    path = tmp_path / "img.fits"
-    fits.PrimaryHDU(data=im.data[None, None], header=hdr).writeto(path)
-    image = read_fits_image(path)
-    assert image.data.shape == (128, 128)
-    assert image.beam.major_arcsec == pytest.approx(14.0)
-    res = forced_photometry(image.data, image.wcs, image.beam, im.ra_deg, im.dec_deg)
-    assert res.peak_jyb[0] == pytest.approx(0.05, abs=5e-3)
-    del hdr["BMAJ"]
-    fits.PrimaryHDU(data=im.data, header=hdr).writeto(tmp_path / "nobeam.fits")
-    with pytest.raises(ContimgError, match=r"nobeam\.fits.*BMAJ"):
-        read_fits_image(tmp_path / "nobeam.fits")
-    with pytest.raises(ContimgError, match="does not exist"):
-        read_fits_image(tmp_path / "missing.fits")
 
 
 def test_undersampled_beam_measures_the_nearest_pixel() -> None:

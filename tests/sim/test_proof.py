@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,8 +55,7 @@ class Imaged:
 def _simulate_and_image(
     base: Path, *, min_flux_mjy: float, max_flux_mjy: float, density: float = 53.0
 ) -> Imaged:
-    from astropy.io import fits
-    from astropy.wcs import WCS, FITSFixedWarning
+    from contimg.imaging.fits import read_plane
 
     start = mjd_from_iso(START)
     pra, pdec = icrs_of_pointing(start + 155 / 86400, DEC)
@@ -78,13 +76,9 @@ def _simulate_and_image(
     # its minor axis (at 12" the beam-fitted peaks of sources between pixels came out up to
     # 5 % low), and 2400 of them cover the 4 deg field.
     image_path = wsclean(ms, base / "img", size=2400, scale_arcsec=6.0)
-    with fits.open(image_path) as hdul:
-        hdr = hdul[0].header
-        img = np.asarray(hdul[0].data[0, 0], dtype=np.float64)
-    residual = np.asarray(fits.getdata(base / "img-residual.fits")[0, 0], dtype=np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        wcs = WCS(hdr).celestial
+    image = read_plane(image_path, dtype=np.float64)
+    hdr, img, wcs = image.header, image.data, image.wcs()
+    residual = read_plane(base / "img-residual.fits", dtype=np.float64).data
     cell = abs(hdr["CDELT2"]) * 3600
     bmaj, bmin = hdr["BMAJ"] * 3600, hdr["BMIN"] * 3600
     by_id = sky.by_id()

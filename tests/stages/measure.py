@@ -8,23 +8,19 @@ density.
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 from scipy.optimize import least_squares
+
+from contimg.imaging.fits import read_plane
 
 
 def load_image(path: Path) -> tuple[np.ndarray, WCS, fits.Header]:
-    with fits.open(path) as hdul:
-        header = hdul[0].header.copy()
-        data = np.asarray(hdul[0].data, dtype=np.float64).squeeze()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        wcs = WCS(header).celestial
-    return data, wcs, header
+    plane = read_plane(path, dtype=np.float64)
+    return plane.data, plane.wcs(), plane.header
 
 
 def fit_point_source(

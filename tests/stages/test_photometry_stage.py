@@ -21,7 +21,7 @@ from contimg.db.products import (
 from contimg.science.flags import PhotFlag
 from contimg.stages.base import REGISTRY, load_builtin_stages
 from contimg.stages.photometry import PhotometryStage, recompute_variability
-from tests.stages.photometry_helpers import context, make_field, write_epoch
+from tests.factories import context, make_field, write_epoch
 
 SCALES = [1.03, 0.96, 1.05, 0.97, 1.0, 1.04, 0.95, 1.02, 0.98, 1.01]
 DIP = {7: 0.6, 8: 0.6, 9: 0.6}
@@ -147,7 +147,7 @@ def test_missing_image_is_a_clear_error(settings: Settings, dbs: Databases, tmp_
 
 def test_image_without_catalog_sources(settings: Settings, dbs: Databases, tmp_path: Path) -> None:
     from contimg.db.queries import products as prq
-    from tests.stages.photometry_helpers import Field
+    from tests.factories import Field
 
     f = Field(ids=["X"], pos_px=np.array([[128.0, 128.0]]), flux_jy=np.array([0.1]), dip_id="X")
     write_epoch(dbs, tmp_path / "p", f, epoch=0, scale=1.0)

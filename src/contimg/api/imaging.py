@@ -8,51 +8,23 @@ from __future__ import annotations
 
 import io
 import math
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
 
 from contimg.errors import ContimgError
+from contimg.imaging import fits as fits_plane
+from contimg.imaging.fits import FitsPlane
 
-
-@dataclass
-class Plane:
-    """A 2-D sky image: ``data`` shape (n_y, n_x) in FITS order, and its header."""
-
-    data: NDArray[np.float32]
-    header: Any  # astropy.io.fits.Header
-
-    def wcs(self) -> Any:
-        from astropy.wcs import WCS, FITSFixedWarning
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FITSFixedWarning)
-            wcs = WCS(self.header).celestial
-            return wcs
+Plane: TypeAlias = FitsPlane
+"""A 2-D sky image (data and header) as read, cut out and rendered here."""
 
 
 def read_plane(path: Path) -> Plane:
-    """The first 2-D plane of a FITS image (leading axes of length 1 dropped)."""
-    from astropy.io import fits
-
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            hdu = next((h for h in hdul if getattr(h, "data", None) is not None), None)
-            if hdu is None:
-                raise ContimgError(f"{path.name} holds no image data")
-            data = np.asarray(hdu.data, dtype=np.float32)
-            header = hdu.header.copy()
-    except OSError as exc:
-        raise ContimgError(f"{path.name} is not a readable FITS image: {exc}") from exc
-    while data.ndim > 2:
-        data = data[0]
-    if data.ndim != 2 or data.size == 0:
-        raise ContimgError(f"{path.name} has no 2-D image plane (shape {data.shape})")
-    return Plane(data=data, header=header)
+    """The 2-D plane of a FITS image; errors name the file only (no server path)."""
+    return fits_plane.read_plane(path, label=path.name)
 
 
 def sky_to_pixel(

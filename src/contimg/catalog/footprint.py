@@ -12,11 +12,12 @@ from contimg.catalog.cone import CatalogSource, cone_search
 from contimg.db.engine import Database
 from contimg.db.queries.sources import Relation
 from contimg.errors import ContimgError
+from contimg.imaging.fits import header_wcs
 from contimg.science.crossmatch import angular_separation_deg
 
 
 def _celestial(wcs_or_header: WCS | Header) -> WCS:
-    wcs = wcs_or_header if isinstance(wcs_or_header, WCS) else WCS(wcs_or_header)
+    wcs = wcs_or_header if isinstance(wcs_or_header, WCS) else header_wcs(wcs_or_header)
     cel = wcs.celestial
     if cel.naxis != 2:
         raise ContimgError("the image's WCS has no celestial (RA/Dec) axes")

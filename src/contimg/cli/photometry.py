@@ -68,7 +68,8 @@ def measure(
     """
     import math
 
-    from contimg.science.photometry import forced_photometry, read_fits_image
+    from contimg.imaging.fits import read_fits_image
+    from contimg.science.photometry import forced_photometry
 
     rows = read_sources_csv(sources)
     img = read_fits_image(image)

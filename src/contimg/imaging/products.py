@@ -15,7 +15,6 @@ Conventions (docs/imaging.md):
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +22,11 @@ from typing import Any
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
 
 from contimg.errors import ContimgError
+from contimg.imaging.fits import celestial_wcs
 from contimg.science.beams import primary_beam_at
+from contimg.science.noise import MAD_TO_SIGMA
 from contimg.telescope import DSA110
 
 
@@ -36,13 +36,7 @@ def robust_rms(values: np.ndarray) -> float:
     v = v[np.isfinite(v)]
     if v.size == 0:
         return float("nan")
-    return float(1.4826 * np.median(np.abs(v - np.median(v))))
-
-
-def _celestial_wcs(header: fits.Header) -> WCS:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        return WCS(header).celestial
+    return float(MAD_TO_SIGMA * np.median(np.abs(v - np.median(v))))
 
 
 def _freq_axis(header: fits.Header) -> tuple[float, float]:
@@ -81,7 +75,7 @@ def mean_beam_map(header: fits.Header, pointings: Sequence[tuple[float, float]])
     """
     from scipy.interpolate import RectBivariateSpline
 
-    wcs = _celestial_wcs(header)
+    wcs = celestial_wcs(header)
     nx, ny = int(header["NAXIS1"]), int(header["NAXIS2"])
     freq_hz, _ = _freq_axis(header)
 

@@ -30,7 +30,7 @@ from contimg.config import Settings
 from contimg.db.engine import Databases
 from contimg.db.queries import mosaics as q
 from contimg.errors import ContimgError
-from contimg.mosaic.inputs import ImageGeometry, read_geometry, read_plane
+from contimg.mosaic.inputs import ImageGeometry, read_geometry, read_input
 from contimg.science import mosaic as mm
 from contimg.science.stretch import render_png
 from contimg.telescope import DSA110
@@ -359,7 +359,7 @@ def build_mosaic(
     beams = BeamPlanes()
     used: list[q.InputImage] = []
     for i, (img, foot) in enumerate(zip(inputs, footprints, strict=True), start=1):
-        data, geometry = read_plane(Path(img.path))
+        data, geometry = read_input(Path(img.path))
         assert img.pointing_ra_deg is not None and img.pointing_dec_deg is not None
         assert img.noise_jy is not None
         pb = beams.plane(img, geometry)

@@ -1,21 +1,22 @@
 """Reading the primary-beam-corrected FITS images that go into a mosaic.
 
 WSClean writes 4-axis images (RA, Dec, FREQ, STOKES) whose RA reference value
-may be negative; both are normalised here: one 2-D plane, RA wrapped into
-[0, 360).
+may be negative; both are normalised here: one 2-D plane (read by
+:func:`contimg.imaging.fits.read_plane`), RA wrapped into [0, 360).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 from numpy.typing import NDArray
 
 from contimg.errors import ContimgError
+from contimg.imaging.fits import header_wcs, read_header, read_plane
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,8 @@ class ImageGeometry:
     freq_hz: float | None
 
 
-def _celestial(header: fits.Header, path: Path) -> ImageGeometry:
-    import warnings
-
+def geometry_of(header: Any, path: Path) -> ImageGeometry:
+    """The geometry of an image from its header (RA wrapped into [0, 360))."""
     naxis = int(header.get("NAXIS", 0))
     if naxis < 2:
         raise ContimgError(f"{path}: not an image (NAXIS={naxis})")
@@ -38,9 +38,7 @@ def _celestial(header: fits.Header, path: Path) -> ImageGeometry:
         raise ContimgError(
             f"{path}: expected one image plane, got axes of lengths {extra} beyond RA/Dec"
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        full = WCS(header)
+    full = header_wcs(header)
     if not full.has_celestial:
         raise ContimgError(f"{path}: the header has no celestial (RA/Dec) coordinates")
     wcs = full.celestial
@@ -56,27 +54,15 @@ def _celestial(header: fits.Header, path: Path) -> ImageGeometry:
 
 def read_geometry(path: Path) -> ImageGeometry:
     """The WCS and shape of a FITS image (header only)."""
-    try:
-        header = fits.getheader(path, 0)
-    except FileNotFoundError:
-        raise ContimgError(f"{path}: image file not found") from None
-    except OSError as exc:
-        raise ContimgError(f"{path}: cannot read FITS header ({exc})") from None
-    return _celestial(header, path)
+    return geometry_of(read_header(path), path)
 
 
-def read_plane(path: Path) -> tuple[NDArray[np.float64], ImageGeometry]:
+def read_input(path: Path) -> tuple[NDArray[np.float64], ImageGeometry]:
     """The image plane (float64, shape ``(n_y, n_x)``, NaN = blank) and its geometry."""
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            header = hdul[0].header
-            geometry = _celestial(header, path)
-            raw = hdul[0].data
-            if raw is None:
-                raise ContimgError(f"{path}: the primary HDU holds no data")
-            data = np.asarray(raw, dtype=np.float64).reshape(geometry.shape)
-    except FileNotFoundError:
-        raise ContimgError(f"{path}: image file not found") from None
-    except (OSError, ValueError) as exc:
-        raise ContimgError(f"{path}: cannot read FITS image ({exc})") from None
-    return data, geometry
+    plane = read_plane(path, dtype=np.float64)
+    geometry = geometry_of(plane.header, path)
+    if plane.data.shape != geometry.shape:
+        raise ContimgError(
+            f"{path}: the pixels have shape {plane.data.shape}, the header {geometry.shape}"
+        )
+    return plane.data, geometry

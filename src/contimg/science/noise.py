@@ -18,6 +18,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 
 CLIP_SIGMA = 4.0
+MAD_TO_SIGMA = 1.482602218505602
+"""Median absolute deviation to a Gaussian's sigma: 1 / Phi^-1(3/4)."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-MAD_TO_SIGMA = 1.482602218505602
+from contimg.science.noise import MAD_TO_SIGMA
+
 MEDIAN_EFFICIENCY = math.sqrt(math.pi / 2.0)
 
 

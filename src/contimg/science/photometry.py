@@ -24,13 +24,11 @@ axes are solved jointly: ``d(x_j) = sum_k M_jk a_k`` with ``M_jk = B_k(x_j)``
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 from scipy.sparse import coo_matrix
@@ -76,18 +74,6 @@ class Beam:
         return np.asarray(smaj**2 * np.outer(u, u) + smin**2 * np.outer(v, v))
 
 
-@dataclass
-class FitsImage:
-    """A 2-D FITS image with its celestial WCS and restoring beam."""
-
-    path: Path | None
-    data: NDArray[np.float32]
-    """Shape ``(ny, nx)``, Jy/beam; NaN = blanked."""
-    wcs: WCS
-    beam: Beam
-    header: Any
-
-
 def beam_from_header(header: Any, *, origin: str = "header") -> Beam:
     """Read BMAJ/BMIN/BPA (degrees in FITS) into a :class:`Beam`."""
     try:
@@ -98,37 +84,6 @@ def beam_from_header(header: Any, *, origin: str = "header") -> Beam:
             f"{origin}: no restoring beam (BMAJ/BMIN missing); forced photometry needs it"
         ) from exc
     return Beam(major_arcsec=bmaj * 3600.0, minor_arcsec=bmin * 3600.0, pa_deg=bpa)
-
-
-def read_fits_image(path: Path | str) -> FitsImage:
-    """Read a (possibly 4-D, degenerate-axis) FITS image for photometry."""
-    from astropy.io import fits
-
-    p = Path(path)
-    if not p.is_file():
-        raise ContimgError(f"image {p} does not exist")
-    try:
-        with fits.open(p, memmap=False) as hdul:
-            header = hdul[0].header
-            raw = hdul[0].data
-    except OSError as exc:
-        raise ContimgError(f"image {p} is not a readable FITS file: {exc}") from exc
-    if raw is None:
-        raise ContimgError(f"image {p} has no data in its primary HDU")
-    data = np.asarray(raw, dtype=np.float32)
-    while data.ndim > 2 and data.shape[0] == 1:
-        data = data[0]
-    if data.ndim != 2:
-        raise ContimgError(f"image {p} has shape {raw.shape}; expected one 2-D plane")
-    with warnings.catch_warnings():
-        # astropy's header "fixes" (e.g. MJD-OBS from DATE-OBS) do not affect positions
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        wcs = WCS(header).celestial
-    if wcs.naxis != 2:
-        raise ContimgError(f"image {p} has no celestial WCS")
-    return FitsImage(
-        path=p, data=data, wcs=wcs, beam=beam_from_header(header, origin=str(p)), header=header
-    )
 
 
 @dataclass

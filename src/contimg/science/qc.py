@@ -2,7 +2,7 @@
 
 Two steps (``docs/photometry.md``, "Image quality control"):
 
-1. :func:`read_checked`: the image file itself. An image that cannot be measured
+1. :func:`check_image`: the image itself. An image that cannot be measured
    sensibly (all pixels zero, too many NaN/blanked pixels in the central region, no
    or a non-positive restoring beam in its header) is rejected before forced
    photometry: nothing is measured on it.
@@ -19,12 +19,12 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from contimg.errors import ContimgError
+from contimg.imaging.fits import FitsImage, FitsPlane, fits_image
+from contimg.science.noise import MAD_TO_SIGMA
 
 MAX_BLANKED_FRACTION = 0.01
 """Largest fraction of NaN/blanked pixels tolerated in the image's central region."""
@@ -94,34 +94,24 @@ def robust_noise(values: np.ndarray) -> float | None:
         return None
     for _ in range(2):
         med = float(np.median(v))
-        sigma = 1.482602218505602 * float(np.median(np.abs(v - med)))
+        sigma = MAD_TO_SIGMA * float(np.median(np.abs(v - med)))
         if not sigma > 0:
             return 0.0
         v = v[np.abs(v - med) <= 5.0 * sigma]
     return sigma
 
 
-def read_checked(path: Path) -> tuple[Any | None, QcResult]:
-    """Read an image for photometry and check it on its own.
+def check_image(plane: FitsPlane) -> tuple[FitsImage | None, QcResult]:
+    """Check an image plane on its own before photometry.
 
-    Returns the :class:`~contimg.science.photometry.FitsImage` (None when the image
-    cannot be measured) and the QC result with the reasons found so far. A file that
-    is missing or is not FITS still raises :class:`ContimgError` (that is not a
-    quality problem but a broken product).
+    Returns the :class:`~contimg.imaging.fits.FitsImage` (None when the image cannot
+    be measured) and the QC result with the reasons found so far. (A file that is
+    missing or is not FITS raises :class:`ContimgError` when it is read, in
+    :func:`contimg.imaging.fits.read_plane`: that is not a quality problem but a
+    broken product.)
     """
-    from astropy.io import fits
-
-    from contimg.science.photometry import read_fits_image
-
     res = QcResult()
-    p = Path(path)
-    if not p.is_file():
-        raise ContimgError(f"image {p} does not exist")
-    try:
-        with fits.open(p, memmap=False) as hdul:
-            header = hdul[0].header
-    except OSError as exc:
-        raise ContimgError(f"image {p} is not a readable FITS file: {exc}") from exc
+    header = plane.header
     bmaj = _finite(header.get("BMAJ"))
     bmin = _finite(header.get("BMIN"))
     res.beam_pa_deg = _finite(header.get("BPA"))
@@ -141,7 +131,7 @@ def read_checked(path: Path) -> tuple[Any | None, QcResult]:
             )
     if res.reasons:
         return None, res
-    image = read_fits_image(p)
+    image = fits_image(plane)
     from astropy.wcs.utils import proj_plane_pixel_scales
 
     cell_arcsec = 3600.0 * float(np.min(proj_plane_pixel_scales(image.wcs)))

@@ -16,8 +16,11 @@ attenuated by the Airy power beam at its position for every integration and chan
 Radiometer noise, antenna gains, delays and bandpasses are added
 (:mod:`contimg.sim.instrument`).
 
+The group timing is planned by :mod:`contimg.sim.plan`, the visibilities computed
+by :mod:`contimg.sim.visibilities`; this module writes the files and the truth.
 Entry points: :func:`simulate_groups` (a generator, one group at a time) and
-:func:`plan_run`. See ``docs/simulator.md``.
+:func:`plan_run`; ``__all__`` gathers the simulator's observing API. See
+``docs/simulator.md``.
 """
 
 from __future__ import annotations
@@ -32,337 +35,59 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from contimg.errors import ContimgError
 from contimg.science.beams import airy_power, angular_separation_rad
 from contimg.sim import astro
 from contimg.sim import variability as var
-from contimg.sim._kernels import dft_uniform
+from contimg.sim.catalogs import load_sky
 from contimg.sim.instrument import InstrumentModel
 from contimg.sim.layout import Layout, ecef_offsets_m, load_layout
+from contimg.sim.plan import (
+    JITTER_S,
+    MAX_ZENITH_ANGLE_DEG,
+    GroupPlan,
+    calibrator_position,
+    calibrator_start_mjd,
+    check_out_dir,
+    check_pointing,
+    parse_selection,
+    plan_groups,
+)
 from contimg.sim.presets import Preset, get_preset
-from contimg.sim.sky import CALIBRATORS, Sky, load_sky
+from contimg.sim.skymodel import Sky
+from contimg.sim.visibilities import (
+    components_in_group,
+    corrupt_visibilities,
+    noise_sigma_jy,
+    predicted_image_noise_jy,
+    sky_visibilities,
+)
 from contimg.telescope import DSA110
+
+__all__ = [
+    "JITTER_S",
+    "MAX_ZENITH_ANGLE_DEG",
+    "POLS",
+    "GroupPlan",
+    "RunConfig",
+    "calibrator_position",
+    "calibrator_start_mjd",
+    "check_pointing",
+    "parse_selection",
+    "plan_groups",
+    "plan_run",
+    "predicted_image_noise_jy",
+    "run_groups",
+    "run_truth",
+    "simulate_group",
+    "simulate_groups",
+]
 
 log = logging.getLogger(__name__)
 
-C_M_S = 299_792_458.0
-JITTER_S = 3.0
-"""File timestamps of one group differ from the group start by at most this (s)."""
-MAX_ZENITH_ANGLE_DEG = 75.0
-"""Pointings further than this from the zenith are refused (DSA-110 points near it)."""
 POLS = ("xx", "xy", "yx", "yy")
 """Polarisation order in the files (pyuvdata codes -5, -7, -8, -6)."""
-
-
-# ------------------------------------------------------------------------- planning
-
-
-@dataclass(frozen=True)
-class GroupPlan:
-    """Timing and names of one group.
-
-    Attributes
-    ----------
-    index : int
-        0-based position in the run.
-    start_mjd : float
-        UTC MJD of the start of the first integration.
-    times_mjd : ndarray
-        Centres of the 24 integrations, UTC MJD, shape ``(24,)``.
-    file_times : tuple of str
-        ``YYYY-MM-DDTHH:MM:SS`` timestamp of each subband's file (index = subband).
-    """
-
-    index: int
-    start_mjd: float
-    times_mjd: NDArray[np.float64]
-    file_times: tuple[str, ...]
-
-    @property
-    def group_id(self) -> str:
-        """The canonical group id: the ``sb00`` file's timestamp."""
-        return self.file_times[0]
-
-    @property
-    def mid_mjd(self) -> float:
-        return float(self.times_mjd.mean())
-
-    def file_names(self) -> list[str]:
-        return [f"{ts}_sb{sb:02d}.hdf5" for sb, ts in enumerate(self.file_times)]
-
-
-def plan_groups(
-    start_mjd: float,
-    n_groups: int,
-    *,
-    seed: int,
-    days: int = 1,
-    select: Sequence[int] | None = None,
-) -> list[GroupPlan]:
-    """Timing of the groups of a run starting at ``start_mjd``.
-
-    A day's run is ``n_groups`` consecutive groups; ``select`` keeps only those
-    indices (0-based; default all), so a run can skip the groups in between (they
-    are not simulated). With ``days`` > 1 the same groups are planned again every
-    sidereal day: a drift-scan telescope sees the same strip of sky at the same LST
-    each day, which is how it gets epochs of a source. Plans are in time order and
-    numbered 0, 1, ... (``GroupPlan.index``); the file-time jitter of a group does
-    not depend on ``select``.
-    """
-    if n_groups < 1:
-        raise ContimgError(f"number of groups must be at least 1 (got {n_groups})")
-    if days < 1:
-        raise ContimgError(f"number of days must be at least 1 (got {days})")
-    chosen = set(range(n_groups)) if select is None else set(select)
-    outside = sorted(g for g in chosen if not 0 <= g < n_groups)
-    if outside or not chosen:
-        raise ContimgError(
-            f"selected groups {outside or '(none)'} are not among the run's 0..{n_groups - 1}"
-        )
-    rng = np.random.default_rng([seed, 3])
-    dur_s = DSA110.group_duration_s
-    plans: list[GroupPlan] = []
-    for day in range(days):
-        day_start = start_mjd + day * astro.SIDEREAL_DAY_S / 86_400.0
-        for g in range(n_groups):
-            jitter = rng.uniform(-JITTER_S, JITTER_S, DSA110.n_subbands)
-            if g not in chosen:
-                continue
-            start = day_start + g * dur_s / 86_400.0
-            times = start + (np.arange(DSA110.n_integrations_per_group) + 0.5) * (
-                DSA110.integration_s / 86_400.0
-            )
-            names = tuple(astro.iso_from_mjd(start + j / 86_400.0) for j in jitter)
-            plans.append(
-                GroupPlan(len(plans), float(start), np.asarray(times, dtype=np.float64), names)
-            )
-    return plans
-
-
-def parse_selection(text: str) -> list[int]:
-    """Group indices from ``"0,8-10"`` (comma-separated indices and inclusive ranges)."""
-    out: set[int] = set()
-    for part in (p.strip() for p in text.split(",")):
-        lo, sep, hi = part.partition("-")
-        try:
-            first = int(lo)
-            last = int(hi) if sep else first
-        except ValueError:
-            raise ContimgError(
-                f"bad group selection {text!r}: write indices and ranges, e.g. '0,8-10'"
-            ) from None
-        if first < 0 or last < first:
-            raise ContimgError(f"bad group range {part!r} in {text!r}")
-        out.update(range(first, last + 1))
-    return sorted(out)
-
-
-def calibrator_start_mjd(name: str, *, after_mjd: float, group_index: int = 0) -> float:
-    """Run start so that calibrator ``name`` transits mid-way through group ``group_index``.
-
-    The first transit at or after ``after_mjd`` is used.
-    """
-    ra, dec = calibrator_position(name)
-    app_ra, _ = astro.apparent_radec_deg(ra, dec, after_mjd)
-    transit = astro.next_transit_mjd(float(app_ra[0]), after_mjd)
-    app_ra, _ = astro.apparent_radec_deg(ra, dec, transit)  # refine at the transit epoch
-    transit = astro.next_transit_mjd(float(app_ra[0]), transit - 0.01)
-    return transit - (group_index + 0.5) * DSA110.group_duration_s / 86_400.0
-
-
-def calibrator_position(name: str) -> tuple[float, float]:
-    """J2000 RA, Dec (deg) of a standard calibrator (case-insensitive name)."""
-    key = {k.upper(): k for k in CALIBRATORS}.get(name.upper().replace(" ", ""))
-    if key is None:
-        raise ContimgError(f"unknown calibrator {name!r}: choose one of {', '.join(CALIBRATORS)}")
-    ra, dec, _, _ = CALIBRATORS[key]
-    return ra, dec
-
-
-def check_pointing(dec_deg: float) -> None:
-    """Refuse a declination the array cannot point at (clear error)."""
-    za = abs(dec_deg - DSA110.site.lat_deg)
-    if not -90.0 <= dec_deg <= 90.0 or za > MAX_ZENITH_ANGLE_DEG:
-        lo = DSA110.site.lat_deg - MAX_ZENITH_ANGLE_DEG
-        hi = min(90.0, DSA110.site.lat_deg + MAX_ZENITH_ANGLE_DEG)
-        raise ContimgError(
-            f"declination {dec_deg} deg cannot be observed: DSA-110 (latitude "
-            f"{DSA110.site.lat_deg} deg) points on the meridian within "
-            f"{MAX_ZENITH_ANGLE_DEG:.0f} deg of the zenith, i.e. Dec {lo:.1f} to {hi:.1f} deg"
-        )
-
-
-def _check_out_dir(path: Path, what: str) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ContimgError(f"cannot create {what} {path}: {exc.strerror}") from None
-    if not path.is_dir():
-        raise ContimgError(f"{what} {path} is not a directory")
-    probe = path / f".contimg-write-test-{os.getpid()}"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise ContimgError(f"{what} {path} is not writable: {exc.strerror}") from None
-
-
-# ------------------------------------------------------------------------- physics
-
-
-@dataclass
-class _Components:
-    """Flattened sky components visible in one group."""
-
-    src_index: NDArray[np.int64]
-    app_ra_rad: NDArray[np.float64]
-    app_dec_rad: NDArray[np.float64]
-    flux_1400_jy: NDArray[np.float64]
-    alpha: NDArray[np.float64]
-    maj_rad: NDArray[np.float64]
-    min_rad: NDArray[np.float64]
-    pa_rad: NDArray[np.float64]
-
-    def __len__(self) -> int:
-        return int(self.src_index.size)
-
-
-def _components_in_group(
-    sky: Sky, plan: GroupPlan, dec_deg: float, min_apparent_mjy: float
-) -> _Components:
-    """Components whose apparent flux can exceed ``min_apparent_mjy`` in this group."""
-    rows: list[tuple[int, float, float, float, float, float, float, float]] = []
-    for i, s in enumerate(sky.sources):
-        for c in s.components:
-            rows.append(
-                (i, c.ra_deg, c.dec_deg, s.flux_1400_mjy * c.frac / 1000.0, s.alpha,
-                 c.maj_arcsec, c.min_arcsec, c.pa_deg)
-            )  # fmt: skip
-    if not rows:
-        return _empty_components()
-    arr = np.asarray(rows, dtype=np.float64)
-    # Pre-select by J2000 position against the ICRS pointing at the group's ends.
-    lo_freq = DSA110.band_low_hz
-    keep = np.zeros(len(arr), dtype=bool)
-    for t in (plan.times_mjd[0], plan.mid_mjd, plan.times_mjd[-1]):
-        pra, pdec = astro.icrs_of_pointing(float(t), dec_deg)
-        theta = angular_separation_rad(
-            np.radians(arr[:, 1]), np.radians(arr[:, 2]), np.radians(pra), np.radians(pdec)
-        )
-        a = airy_power(theta, lo_freq, dish_diameter_m=DSA110.dish_diameter_m)
-        a = np.where(theta < np.radians(4.0 * DSA110.primary_beam_fwhm_deg(lo_freq)), a, 0.0)
-        # Variability can raise a flux by up to 60 %.
-        keep |= a * arr[:, 3] * 1.6 * 1000.0 > min_apparent_mjy
-    arr = arr[keep]
-    if len(arr) == 0:
-        return _empty_components()
-    arr = arr[np.argsort(arr[:, 5] > 0, kind="stable")]  # point components first
-    log.debug("group %s: %d components", plan.group_id, len(arr))
-    app_ra, app_dec = astro.apparent_radec_deg(arr[:, 1], arr[:, 2], plan.mid_mjd)
-    asec = np.pi / 180.0 / 3600.0
-    return _Components(
-        src_index=arr[:, 0].astype(np.int64),
-        app_ra_rad=np.radians(app_ra),
-        app_dec_rad=np.radians(app_dec),
-        flux_1400_jy=arr[:, 3],
-        alpha=arr[:, 4],
-        maj_rad=arr[:, 5] * asec,
-        min_rad=arr[:, 6] * asec,
-        pa_rad=np.radians(arr[:, 7]),
-    )
-
-
-def _empty_components() -> _Components:
-    z = np.zeros(0)
-    return _Components(np.zeros(0, dtype=np.int64), z, z, z, z, z, z, z)
-
-
-def _direction_cosines(
-    ra: NDArray[np.float64], dec: NDArray[np.float64], ra0: float, dec0: float
-) -> tuple[NDArray[np.float64], ...]:
-    """(l, m, n) of (ra, dec) about (ra0, dec0), and the east/north unit vectors."""
-    dra = ra - ra0
-    sd, cd = np.sin(dec), np.cos(dec)
-    sd0, cd0 = np.sin(dec0), np.cos(dec0)
-    sa, ca = np.sin(dra), np.cos(dra)
-    lmn = np.stack([cd * sa, sd * cd0 - cd * sd0 * ca, sd * sd0 + cd * cd0 * ca])
-    east = np.stack([ca, sd0 * sa, -cd0 * sa])
-    north = np.stack([-sd * sa, cd * cd0 + sd * sd0 * ca, cd * sd0 - sd * cd0 * ca])
-    return lmn, east, north
-
-
-def sky_visibilities(
-    *,
-    comps: _Components,
-    sky: Sky,
-    uvw_m: NDArray[np.float64],
-    lst_rad: NDArray[np.float64],
-    pc_app_dec_rad: float,
-    times_mjd: NDArray[np.float64],
-    freqs_hz: NDArray[np.float64],
-    pointing_dec_deg: float,
-) -> NDArray[np.complex128]:
-    """Noise-free Stokes-I visibilities (Jy) of the sky, pyuvdata convention.
-
-    Parameters
-    ----------
-    uvw_m : ndarray
-        Baseline vectors (ant2 - ant1) in the unprojected frame, metres,
-        shape ``(n_times, n_bls, 3)``.
-    lst_rad : ndarray
-        Apparent LST of each integration, shape ``(n_times,)``.
-    pc_app_dec_rad : float
-        Apparent declination of the (zenith) phase centre.
-    times_mjd : ndarray
-        Integration centres, shape ``(n_times,)``.
-    freqs_hz : ndarray
-        Channel centres, uniformly spaced, ascending, shape ``(n_chan,)``.
-
-    Returns
-    -------
-    ndarray
-        Complex visibilities, shape ``(n_times, n_bls, n_chan)``.
-    """
-    n_t, n_bl, _ = uvw_m.shape
-    n_ch = freqs_hz.size
-    out = np.zeros((n_t, n_bl, n_ch), dtype=np.complex128)
-    if len(comps) == 0:
-        return out
-    dnu = float(freqs_hz[1] - freqs_hz[0]) if n_ch > 1 else 0.0
-    if n_ch > 1 and not np.allclose(np.diff(freqs_hz), dnu, rtol=1e-9, atol=1e-3):
-        raise ValueError("freqs_hz must be uniformly spaced")
-    point_dec = np.radians(pointing_dec_deg)
-    spec = (freqs_hz[None, :] / 1.4e9) ** comps.alpha[:, None] * comps.flux_1400_jy[:, None]
-    n_c = len(comps)
-    lmn = np.empty((n_t, 3, n_c))
-    east = np.empty((n_t, 3, n_c))
-    north = np.empty((n_t, 3, n_c))
-    weights = np.empty((n_t, n_ch, n_c))
-    variable = [
-        (j, sky.sources[int(si)].variability)
-        for j, si in enumerate(comps.src_index)
-        if sky.sources[int(si)].variability.get("kind", "constant") != "constant"
-    ]
-    for t in range(n_t):
-        lmn[t], east[t], north[t] = _direction_cosines(
-            comps.app_ra_rad, comps.app_dec_rad, float(lst_rad[t]), pc_app_dec_rad
-        )
-        theta = angular_separation_rad(
-            comps.app_ra_rad, comps.app_dec_rad, float(lst_rad[t]), point_dec
-        )
-        beam = airy_power(theta[:, None], freqs_hz[None, :], dish_diameter_m=DSA110.dish_diameter_m)
-        factor = np.ones(n_c)
-        for j, lc in variable:
-            factor[j] = float(var.flux_factor(lc, float(times_mjd[t])))
-        weights[t] = (spec * beam * factor[:, None]).T
-    dft_uniform(
-        np.ascontiguousarray(uvw_m, dtype=np.float64), lmn, east, north,
-        comps.maj_rad, comps.min_rad, comps.pa_rad, weights,
-        float(freqs_hz[0]), dnu, int(np.sum(comps.maj_rad == 0)), out,
-    )  # fmt: skip
-    return out
 
 
 # ------------------------------------------------------------------------- writing
@@ -487,7 +212,7 @@ def _group_truth(cfg: RunConfig, plan: GroupPlan, paths: list[Path]) -> dict[str
         "lst_mid_deg": float(astro.lst_deg(mid)),
         "centre_freq_hz": f_c,
         "preset": cfg.preset.name,
-        "noise_jy_per_vis": _noise_sigma(cfg.preset) if cfg.noise else 0.0,
+        "noise_jy_per_vis": noise_sigma_jy(cfg.preset) if cfg.noise else 0.0,
         "image_noise_natural_jy": predicted_image_noise_jy(cfg.preset, cfg.layout.n_antennas)
         if cfg.noise
         else 0.0,
@@ -498,23 +223,6 @@ def _group_truth(cfg: RunConfig, plan: GroupPlan, paths: list[Path]) -> dict[str
         "delays_mid_ns": tau.round(5).tolist(),
         "sources": sources,
     }
-
-
-def _noise_sigma(preset: Preset) -> float:
-    return DSA110.thermal_noise_jy(
-        chan_width_hz=preset.chan_width_hz, integration_s=DSA110.integration_s
-    )
-
-
-def predicted_image_noise_jy(preset: Preset, n_antennas: int) -> float:
-    """Radiometer rms (Jy/beam) of a naturally weighted Stokes-I image of one group.
-
-    Each visibility's real and imaginary parts carry ``SEFD / sqrt(2 dnu tau)``;
-    Stokes I averages XX and YY; the image averages all cross-correlation samples.
-    """
-    n_bl = n_antennas * (n_antennas - 1) // 2
-    n_vis = n_bl * DSA110.n_integrations_per_group * DSA110.n_subbands * preset.n_chan_per_subband
-    return float(_noise_sigma(preset) / np.sqrt(2.0 * n_vis))
 
 
 def simulate_group(cfg: RunConfig, plan: GroupPlan) -> dict[str, Any]:
@@ -530,9 +238,9 @@ def simulate_group(cfg: RunConfig, plan: GroupPlan) -> dict[str, Any]:
     a1 = uvd.ant_1_array[:nbls]
     a2 = uvd.ant_2_array[:nbls]
     auto = a1 == a2
-    comps = _components_in_group(cfg.sky, plan, cfg.dec_deg, cfg.preset.min_apparent_flux_mjy)
+    comps = components_in_group(cfg.sky, plan, cfg.dec_deg, cfg.preset.min_apparent_flux_mjy)
     rng = np.random.default_rng([cfg.seed, 11, plan.index])
-    sigma = _noise_sigma(cfg.preset)
+    sigma = noise_sigma_jy(cfg.preset)
     sigma_auto = DSA110.sefd_jy / np.sqrt(cfg.preset.chan_width_hz * DSA110.integration_s)
     n_ch = cfg.preset.n_chan_per_subband
     paths: list[Path] = []
@@ -556,7 +264,10 @@ def simulate_group(cfg: RunConfig, plan: GroupPlan) -> dict[str, Any]:
         for j, sb in enumerate(chunk):
             f_sb = freqs[j * n_ch : (j + 1) * n_ch]
             v_sb = vis_i[:, :, j * n_ch : (j + 1) * n_ch]
-            data = _corrupt(cfg, plan, v_sb, f_sb, a1, a2, auto, rng, sigma, sigma_auto)
+            data = corrupt_visibilities(
+                v_sb, f_sb, a1, a2, auto, rng, sigma, sigma_auto,
+                times_mjd=plan.times_mjd, noise=cfg.noise, instrument=cfg.instrument,
+            )  # fmt: skip
             uvd.freq_array = f_sb
             uvd.channel_width = np.full(n_ch, cfg.preset.chan_width_hz)
             uvd.data_array = data.reshape(n_t * nbls, n_ch, 4)
@@ -575,51 +286,6 @@ def _subband_blocks(preset: Preset, nbls: int) -> int:
     """Subbands computed together: as many as fit in ~400 MB of complex128 visibilities."""
     per_sb = nbls * DSA110.n_integrations_per_group * preset.n_chan_per_subband * 16
     return int(max(1, min(DSA110.n_subbands, 400e6 // per_sb)))
-
-
-def _corrupt(
-    cfg: RunConfig,
-    plan: GroupPlan,
-    vis_i: NDArray[np.complex128],
-    freqs: NDArray[np.float64],
-    a1: NDArray[np.int64],
-    a2: NDArray[np.int64],
-    auto: NDArray[np.bool_],
-    rng: np.random.Generator,
-    sigma: float,
-    sigma_auto: float,
-) -> NDArray[np.complex64]:
-    """Four polarisations with noise and antenna corruptions, shape (t, bl, chan, 4)."""
-    n_t, n_bl, n_ch = vis_i.shape
-    data = np.zeros((n_t, n_bl, n_ch, 4), dtype=np.complex128)
-    # Unpolarised sky: XX = YY = I, XY = YX = 0.
-    data[..., 0] = vis_i
-    data[..., 3] = vis_i
-    if cfg.noise:
-        data += sigma * (rng.standard_normal(data.shape) + 1j * rng.standard_normal(data.shape))
-    # Autocorrelations: system power (SEFD) with its own radiometer noise. (Integer
-    # index then assign back: mixing a boolean mask and a scalar index across a slice
-    # would move the axes.)
-    ai = np.flatnonzero(auto)
-    autos = data[:, ai]  # (t, n_auto, chan, 4), a copy
-    for p in (0, 3):
-        autos[..., p] = DSA110.sefd_jy + (
-            sigma_auto * rng.standard_normal(autos.shape[:3]) if cfg.noise else 0.0
-        )
-    autos[..., 2] = np.conj(autos[..., 1])
-    data[:, ai] = autos
-    if cfg.instrument.enabled:
-        jones = cfg.instrument.jones(plan.times_mjd, freqs)  # (t, ant, 2, chan)
-        for p, (fp, fq) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
-            j1 = jones[:, a1, fp, :]
-            j2 = jones[:, a2, fq, :]
-            data[..., p] *= np.conj(j1) * j2
-        # Autos XX/YY stay exactly real: |J|^2 * power.
-        autos = data[:, ai]
-        autos[..., 0] = autos[..., 0].real
-        autos[..., 3] = autos[..., 3].real
-        data[:, ai] = autos
-    return data.astype(np.complex64)
 
 
 # ------------------------------------------------------------------------- the run
@@ -711,9 +377,9 @@ def plan_run(
         dec_deg = sky.centre_dec_deg
     check_pointing(dec_deg)
     layout = load_layout(antpos, p.n_antennas)
-    _check_out_dir(Path(out_dir), "output directory")
+    check_out_dir(Path(out_dir), "output directory")
     tdir = Path(truth_dir) if truth_dir is not None else Path(out_dir) / "truth"
-    _check_out_dir(tdir, "truth directory")
+    check_out_dir(tdir, "truth directory")
     instrument = InstrumentModel.random(
         layout.n_antennas, seed=seed, t0_mjd=start_mjd, enabled=corrupt
     )
@@ -767,7 +433,7 @@ def run_truth(cfg: RunConfig) -> dict[str, Any]:
             "source": cfg.layout.source,
         },
         "noise": cfg.noise,
-        "noise_jy_per_vis": _noise_sigma(cfg.preset),
+        "noise_jy_per_vis": noise_sigma_jy(cfg.preset),
         "instrument": cfg.instrument.to_dict(),
         "groups": [
             {"group_id": p.group_id, "start_mjd": p.start_mjd, "files": p.file_names()}

@@ -38,13 +38,13 @@ from contimg.db.queries import photometry as pq
 from contimg.db.queries import products as prq
 from contimg.db.queries import variability as vq
 from contimg.errors import ContimgError, NotFoundError
+from contimg.imaging.fits import FitsImage, read_plane
 from contimg.science import ese as ese_rules
 from contimg.science import qc
 from contimg.science.beams import airy_power, angular_separation_rad
 from contimg.science.flags import BAD_MASK, RAW_BAD_MASK, PhotFlag
 from contimg.science.normalisation import apply_correction, baseline, image_correction
 from contimg.science.photometry import (
-    FitsImage,
     effective_beam_gain,
     forced_photometry,
 )
@@ -723,7 +723,7 @@ def process_image(
     now = time.time() if now is None else now
     report = progress or (lambda msg: log.info("%s", msg))
     key = str(image_path)
-    image, qc_res = qc.read_checked(image_path)
+    image, qc_res = qc.check_image(read_plane(image_path))
     if image is None:
         return _reject_unmeasurable(dbs, settings, key, qc_res, now=now, report=report)
     entries = catalog_sources_in_image(dbs, image, min_flux_mjy=cfg.flux_limit_mjy)
