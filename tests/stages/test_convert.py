@@ -13,8 +13,9 @@ from contimg.config import Settings
 from contimg.db.engine import Databases
 from contimg.db.queries import products as pq
 from contimg.errors import ContimgError
+from contimg.stages.artifacts import artifacts_from_db
 from contimg.stages.base import StageContext
-from contimg.stages.convert import ConvertStage, artifacts_from_db, convert_group
+from contimg.stages.convert import ConvertStage, convert_group
 from contimg.telescope import DSA110
 from tests.stages.conftest import GROUP_START, N_TIMES
 

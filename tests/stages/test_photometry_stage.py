@@ -19,8 +19,10 @@ from contimg.db.products import (
     variability_stats,
 )
 from contimg.science.flags import PhotFlag
-from contimg.stages.base import REGISTRY, load_builtin_stages
-from contimg.stages.photometry import PhotometryStage, recompute_variability
+from contimg.stages.base import REGISTRY
+from contimg.stages.builtin import load_builtin_stages
+from contimg.stages.photometry import PhotometryStage
+from contimg.variability.update import recompute_variability
 from tests.stages.photometry_helpers import context, make_field, write_epoch
 
 SCALES = [1.03, 0.96, 1.05, 0.97, 1.0, 1.04, 0.95, 1.02, 0.98, 1.01]

@@ -32,7 +32,8 @@ import numpy as np
 from contimg.calibration.pointing import field_name, meridian_pointing_icrs
 from contimg.db.queries import products as q
 from contimg.errors import ContimgError
-from contimg.stages.base import REGISTRY, Phase, StageContext
+from contimg.stages.artifacts import artifacts_from_db
+from contimg.stages.base import Phase, StageContext
 
 DATA_COLUMNS = ("DATA", "FLAG", "WEIGHT_SPECTRUM")
 ROW_BLOCK = 20_000
@@ -486,27 +487,3 @@ class ConvertStage:
             return all(p.stat().st_mtime < built for p in ctx.subband_paths.values())
         except OSError:
             return False
-
-
-def artifacts_from_db(ctx: StageContext) -> dict[str, Any]:
-    """Rebuild the conversion artifacts of ``ctx.group_id`` from ``ms_index`` (after a crash)."""
-    if "ms_path" in ctx.artifacts:
-        return ctx.artifacts
-    ms_path = ctx.workdir / f"{ctx.group_id}.ms"
-    with ctx.dbs.products.read() as conn:
-        row = q.get_ms(conn, path=str(ms_path))
-    if row is None or not ms_path.is_dir():
-        raise ContimgError(
-            f"group {ctx.group_id}: no converted Measurement Set {ms_path}; run conversion first"
-        )
-    ctx.artifacts.update(
-        ms_path=ms_path,
-        mid_mjd=row["mid_mjd"],
-        pointing_ra_deg=row["pointing_ra_deg"],
-        pointing_dec_deg=row["pointing_dec_deg"],
-        field_name=row["field_name"],
-    )
-    return ctx.artifacts
-
-
-REGISTRY.register(ConvertStage(), order=10)
