@@ -94,7 +94,7 @@ def run_chain(work: Path, preset: str, n_groups: int) -> None:
 
 
 def _convert_child(paths: dict[int, Path], out: Path, queue: mp.Queue) -> None:  # type: ignore[type-arg]
-    from contimg.stages.convert import convert_group
+    from contimg.conversion.ms import convert_group
 
     t = time.perf_counter()
     res = convert_group(paths, out)

@@ -32,7 +32,9 @@ FOUNDATION = frozenset({"contimg", "config", "errors", "models", "telescope"})
 """What any service or entry point may use: version, settings, errors, the shared
 vocabulary (pydantic models) and the instrument's constants."""
 
-SERVICES = frozenset({"calibration", "catalog", "imaging", "mosaic", "photometry", "variability"})
+SERVICES = frozenset(
+    {"calibration", "catalog", "conversion", "imaging", "mosaic", "photometry", "variability"}
+)
 
 ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     # -- foundation: nothing of contimg (models: the vocabulary of science/)
@@ -50,6 +52,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     "catalog": FOUNDATION | {"db", "science"},
     "imaging": FOUNDATION | {"science"},
     "calibration": FOUNDATION | {"db", "science"},
+    "conversion": FOUNDATION | {"calibration", "science"},
     "variability": FOUNDATION | {"db", "science"},
     "photometry": FOUNDATION | {"catalog", "db", "science", "variability"},
     "mosaic": FOUNDATION | {"catalog", "db", "imaging", "science"},

@@ -10,12 +10,13 @@ import pytest
 from casacore import tables as pt
 
 from contimg.config import Settings
+from contimg.conversion.ms import convert_group
 from contimg.db.engine import Databases
 from contimg.db.queries import products as pq
 from contimg.errors import ContimgError
 from contimg.stages.artifacts import artifacts_from_db
 from contimg.stages.base import StageContext
-from contimg.stages.convert import ConvertStage, convert_group
+from contimg.stages.convert import ConvertStage
 from contimg.telescope import DSA110
 from tests.stages.conftest import GROUP_START, N_TIMES
 
