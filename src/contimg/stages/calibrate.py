@@ -19,8 +19,9 @@ For every group:
 4. flag and apply K, BP, G in order into CORRECTED_DATA; ``ms_index``:
    ``cal_applied = 1``, stage ``calibrated``.
 
-The lookup and the solve are services of :mod:`contimg.calibration.lookup` and
-:mod:`contimg.calibration.solve` (also behind ``contimg cal``); the matcher that
+The lookup, the solve and the decision when no set covers a group are services of
+:mod:`contimg.calibration.lookup`, :mod:`contimg.calibration.solve` (both also behind
+``contimg cal``) and :mod:`contimg.calibration.fallback`; the matcher that
 records transits when a group becomes pending is :mod:`contimg.calibration.matcher`.
 """
 
@@ -31,14 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from contimg.calibration import dp3 as d
-from contimg.calibration.calibrators import (
-    load_calibrators,
-    nearest_calibrator,
-    next_transit_mjd,
-    pointing_calibrators,
-)
-from contimg.calibration.lookup import DAY_H, lookup_set
-from contimg.calibration.pointing import dec_of_date
+from contimg.calibration.fallback import when_no_set
+from contimg.calibration.lookup import lookup_set
 from contimg.calibration.registry import CalSet
 from contimg.calibration.solve import dp3_runner, group_transits, solve_transit
 from contimg.db.queries import calibration as cq
@@ -111,79 +106,11 @@ class CalibrateStage:
 
         Returns the fallback set to apply, or None to go on uncalibrated.
         """
-        cs = ctx.settings.calibration
-        mjd = float(row["mid_mjd"])
-        dec = float(row["pointing_dec_deg"])
-        dec_date = dec_of_date(float(row["pointing_ra_deg"]), dec, mjd)
-        cals = load_calibrators(cs.calibrators_csv)
-        here = pointing_calibrators(cals, dec_deg=dec_date, settings=cs)
-        with ctx.dbs.ingest.read() as conn:
-            received = cq.group_received_at(conn, group_id=ctx.group_id)
-        now = time.time()
-        waited_h = 0.0 if received is None else (now - received) / 3600.0
-        msg = (
-            f"no active calibration set of pointing Dec {dec:.2f} deg covers MJD {mjd:.5f} "
-            f"(nor one within {cs.extrapolate_max_h:g} h)"
-        )
-        if here:
-            nxt = min(
-                (next_transit_mjd(p.calibrator, after_mjd=mjd, dec_deg=dec_date), p.calibrator.name)
-                for p in here
-            )
-            wait_h = min(cs.wait_timeout_h, (nxt[0] - mjd) * DAY_H + cs.transit_wait_margin_h)
-            cause = (
-                f"{msg}; the next transit at this pointing ({nxt[1]}, MJD {nxt[0]:.4f}) gave no set"
-            )
-            if waited_h < wait_h:
-                raise StageDeferred(
-                    f"waiting for calibration: {msg}; next calibrator transit at this pointing: "
-                    f"{nxt[1]} at MJD {nxt[0]:.4f} ({(nxt[0] - mjd) * DAY_H:.1f} h after the "
-                    f"group); waited {waited_h:.2f} h of {wait_h:.2f} h",
-                    retry_after_s=cs.retry_after_s,
-                )
-        else:
-            near = nearest_calibrator(cals, dec_deg=dec_date)
-            near_txt = (
-                ""
-                if near is None
-                else f"; nearest in Dec: {near[0].name} at Dec {near[0].dec_deg:.2f} "
-                f"({near[1]:.2f} deg away)"
-            )
-            cause = (
-                f"{msg}; NO CALIBRATOR of the calibrator list transits pointing Dec {dec:.2f} "
-                f"deg (within {cs.transit_max_sep_deg:g} deg and at least {cs.min_flux_jy:g} Jy "
-                f"apparent){near_txt}"
-            )
-        fallback = lookup_set(
-            ctx.dbs,
-            ctx.settings,
-            mjd=mjd,
-            dec_deg=dec,
-            extrapolate_max_h=cs.fallback_max_days * DAY_H,
-        )
-        if fallback is not None:
-            note = (
-                f"EXTRAPOLATED calibration: {cause}; applied the nearest set of this pointing, "
-                f"{fallback.set_name}, {fallback.distance_h:.1f} h away"
-            )
-            ctx.progress(note)
-            ctx.notes.append(note)
-            return CalSet(
-                fallback.set_name,
-                fallback.tables,
-                extrapolated=True,
-                distance_h=fallback.distance_h,
-            )
-        if ctx.settings.imaging.allow_uncalibrated:
-            note = f"UNCALIBRATED: {cause}; imaging DATA (imaging.allow_uncalibrated)"
-            ctx.progress(note)
-            ctx.notes.append(note)
+        outcome = when_no_set(ctx.dbs, ctx.settings, group_id=ctx.group_id, ms_row=row)
+        if outcome.action == "wait":
+            raise StageDeferred(outcome.message, retry_after_s=outcome.retry_after_s)
+        ctx.progress(outcome.message)
+        ctx.notes.append(outcome.message)
+        if outcome.cal_set is None:
             ctx.artifacts["cal_set"] = None
-            return None
-        raise ContimgError(
-            f"group {ctx.group_id} cannot be calibrated: {cause}; no set of this pointing within "
-            f"{cs.fallback_max_days:g} days either (waited {waited_h:.1f} h). Solve a transit "
-            "('contimg cal solve MS'), add a calibrator for this Dec to the list "
-            "(calibration.calibrators_csv) or set imaging.allow_uncalibrated, then "
-            "'contimg queue retry'"
-        )
+        return outcome.cal_set

@@ -29,6 +29,7 @@ class Good:
 def stats_row(
     g: Good, st: VariabilityStats, *, last_mjd: float | None, last_at: float | None, now: float
 ) -> dict[str, Any]:
+    """The ``variability_stats`` row of ``g``'s source from its statistics ``st``."""
     return {
         "source_id": g.source_id,
         "ra_deg": g.ra_deg,
@@ -49,6 +50,7 @@ def stats_row(
 
 
 def is_good(flags: int, err: float | None, peak: float | None) -> bool:
+    """Whether a measurement counts for variability: no bad flag, a finite peak, err > 0."""
     return (
         not (int(flags or 0) & BAD_MASK)
         and err is not None

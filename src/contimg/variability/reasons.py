@@ -81,6 +81,7 @@ def variability_reason_from_db(
 
 
 def reason_json(reason: Reason) -> str | None:
+    """The ``reason`` column's JSON (a callable reason is built now)."""
     if reason is None:
         return None
     value = reason() if callable(reason) else reason
