@@ -46,7 +46,7 @@ def test_registered_after_imaging() -> None:
 def test_stage_end_to_end(settings: Settings, dbs: Databases, tmp_path: Path) -> None:
     settings.photometry.flux_limit_mjy = 5.0
     # baselines from the median of 3 epochs (the default, 1, normalises from the first:
-    # tests/stages/test_photometry_qc.py)
+    # tests/photometry/test_photometry_qc.py)
     settings.photometry.baseline_min_epochs = 3
     f = make_field(dbs)
     stage = PhotometryStage()
