@@ -77,7 +77,8 @@ def _stage_child(work: Path, preset: str, gid: str, paths: dict[int, Path], name
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from contimg.db.engine import Databases
     from contimg.sim.astro import configure_iers
-    from contimg.stages.base import StageContext, load_builtin_stages
+    from contimg.stages.base import StageContext
+    from contimg.stages.builtin import load_builtin_stages
 
     configure_iers()
     settings = _settings(work, preset)
@@ -205,7 +206,7 @@ def run_chain(work: Path, preset: str, n_groups: int) -> None:
 
 
 def _convert_child(paths: dict[int, Path], out: Path, queue: mp.Queue) -> None:  # type: ignore[type-arg]
-    from contimg.stages.convert import convert_group
+    from contimg.conversion.ms import convert_group
 
     t = time.perf_counter()
     res = convert_group(paths, out)

@@ -165,7 +165,8 @@ def bench_variability_db(
     from contimg.db.migrations import upgrade
     from contimg.db.queries import variability as vq
     from contimg.science.ese import EseThresholds
-    from contimg.stages.photometry import Good, update_variability
+    from contimg.variability.measurements import Good
+    from contimg.variability.update import update_variability
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = get_settings(home=Path(tmp), database_url=database_url)

@@ -281,7 +281,7 @@ def remeasure(out: Path) -> Path:
     from contimg.config import SQLITE_FILES, Settings
     from contimg.db import migrations
     from contimg.db.engine import Databases, open_database
-    from contimg.stages.photometry import process_image
+    from contimg.photometry.image import process_image
 
     src_state = out / "home" / "state"
     home = out / os.environ.get("SCIENCE_BENCH_ANALYSIS_DIR", "analysis")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from contimg.calibration.lookup import lookup_set
 from contimg.cli import app
 from contimg.config import Settings
 from contimg.db.engine import Databases
 from contimg.db.queries import calibration as cq
-from contimg.stages.calibrate import lookup_set
 
 
 def _rows(mid: float, created: float) -> list[dict]:

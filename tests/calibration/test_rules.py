@@ -153,8 +153,8 @@ def test_lookup_extrapolates_to_nearest_midpoint_within_limit() -> None:
 
 def test_ingest_hook_matcher_stores_full_records() -> None:
     """The matcher installed for ingest returns name, position, flux and separation."""
+    from contimg.calibration.matcher import match_pending
     from contimg.ingest.hooks import PendingGroup
-    from contimg.stages.calibrate import match_pending
 
     c = find_calibrator(load_calibrators(), "3C286")
     start = _transit_mjd(c.ra_deg, c.dec_deg, 60950.5) - 0.4 * GROUP_DAYS

@@ -11,7 +11,7 @@ from contimg.db.queries import ese as eq
 from contimg.db.queries import photometry as pq
 from contimg.db.queries import products as prq
 from contimg.db.queries import variability as vq
-from contimg.stages.photometry import auto_flag
+from contimg.variability.candidates import auto_flag
 
 
 def _stats_row(sid: str) -> dict[str, object]:

@@ -17,16 +17,16 @@ import pytest
 from astropy.io import fits
 
 from contimg.config import ImagingSettings, PhotometrySettings
+from contimg.conversion.ms import convert_group
 from contimg.imaging.fits import read_fits_image
 from contimg.imaging.products import residual_noise_jy, robust_rms
 from contimg.imaging.wsclean import run_wsclean, wsclean_command
+from contimg.photometry.measure import CatalogEntry, measure
 from contimg.science.photometry import forced_photometry
 from contimg.sim.astro import icrs_of_pointing, mjd_from_iso
 from contimg.sim.observe import predicted_image_noise_jy, simulate_groups
 from contimg.sim.presets import get_preset
 from contimg.sim.sky import load_sky, make_sky, write_catalogs
-from contimg.stages.convert import convert_group
-from contimg.stages.photometry import CatalogEntry, measure
 
 pytestmark = [
     pytest.mark.tools,

@@ -208,7 +208,7 @@ def test_waits_only_until_the_next_transit_then_falls_back_to_the_same_pointing(
     Then the nearest set OF THIS POINTING is applied, marked extrapolated; a set solved at
     another pointing never is."""
     from contimg.calibration.calibrators import load_calibrators, next_transit_mjd
-    from contimg.stages.calibrate import write_set_pointing
+    from contimg.calibration.lookup import write_set_pointing
 
     paths = {i: small_group[i] for i in (0, 15)}
     _queue_row(dbs, GROUP_START, received_at=time.time())

@@ -45,11 +45,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     the beam carry its time-variable sidelobes: the test keeps that out.)
     """
     from contimg.calibration.pointing import meridian_pointing_icrs
+    from contimg.ingest import hooks
     from contimg.ingest.scanner import scan_once
     from contimg.ingest.worker import Worker
     from contimg.sim.observe import simulate_groups
     from contimg.sim.sky import CALIBRATORS, make_sky, write_catalogs
-    from contimg.stages.base import StageRegistry, load_builtin_stages
+    from contimg.stages.base import StageRegistry
     from contimg.stages.calibrate import CalibrateStage
     from contimg.stages.convert import ConvertStage
     from contimg.stages.image import ImageStage
@@ -86,7 +87,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )  # fmt: skip
     truths = [cal_truth, *science]
     dbs = init_databases(settings)
-    load_builtin_stages()  # installs the calibrator matcher before ingest sees the files
+    hooks.install_builtin_matcher()  # before ingest sees the files
     # This test has no master catalog: the worker runs convert, calibrate and image only
     # (the photometry stage of another issue is tested on its own).
     registry = StageRegistry()

@@ -10,11 +10,13 @@ import pytest
 from casacore import tables as pt
 
 from contimg.config import Settings
+from contimg.conversion.ms import convert_group
 from contimg.db.engine import Databases
 from contimg.db.queries import products as pq
 from contimg.errors import ContimgError
+from contimg.stages.artifacts import artifacts_from_db
 from contimg.stages.base import StageContext
-from contimg.stages.convert import ConvertStage, artifacts_from_db, convert_group
+from contimg.stages.convert import ConvertStage
 from contimg.telescope import DSA110
 from tests.stages.conftest import GROUP_START, N_TIMES
 
@@ -224,7 +226,7 @@ def test_group_without_usable_data_fails_at_conversion(
 
 
 def test_averaging_factor_keeps_channels_within_the_width() -> None:
-    from contimg.stages.convert import averaging_factor
+    from contimg.conversion.ms import averaging_factor
 
     native = DSA110.subband_width_hz / 48  # 244 kHz
     assert averaging_factor(48, native, 1.0e6) == 4  # 12 channels of 977 kHz

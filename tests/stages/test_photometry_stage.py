@@ -19,8 +19,10 @@ from contimg.db.products import (
     variability_stats,
 )
 from contimg.science.flags import PhotFlag
-from contimg.stages.base import REGISTRY, load_builtin_stages
-from contimg.stages.photometry import PhotometryStage, recompute_variability
+from contimg.stages.base import REGISTRY
+from contimg.stages.builtin import load_builtin_stages
+from contimg.stages.photometry import PhotometryStage
+from contimg.variability.update import recompute_variability
 from tests.factories import context, make_field, write_epoch
 
 SCALES = [1.03, 0.96, 1.05, 0.97, 1.0, 1.04, 0.95, 1.02, 0.98, 1.01]
@@ -44,7 +46,7 @@ def test_registered_after_imaging() -> None:
 def test_stage_end_to_end(settings: Settings, dbs: Databases, tmp_path: Path) -> None:
     settings.photometry.flux_limit_mjy = 5.0
     # baselines from the median of 3 epochs (the default, 1, normalises from the first:
-    # tests/stages/test_photometry_qc.py)
+    # tests/photometry/test_photometry_qc.py)
     settings.photometry.baseline_min_epochs = 3
     f = make_field(dbs)
     stage = PhotometryStage()

@@ -52,8 +52,8 @@ def which(
     mjd: Annotated[float, typer.Option("--mjd", help="Observation time, MJD (UTC).")],
 ) -> None:
     """The set an observation at MJD T would use (science.md section 6)."""
+    from contimg.calibration.lookup import lookup_set
     from contimg.db.engine import Databases
-    from contimg.stages.calibrate import lookup_set
 
     s = settings(ctx)
     dbs = Databases(s)
@@ -87,9 +87,9 @@ def solve(
 ) -> None:
     """Flag a calibrator group's MS, solve K, BP, G with DP3 and register the set."""
     from contimg.calibration import dp3 as d
+    from contimg.calibration.solve import dp3_runner, group_transits, solve_transit
     from contimg.db.engine import Databases
     from contimg.db.queries import products as pq
-    from contimg.stages.calibrate import dp3_runner, group_transits, solve_transit
 
     s = settings(ctx)
     dbs = Databases(s)

@@ -119,7 +119,7 @@ def flag(
     by: Annotated[str | None, typer.Option(help="Your id (default: login name).")] = None,
 ) -> None:
     """Flag SOURCE by hand (a 'user' candidate); a second flag appends to its notes."""
-    from contimg.stages.photometry import user_flag
+    from contimg.variability.candidates import user_flag
 
     dbs = open_products(settings(ctx))
     try:
@@ -138,7 +138,7 @@ def status(
     by: Annotated[str | None, typer.Option(help="Your id (default: login name).")] = None,
 ) -> None:
     """Move candidate ID to STATUS (active -> investigated -> dismissed, or back)."""
-    from contimg.stages.photometry import set_candidate_status
+    from contimg.variability.candidates import set_candidate_status
 
     dbs = open_products(settings(ctx))
     try:

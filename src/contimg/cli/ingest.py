@@ -36,12 +36,10 @@ def open_ingest_db(cfg: Settings) -> Database:
 
 
 def _load_hooks(cfg: Settings) -> None:
-    """Import the built-in stage modules (a matcher may register there) and the
-    configured calibrator matcher."""
+    """Install the built-in calibrator matcher, then the configured one (if any)."""
     from contimg.ingest import hooks
-    from contimg.stages.base import load_builtin_stages
 
-    load_builtin_stages()
+    hooks.install_builtin_matcher()
     if cfg.ingest.calibrator_matcher:
         hooks.load_calibrator_matcher(cfg.ingest.calibrator_matcher)
 

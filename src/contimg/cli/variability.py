@@ -44,7 +44,7 @@ def recompute(ctx: typer.Context) -> None:
     Also applies the automatic ESE rules to the rebuilt statistics (existing
     candidates are raised, never duplicated).
     """
-    from contimg.stages.photometry import recompute_variability
+    from contimg.variability.update import recompute_variability
 
     cfg = settings(ctx)
     dbs = open_products(cfg)

@@ -10,64 +10,38 @@ Policy, the same for every reader of an image:
 * a missing, unreadable or empty file is a :class:`ContimgError` that names the file
   (``label``: the full path by default; the API passes the bare file name so that no
   server path reaches a client);
-* WCS warnings: astropy's header "fixes" (:class:`FITSFixedWarning`, e.g. MJD-OBS
-  derived from DATE-OBS) do not change positions and are silenced, here only
-  (:func:`header_wcs`); every other warning is left alone.
+* WCS warnings: one policy, in :func:`contimg.science.image.header_wcs` (the
+  in-memory image types live in :mod:`contimg.science.image`, re-exported here).
 """
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
-from numpy.typing import DTypeLike, NDArray
+from numpy.typing import DTypeLike
 
 from contimg.errors import ContimgError
-from contimg.science.photometry import Beam, beam_from_header
+from contimg.science.image import (
+    FitsImage,
+    FitsPlane,
+    celestial_wcs,
+    fits_image,
+    header_wcs,
+)
 
-
-def header_wcs(header: Any) -> WCS:
-    """The full WCS of a FITS header (astropy's header fixes silenced)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        return WCS(header)
-
-
-def celestial_wcs(header: Any) -> WCS:
-    """The celestial (RA/Dec) part of a FITS header's WCS."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        return WCS(header).celestial
-
-
-@dataclass
-class FitsPlane:
-    """A 2-D sky image: ``data`` shape ``(n_y, n_x)`` in FITS order, and its header."""
-
-    data: NDArray[Any]
-    header: Any  # astropy.io.fits.Header
-    path: Path | None = None
-
-    def wcs(self) -> WCS:
-        """The celestial WCS of the header."""
-        return celestial_wcs(self.header)
-
-
-@dataclass
-class FitsImage:
-    """A 2-D FITS image with its celestial WCS and restoring beam (for photometry)."""
-
-    path: Path | None
-    data: NDArray[np.float32]
-    """Shape ``(ny, nx)``, Jy/beam; NaN = blanked."""
-    wcs: WCS
-    beam: Beam
-    header: Any
+__all__ = [
+    "FitsImage",
+    "FitsPlane",
+    "celestial_wcs",
+    "fits_image",
+    "header_wcs",
+    "read_fits_image",
+    "read_header",
+    "read_plane",
+]
 
 
 def _check_file(path: Path, label: str) -> None:
@@ -110,21 +84,6 @@ def read_plane(
     if data.ndim != 2 or data.size == 0:
         raise ContimgError(f"image {name} has shape {raw.shape}; expected one 2-D plane")
     return FitsPlane(data=data, header=header, path=p)
-
-
-def fits_image(plane: FitsPlane) -> FitsImage:
-    """``plane`` with its celestial WCS and restoring beam, checked for photometry."""
-    name = str(plane.path) if plane.path is not None else "image"
-    wcs = plane.wcs()
-    if wcs.naxis != 2:
-        raise ContimgError(f"image {name} has no celestial WCS")
-    return FitsImage(
-        path=plane.path,
-        data=np.asarray(plane.data, dtype=np.float32),
-        wcs=wcs,
-        beam=beam_from_header(plane.header, origin=name),
-        header=plane.header,
-    )
 
 
 def read_fits_image(path: Path | str) -> FitsImage:

@@ -1,11 +1,15 @@
 """The calibrator-matching hook, called when a group becomes ``pending``.
 
-The calibration code plugs in here without ingest knowing it. Either
+Nothing is installed at import. A process that groups files installs a matcher
+explicitly at start-up (``contimg ingest watch`` / ``scan`` and ``contimg reprocess``
+do both, in this order):
 
-* call :func:`set_calibrator_matcher` at import of a module the process loads
-  (e.g. a stage module listed in ``contimg.stages.base.BUILTIN_STAGE_MODULES``;
-  ``contimg ingest watch`` / ``scan`` load those at start), or
-* set ``CONTIMG_INGEST__CALIBRATOR_MATCHER=package.module:function``.
+* :func:`install_builtin_matcher`: the built-in one,
+  :func:`contimg.calibration.matcher.match_pending`;
+* ``CONTIMG_INGEST__CALIBRATOR_MATCHER=package.module:function``
+  (:func:`load_calibrator_matcher`), which replaces it.
+
+Code (tests, plug-ins) may call :func:`set_calibrator_matcher` itself.
 
 A matcher receives a :class:`PendingGroup` and returns the calibrators transiting
 during the group (an empty list: checked, none), or ``None`` when it cannot tell yet.
@@ -59,6 +63,14 @@ def set_calibrator_matcher(matcher: CalibratorMatcher | None) -> None:
 
 def get_calibrator_matcher() -> CalibratorMatcher | None:
     return _matcher
+
+
+def install_builtin_matcher() -> CalibratorMatcher:
+    """Install the built-in calibrator matcher (transits of the calibrator list)."""
+    from contimg.calibration.matcher import match_pending
+
+    set_calibrator_matcher(match_pending)
+    return match_pending
 
 
 def load_calibrator_matcher(spec: str) -> CalibratorMatcher:

@@ -41,14 +41,7 @@ from contimg.db.engine import Databases
 from contimg.db.queries import ingest as iq
 from contimg.errors import ContimgError
 from contimg.ingest import diskguard, reprocess
-from contimg.stages.base import (
-    REGISTRY,
-    Phase,
-    StageContext,
-    StageDeferred,
-    StageRegistry,
-    load_builtin_stages,
-)
+from contimg.stages.base import REGISTRY, Phase, StageContext, StageDeferred, StageRegistry
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +71,8 @@ def load_stages(settings: Settings, extra_modules: list[str] | None = None) -> S
     """
     modules = [*settings.worker.stage_modules, *(extra_modules or [])]
     if settings.worker.builtin_stages:
+        from contimg.stages.builtin import load_builtin_stages  # heavy: only when used
+
         load_builtin_stages()
     for module in modules:
         try:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from contimg.imaging.fits import FitsImage, FitsPlane, fits_image
+from contimg.science.image import FitsImage, FitsPlane, fits_image
 from contimg.science.noise import MAD_TO_SIGMA
 
 MAX_BLANKED_FRACTION = 0.01
@@ -104,7 +104,7 @@ def robust_noise(values: np.ndarray) -> float | None:
 def check_image(plane: FitsPlane) -> tuple[FitsImage | None, QcResult]:
     """Check an image plane on its own before photometry.
 
-    Returns the :class:`~contimg.imaging.fits.FitsImage` (None when the image cannot
+    Returns the :class:`~contimg.science.image.FitsImage` (None when the image cannot
     be measured) and the QC result with the reasons found so far. (A file that is
     missing or is not FITS raises :class:`ContimgError` when it is read, in
     :func:`contimg.imaging.fits.read_plane`: that is not a quality problem but a

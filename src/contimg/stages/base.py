@@ -103,26 +103,6 @@ class StageRegistry:
 
 
 REGISTRY = StageRegistry()
-"""The pipeline's stages. Built-in stages are added by :func:`load_builtin_stages`."""
-
-
-def load_builtin_stages() -> StageRegistry:
-    """Import the built-in stage modules, which register themselves in :data:`REGISTRY`.
-
-    Each module listed here calls ``REGISTRY.register(...)`` at import. The worker
-    calls this once at start-up (never at import of this module).
-    """
-    import importlib
-
-    for module in BUILTIN_STAGE_MODULES:
-        importlib.import_module(module)
-    return REGISTRY
-
-
-BUILTIN_STAGE_MODULES: list[str] = [
-    "contimg.stages.convert",
-    "contimg.stages.calibrate",
-    "contimg.stages.image",
-    "contimg.stages.photometry",
-]
-"""Dotted names of built-in stage modules, in no particular order (order is per stage)."""
+"""The pipeline's stages. Built-in stages are added by
+:func:`contimg.stages.builtin.load_builtin_stages`; plug-in modules
+(``worker.stage_modules``) register theirs when the worker imports them."""

@@ -15,16 +15,8 @@ from contimg.db.queries import products as pq
 from contimg.errors import ContimgError
 from contimg.imaging.products import add_mjd_obs, image_rows, pb_correct, residual_noise_jy
 from contimg.imaging.wsclean import run_wsclean
-from contimg.stages.base import REGISTRY, Phase, StageContext
-from contimg.stages.convert import artifacts_from_db
-
-
-def is_calibrator_group(ctx: StageContext) -> bool:
-    """Whether the calibration stage recorded a calibrator transit for this group."""
-    from contimg.db.queries.calibration import has_calibrator
-
-    with ctx.dbs.ingest.read() as conn:
-        return has_calibrator(conn, group_id=ctx.group_id)
+from contimg.stages.artifacts import artifacts_from_db, is_calibrator_group
+from contimg.stages.base import Phase, StageContext
 
 
 class ImageStage:
@@ -90,6 +82,3 @@ class ImageStage:
             "residual": products.residual,
         }
         ctx.timings_s["imaging_time"] = time.perf_counter() - t0
-
-
-REGISTRY.register(ImageStage(), order=30)

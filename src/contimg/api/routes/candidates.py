@@ -41,7 +41,7 @@ from contimg.models import (
     utc_from_unix,
 )
 from contimg.science import ese as ese_rules
-from contimg.stages.photometry import set_candidate_status
+from contimg.variability.candidates import set_candidate_status
 
 router = APIRouter(prefix="/candidates", tags=["candidates"], dependencies=[ReadAccess])
 
@@ -71,7 +71,7 @@ def _with_points(
 
 
 def _rules(settings: Settings) -> dict[str, Any]:
-    from contimg.stages.photometry import thresholds
+    from contimg.variability.candidates import thresholds
 
     cfg = settings.photometry
     return {"detection_sigma": cfg.ese_sigma_deviation, "rules": thresholds(cfg)}

@@ -39,7 +39,7 @@ from contimg.db.queries import sources as catalog_queries
 from contimg.db.queries.listing import Filter, like_contains
 from contimg.errors import NotFoundError
 from contimg.models import ESECandidate, Page, PhotometryRow, SourceRow, utc_from_unix
-from contimg.stages.photometry import user_flag
+from contimg.variability.candidates import user_flag
 
 router = APIRouter(tags=["sources"], dependencies=[ReadAccess])
 

@@ -16,9 +16,9 @@ from astropy.time import Time
 
 from contimg.calibration.pointing import meridian_pointing_icrs
 from contimg.config import ImagingSettings
+from contimg.conversion.ms import _read_uvh5, convert_group, relabel_phase_centre
 from contimg.imaging.wsclean import run_wsclean
 from contimg.sim.dsa110_labels import relabel_as_dsa110_writer
-from contimg.stages.convert import _read_uvh5, convert_group, relabel_phase_centre
 from contimg.telescope import DSA110
 from tests.stages.groups import PointSource, write_group
 from tests.stages.measure import fit_point_source, load_image

@@ -19,8 +19,8 @@ from astropy.io import fits
 from contimg.config import Settings
 from contimg.db.engine import Databases
 from contimg.db.products import image_qc, photometry, variability_stats
+from contimg.photometry.image import process_image
 from contimg.science.flags import BAD_MASK, PhotFlag
-from contimg.stages.photometry import process_image
 from tests.factories import make_field, write_epoch
 
 N_GOOD = 5
