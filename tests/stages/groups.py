@@ -89,6 +89,7 @@ def _write_group(
     noise_jy: float = 0.0,
     seed: int = 1,
     subbands: range = range(16),
+    drift_at_zenith: bool = False,
 ) -> list[Path]:
     """Write one group of UVH5 files ``<ts>_sbNN.hdf5`` into ``directory``.
 
@@ -103,6 +104,8 @@ def _write_group(
     antpairs = [(i, j) for i in range(n_ant) for j in range(i, n_ant)]
     el_deg = 90.0 - abs(dec_deg - DSA110.site.lat_deg)
     az_deg = 0.0 if dec_deg >= DSA110.site.lat_deg else 180.0
+    if drift_at_zenith:  # as the simulator writes them (and DSA-110: unprojected)
+        el_deg, az_deg = 90.0, 0.0
     paths = []
     stamp = start.isot[:19]
     for sb in subbands:

@@ -236,20 +236,36 @@ def test_averaging_factor_keeps_channels_within_the_width() -> None:
     assert averaging_factor(2, native, 1.0e6) == 2  # never more than the subband has
 
 
-def test_channels_averaged_flagged_samples_left_out(
-    small_group: dict[int, Path], tmp_path: Path
-) -> None:
+def test_channels_averaged_after_phasing_flagged_samples_left_out(tmp_path: Path) -> None:
     """2 channels per subband averaged into 1: 16 channels at the subbands' centres, twice
     as wide, the source's amplitude kept and weights added; a zeroed (missing) channel is
-    left out of its average instead of halving it."""
-    with h5py.File(small_group[3], "r+") as fh:
+    left out of its average instead of halving it.
+
+    The files are phased to the zenith, as the telescope writes them; the source at the
+    pointing, 17 deg away, winds by ~3.7 rad between the two channels on the 100 m
+    north-south baselines, so averaging before phasing would lose most of it."""
+    from astropy.time import Time
+
+    from contimg.calibration.pointing import meridian_pointing_icrs
+    from tests.stages.conftest import DEC_DEG
+    from tests.stages.groups import PointSource, write_group
+
+    start = Time(GROUP_START, scale="utc")
+    mid = start.mjd + 0.5 * N_TIMES * DSA110.integration_s / 86400.0
+    ra, dec = meridian_pointing_icrs(mid, DEC_DEG)
+    paths = write_group(
+        tmp_path / "in", start=start, dec_deg=DEC_DEG, sources=[PointSource(ra, dec, 5.0)],
+        n_ant=6, n_chan=2, n_times=N_TIMES, drift_at_zenith=True,
+    )  # fmt: skip
+    group = {int(p.stem[-2:]): p for p in paths}
+    with h5py.File(group[3], "r+") as fh:
         data = fh["Data/visdata"]
         block = data[...]
         block[:, 1, :] = 0  # sb03's second channel is missing
         data[...] = block
     width = DSA110.subband_width_hz / 2
     ms = tmp_path / "avg.ms"
-    result = convert_group(small_group, ms, max_chan_width_hz=width * 2)
+    result = convert_group(group, ms, max_chan_width_hz=width * 2)
     spw = pt.table(str(ms / "SPECTRAL_WINDOW"), ack=False)
     freqs = spw.getcell("CHAN_FREQ", 0)
     assert freqs.size == 16 == result.n_chan

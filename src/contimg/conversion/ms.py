@@ -17,7 +17,7 @@ presets' 2.93 MHz channels are kept). Flagged samples are left out of the averag
 and the weights add up.
 
 Memory: subbands are streamed one at a time. Each is read with pyuvdata,
-averaged, re-phased and written to a temporary single-subband MS (``conversion_time``);
+re-phased, averaged and written to a temporary single-subband MS (``conversion_time``);
 then the temporary MSs are merged channel-wise into the final MS in blocks of
 rows (``concat_time``). At no point is more than one subband in memory.
 """
@@ -270,7 +270,7 @@ def _subband_to_ms(
     name: str,
     max_chan_width_hz: float = 0.0,
 ) -> tuple[np.ndarray, SubbandUsage]:
-    """Read one subband, average its channels, phase it to (ra, dec) ICRS, write an MS.
+    """Read one subband, phase it to (ra, dec) ICRS, average its channels, write an MS.
 
     Returns its frequencies (Hz, after averaging) and what of it is usable.
     """
@@ -282,11 +282,14 @@ def _subband_to_ms(
             n_samples, n_usable, dead = flag_missing(uv)
         except ContimgError as exc:
             raise ContimgError(f"{path}: {exc}") from exc
+        # Phase to the pointing BEFORE averaging: the files are phased to the zenith,
+        # where a source 15-20 deg away winds by several radians per MHz on the
+        # outriggers' baselines and would decorrelate in the average.
+        uv.phase(ra=math.radians(ra_deg), dec=math.radians(dec_deg), cat_name=name, epoch="J2000")
         width = float(np.abs(np.asarray(uv.channel_width, dtype=float)).ravel()[0])
         factor = averaging_factor(int(uv.Nfreqs), width, max_chan_width_hz)
         if factor > 1:
             uv.frequency_average(n_chan_to_avg=factor, sum_nsample=True)
-        uv.phase(ra=math.radians(ra_deg), dec=math.radians(dec_deg), cat_name=name, epoch="J2000")
         uv.write_ms(str(out), clobber=True, run_check=False)
     freqs = np.asarray(uv.freq_array, dtype=float).ravel()
     del uv
