@@ -1,20 +1,27 @@
-"""Seconds per stage per group from UVH5 files to a calibrated image, and the real-time factor.
+"""Each stage of a group, from UVH5 files to photometry and the mosaic, and the real-time factor.
 
-Part 1 (default): simulate ``--groups`` groups of the ``--preset`` (default ``demo``)
-with a calibrator (3C295) transiting the first, then run convert -> calibrate ->
-image on each (the real DP3 and WSClean) and print the seconds of every stage and
-of the ``performance_metrics`` sub-steps, each stage's share of the group's total,
-and the real-time factor RTF = 309 s of sky per group / processing seconds (> 1:
-keeps up with the telescope on this machine).
+Part 1 (default): simulate ``--groups`` groups of the ``--preset`` (default ``demo``;
+``full`` = the telescope's size: 96 antennas, 48 channels per subband, 16 x 184 MB) on
+an NVSS-density sky with a calibrator (3C295) transiting the first; then run every
+stage of each group (convert -> calibrate -> image -> photometry, then the mosaic
+of the groups so far), each in a FRESH process, and print per stage: wall and CPU
+seconds (the process and the DP3 / WSClean it ran), peak memory (the larger of the
+process's and its largest tool's), bytes written and disk growth; per group the
+real-time factor RTF = 309 s of sky / seconds of the worker's stages (> 1: keeps up
+on this machine), the products kept and any temporary file left behind; at the end
+the bright compact sources' fluxes against the simulator's truth. The simulated
+files are kept in ``--work`` and reused by the next run (the simulation is not
+what is measured).
 
-Part 2 (``--full-memory``): write one FULL-SIZE group (96 antennas, 48 channels per
-subband, 24 integrations, 4 polarisations: 16 x ~0.4 GB of noise visibilities),
-convert it in a child process and print the child's peak memory (max RSS) against
-the size of one subband's and of the whole group's visibilities. Conversion
-streams the subbands, so the peak must stay near one subband's worth (<< 8 GB).
+Part 2 (``--bad-input``): the science group again through the real scanner, queue
+and worker, once with a subband missing and once with a file truncated (with the
+calibrator group queued behind it): outcome, error and seconds.
+
+Part 3 (``--full-memory``): one FULL-SIZE group of noise converted in a child process:
+its peak memory against one subband's and the whole group's visibilities.
 
     .venv/bin/python benchmarks/chain_bench.py                 # demo, 2 groups
-    .venv/bin/python benchmarks/chain_bench.py --preset ci --groups 3
+    .venv/bin/python benchmarks/chain_bench.py --preset full --work /tmp/full --bad-input
     .venv/bin/python benchmarks/chain_bench.py --full-memory --skip-chain
 """
 
@@ -313,6 +320,68 @@ def run_full_memory(work: Path, n_times: int = 24) -> None:
     )
 
 
+def run_bad_input(work: Path, preset: str) -> None:
+    """The science group again through the real scanner, queue and worker: once with one
+    subband missing (ingest policy 'proceed'), once with one file truncated to a third
+    and the calibrator group queued behind it. Each bad group must end within its time
+    budget, completed or failed with an error naming the file, and the queue go on."""
+    import os
+
+    from contimg.db import migrations
+    from contimg.db.engine import Databases, open_database
+    from contimg.db.queries import ingest as iq
+    from contimg.ingest.scanner import scan_once
+    from contimg.ingest.worker import Worker
+    from contimg.stages.builtin import load_builtin_stages
+
+    truths = simulate(work, preset, 2)
+    src = {p.name: p for p in (work / "home" / "incoming").glob("*.hdf5")}
+    cal, sci = sorted(truths[0]["files"]), sorted(truths[1]["files"])
+    cases = {
+        "one subband missing": (sci[1:], None),
+        "one file truncated": (sci + cal, sci[5]),
+    }
+    registry = load_builtin_stages()
+    print("\nbad input (the science group through the scanner, queue and a worker):")
+    for label, (files, cut) in cases.items():
+        case = work / "bad" / label.replace(" ", "-")
+        shutil.rmtree(case, ignore_errors=True)
+        base = _settings(case, preset)
+        settings = base.model_copy(
+            update={"ingest": base.ingest.model_copy(
+                update={"incomplete_policy": "proceed", "settle_s": 0.5})}
+        )  # fmt: skip
+        for name in ("ingest", "cal_registry", "products", "master_sources"):
+            db = open_database(settings, name, create_dirs=True)
+            migrations.upgrade(db)
+            db.dispose()
+        # The calibration set solved by the chain run above, where the worker finds it.
+        shutil.copytree(work / "home" / "products" / "caltables",
+                        settings.products_path / "caltables")  # fmt: skip
+        shutil.copy2(work / "home" / "state" / "cal_registry.sqlite3",
+                     settings.state_path / "cal_registry.sqlite3")  # fmt: skip
+        inc = settings.incoming_path
+        inc.mkdir(parents=True, exist_ok=True)
+        for n in files:
+            if n == cut:
+                data = src[n].read_bytes()
+                (inc / n).write_bytes(data[: len(data) // 3])
+            else:
+                os.link(src[n], inc / n)
+        print(f"  {label}: {len(files)} files" + (f", {cut} cut to a third" if cut else ""))
+        dbs = Databases(settings)
+        t = time.perf_counter()
+        scan_once(dbs.ingest, settings, inc, finalize=True, progress=lambda _m: None)
+        Worker(settings, dbs=dbs, registry=registry).run(drain=True)
+        wall = time.perf_counter() - t
+        with dbs.ingest.read() as conn:
+            rows = iq.list_groups(conn, state=None, limit=100)
+        for r in sorted(rows, key=lambda r: r["group_id"]):
+            print(f"    {r['group_id']}: {r['state']} ({wall:.0f} s for the queue): "
+                  f"{r['error_message'] or ''}")  # fmt: skip
+        dbs.dispose()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--preset", default="demo", choices=["ci", "demo", "full"])
@@ -323,12 +392,18 @@ def main() -> None:
         "--full-times", type=int, default=24,
         help="Integrations of the full-size memory group (24 = a real group; fewer = scaled).",
     )  # fmt: skip
+    ap.add_argument(
+        "--bad-input", action="store_true",
+        help="Also run a group with a subband missing and one with a truncated file.",
+    )  # fmt: skip
     ap.add_argument("--work", type=Path, default=None, help="Work directory (default: a temp).")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="chain_bench_"))
     try:
         if not args.skip_chain:
             run_chain(work, args.preset, args.groups)
+        if args.bad_input:
+            run_bad_input(work, args.preset)
         if args.full_memory:
             run_full_memory(work, args.full_times)
     finally:
