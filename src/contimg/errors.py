@@ -14,5 +14,10 @@ class NotFoundError(ContimgError):
     """A requested object (group, image, source, candidate...) does not exist."""
 
 
+class ConflictError(ContimgError):
+    """An object is not in a state that allows the request (a group that is not failed
+    cannot be retried); the API answers 409."""
+
+
 class SchemaMismatchError(ContimgError):
     """A database's schema matches no known revision; it is left untouched."""

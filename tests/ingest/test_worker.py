@@ -125,7 +125,7 @@ def test_failure_backoff_and_max_retries(
     assert w.run_one() is None
     # Manual retry: back to pending with a fresh budget, and it completes.
     conv.fail_times = 0
-    assert "failed -> pending" in retry_group(idb, group_id=gid, now=1.0)
+    assert "failed -> pending" in retry_group(idb, group_id=gid, now=1.0).summary
     assert w.run_one() == gid
     with idb.read() as conn:
         row = iq.group_row(conn, group_id=gid)

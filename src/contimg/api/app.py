@@ -22,7 +22,7 @@ from contimg.api.spa import mount_spa
 from contimg.config import DATABASE_NAMES, Settings, get_settings
 from contimg.db.engine import Databases
 from contimg.db.queries.listing import ListingError
-from contimg.errors import ContimgError, NotFoundError
+from contimg.errors import ConflictError, ContimgError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(ConflictError)
+    async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
 
     @app.exception_handler(ListingError)
     async def _listing(_: Request, exc: ListingError) -> JSONResponse:

@@ -17,13 +17,18 @@ Good measurements: no bad flag bit and a positive error, as for the statistics.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any, cast
 
 import numpy as np
 
+from contimg.config import Settings
+from contimg.db.engine import Database
+from contimg.db.queries import api_views, listing
+from contimg.db.queries.listing import Filter
 from contimg.errors import ContimgError
 from contimg.models import CandidateReason, CandidateStatus, ESECandidate, SpecCandidateStatus
 from contimg.science.ese import SPEC_STATUS, EseThresholds, rapid_change_significance
@@ -120,3 +125,46 @@ def build_candidate(
         flag_type=row.get("flag_type"),
         reason=reason,
     )
+
+
+def with_points(
+    db: Database,
+    rows: list[dict[str, Any]],
+    *,
+    detection_sigma: float,
+    rules: EseThresholds | None = None,
+) -> list[ESECandidate]:
+    """Candidate rows as ESECandidate, with their sources' light curves read in one go."""
+    if not rows:
+        return []
+    ids = sorted({r["source_id"] for r in rows})
+    points: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    with db.read() as conn:
+        for p in listing.iter_rows(
+            conn, api_views.PHOTOMETRY, listing.Query.build([Filter("source_id", "in", ids)])
+        ):
+            points[p["source_id"]].append(p)
+    return [
+        build_candidate(r, points[r["source_id"]], detection_sigma=detection_sigma, rules=rules)
+        for r in rows
+    ]
+
+
+def ese_rules_of(settings: Settings) -> dict[str, Any]:
+    """The detection threshold and ESE rules of ``settings`` (keywords of :func:`with_points`)."""
+    from contimg.variability.candidates import thresholds
+
+    cfg = settings.photometry
+    return {"detection_sigma": cfg.ese_sigma_deviation, "rules": thresholds(cfg)}
+
+
+def candidates_for(
+    db: Database, settings: Settings, filters: Sequence[Filter], *, limit: int
+) -> list[ESECandidate]:
+    """Candidates matching ``filters`` as ESECandidate (most significant first); a
+    detection is a measurement deviating by the ESE threshold of the settings."""
+    with db.read() as conn:
+        rows, _ = listing.list_page(
+            conn, api_views.CANDIDATES, listing.Query.build(filters), limit=limit, offset=0
+        )
+    return with_points(db, rows, **ese_rules_of(settings))

@@ -22,6 +22,7 @@ from contimg.config import Settings
 from contimg.db.engine import Database, Databases
 from contimg.db.queries import listing
 from contimg.db.queries.api_views import export_columns, export_row
+from contimg.errors import NotFoundError
 from contimg.models import Page
 
 T = TypeVar("T")
@@ -194,6 +195,24 @@ def page_of(
     return Page[T](
         data=[convert(r) for r in rows], count=total, limit=paging.limit, offset=paging.offset
     )
+
+
+def load_or_404(
+    db: Database,
+    lst: listing.Listing,
+    *,
+    column: str,
+    value: object,
+    convert: Callable[[dict[str, Any]], T],
+    missing: str,
+) -> T:
+    """The row of listing ``lst`` whose ``column`` is ``value``, converted; a 404
+    saying ``missing`` when there is none."""
+    with db.read() as conn:
+        row = listing.first_row(conn, lst, column=column, value=value)
+    if row is None:
+        raise NotFoundError(missing)
+    return convert(row)
 
 
 def export_response(

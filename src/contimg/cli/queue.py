@@ -173,9 +173,9 @@ def retry(
             if not groups:
                 typer.echo("no failed groups")
             for g in groups:
-                typer.echo(retry_group(db, group_id=g, now=time.time()))
+                typer.echo(retry_group(db, group_id=g, now=time.time()).summary)
         else:
             assert group is not None
-            typer.echo(retry_group(db, group_id=group, now=time.time()))
+            typer.echo(retry_group(db, group_id=group, now=time.time()).summary)
     finally:
         db.dispose()

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from contimg.config import Settings
 from contimg.db.engine import Database
 from contimg.db.queries import ingest as iq
-from contimg.errors import ContimgError, NotFoundError
+from contimg.errors import ConflictError, ContimgError, NotFoundError
 from contimg.ingest import hooks
 from contimg.ingest.names import SubbandName, format_timestamp, subband_label
 from contimg.ingest.uvh5 import CorruptFileError, HeaderFacts, read_header
@@ -335,8 +335,32 @@ def notify_pending(db: Database, group_ids: Sequence[str]) -> None:
             log.info("group %s: calibrator transit %s", group_id, names)
 
 
-def retry_group(db: Database, *, group_id: str, now: float) -> str:
-    """Put a failed group back to pending; returns a one-line summary.
+@dataclass(frozen=True)
+class RetryOutcome:
+    """What :func:`retry_group` did to a failed group."""
+
+    group_id: str
+    state: str
+    retry_count: int
+    subbands: int
+    expected_subbands: int
+    recovered: int
+    """Previously rejected files of the group that are now readable and were taken."""
+
+    @property
+    def summary(self) -> str:
+        """One line for the CLI."""
+        extra = (
+            f"; {self.recovered} previously rejected file(s) now readable" if self.recovered else ""
+        )
+        return (
+            f"{self.group_id}: failed -> pending with {self.subbands} of "
+            f"{self.expected_subbands} subbands{extra}"
+        )
+
+
+def retry_group(db: Database, *, group_id: str, now: float) -> RetryOutcome:
+    """Put a failed group back to pending; the one retry of the CLI and the API.
 
     Rejected (corrupt) files of the group are checked again first, so a file
     that was replaced with a good copy is taken. The group then goes on with the
@@ -347,7 +371,7 @@ def retry_group(db: Database, *, group_id: str, now: float) -> str:
         if row is None:
             raise NotFoundError(f"no group {group_id!r} in the queue")
         if row["state"] != "failed":
-            raise ContimgError(
+            raise ConflictError(
                 f"group {group_id} is {row['state']}, not failed; only failed groups can be retried"
             )
         rejected = iq.rejected_files(conn, group_id=group_id)
@@ -388,8 +412,15 @@ def retry_group(db: Database, *, group_id: str, now: float) -> str:
                 recovered += 1
     with db.write() as conn:
         if not iq.reset_for_retry(conn, group_id=group_id, now=now):
-            raise ContimgError(f"group {group_id} changed state meanwhile; not retried")
+            raise ConflictError(f"group {group_id} changed state meanwhile; not retried")
         n = iq.subband_count(conn, group_id=group_id)
-        expected = int(row["expected_subbands"] or 16)
-    extra = f"; {recovered} previously rejected file(s) now readable" if recovered else ""
-    return f"{group_id}: failed -> pending with {n} of {expected} subbands{extra}"
+        after = iq.group_row(conn, group_id=group_id)
+    assert after is not None
+    return RetryOutcome(
+        group_id=group_id,
+        state=str(after["state"]),
+        retry_count=int(after["retry_count"] or 0),
+        subbands=n,
+        expected_subbands=int(row["expected_subbands"] or 16),
+        recovered=recovered,
+    )

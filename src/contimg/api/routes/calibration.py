@@ -19,7 +19,7 @@ from contimg.api.deps import (
     page_of,
     sort_param,
 )
-from contimg.api.routes.status import now_mjd
+from contimg.api.params import now_mjd
 from contimg.api.schemas import ApplicableCalibration, SetActivation
 from contimg.calibration.registry import choose_set
 from contimg.db.queries import api_views, listing, status

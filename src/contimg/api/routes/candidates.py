@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 
-from contimg.api.candidates import build_candidate
+from contimg.api.candidates import candidates_for, ese_rules_of, with_points
 from contimg.api.deps import (
     TEXT_PATTERN,
     FormatParam,
@@ -25,8 +25,6 @@ from contimg.api.deps import (
     sort_param,
 )
 from contimg.api.schemas import NoteIn, StatusChange
-from contimg.config import Settings
-from contimg.db.engine import Database
 from contimg.db.queries import api_views, listing, patterns
 from contimg.db.queries import ese as eq
 from contimg.db.queries.listing import Filter
@@ -46,47 +44,6 @@ from contimg.variability.candidates import set_candidate_status
 router = APIRouter(prefix="/candidates", tags=["candidates"], dependencies=[ReadAccess])
 
 CandidateId = Annotated[int, Path(ge=1, le=2**62)]
-
-
-def _with_points(
-    db: Database,
-    rows: list[dict[str, Any]],
-    *,
-    detection_sigma: float,
-    rules: ese_rules.EseThresholds | None = None,
-) -> list[ESECandidate]:
-    if not rows:
-        return []
-    ids = sorted({r["source_id"] for r in rows})
-    points: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    with db.read() as conn:
-        for p in listing.iter_rows(
-            conn, api_views.PHOTOMETRY, listing.Query.build([Filter("source_id", "in", ids)])
-        ):
-            points[p["source_id"]].append(p)
-    return [
-        build_candidate(r, points[r["source_id"]], detection_sigma=detection_sigma, rules=rules)
-        for r in rows
-    ]
-
-
-def _rules(settings: Settings) -> dict[str, Any]:
-    from contimg.variability.candidates import thresholds
-
-    cfg = settings.photometry
-    return {"detection_sigma": cfg.ese_sigma_deviation, "rules": thresholds(cfg)}
-
-
-def candidates_for(
-    db: Database, settings: Settings, filters: Sequence[Filter], *, limit: int
-) -> list[ESECandidate]:
-    """Candidates matching ``filters`` as ESECandidate (most significant first); a
-    detection is a measurement deviating by the ESE threshold of the settings."""
-    with db.read() as conn:
-        rows, _ = listing.list_page(
-            conn, api_views.CANDIDATES, listing.Query.build(filters), limit=limit, offset=0
-        )
-    return _with_points(db, rows, **_rules(settings))
 
 
 async def _query(
@@ -132,7 +89,7 @@ def list_candidates(
             conn, api_views.CANDIDATES, query, limit=paging.limit, offset=paging.offset
         )
     return Page[ESECandidate](
-        data=_with_points(db, rows, **_rules(settings)),
+        data=with_points(db, rows, **ese_rules_of(settings)),
         count=total,
         limit=paging.limit,
         offset=paging.offset,
@@ -233,7 +190,7 @@ def candidates_by_source(
             conn, api_views.CANDIDATES, listing.Query.build(filters), limit=BY_SOURCE_MAX,
             offset=0,
         )  # fmt: skip
-    grouped = group_by_source(rows, _with_points(db, rows, **_rules(settings)))
+    grouped = group_by_source(rows, with_points(db, rows, **ese_rules_of(settings)))
     key = BY_SOURCE_SORTS[sort.lstrip("-")]
     grouped.sort(key=lambda r: r.source_id)
     grouped.sort(key=key, reverse=sort.startswith("-"))

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -25,6 +25,7 @@ from contimg.api.schemas import GroupDetail, RetryResult, StageTiming
 from contimg.db.queries import api_views, ingest, listing
 from contimg.db.queries.listing import Filter, like_prefix
 from contimg.errors import NotFoundError
+from contimg.ingest.queue import retry_group as retry_group_in_queue
 from contimg.models import (
     GROUP_STATES,
     GroupState,
@@ -156,19 +157,9 @@ def get_group(db: IngestDb, group_id: GroupId) -> GroupDetail:
 )
 def retry_group(db: IngestDb, group_id: GroupId) -> RetryResult:
     """Put a failed group back to ``pending`` with a fresh retry budget."""
-    with db.write() as conn:
-        current = ingest.group_state(conn, group_id=group_id)
-        if current is None:
-            raise NotFoundError(f"no group {group_id!r} in the ingest queue")
-        if not ingest.reset_for_retry(conn, group_id=group_id, now=time.time()):
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                detail=f"group {group_id!r} is {current!r}; only failed groups can be retried",
-            )
-        row = ingest.group_row(conn, group_id=group_id) or {}
-    return RetryResult(
-        group_id=group_id, state=str(row["state"]), retry_count=int(row["retry_count"] or 0)
-    )
+    # The same retry as ``contimg queue retry``: rejected files are checked again first.
+    done = retry_group_in_queue(db, group_id=group_id, now=time.time())
+    return RetryResult(group_id=done.group_id, state=done.state, retry_count=done.retry_count)
 
 
 # ------------------------------------------------------------- the ingest file log

@@ -16,10 +16,12 @@ from contimg.api.deps import (
     ReadAccess,
     SettingsDep,
     export_response,
+    load_or_404,
     page_of,
     sort_param,
 )
-from contimg.api.routes.products import FITS, PNG, FDeg, MaxSize, Radius, StretchQ, _cone
+from contimg.api.params import FITS, PNG, FDeg, MaxSize, Radius, StretchQ, cone
+from contimg.db.engine import Database
 from contimg.db.queries import api_views, listing
 from contimg.db.queries.listing import Filter, like_contains
 from contimg.errors import NotFoundError
@@ -49,7 +51,7 @@ async def _query(
             Filter("start_mjd", "le", mjd_max) if mjd_max is not None else None,
             Filter("created_at", "ge", created_since) if created_since is not None else None,
         ],
-        cone=_cone(ra_deg, dec_deg, radius_deg, "center_ra_deg", "center_dec_deg"),
+        cone=cone(ra_deg, dec_deg, radius_deg, "center_ra_deg", "center_dec_deg"),
         sort=sort,
     )
 
@@ -68,12 +70,15 @@ def export_mosaics(db: ProductsDb, query: MosaicQuery, format: FormatParam = "cs
     return export_response(db, api_views.MOSAICS, query, format)
 
 
-def _mosaic(db: Any, mosaic_id: int) -> MosaicRow:
-    with db.read() as conn:
-        row = listing.first_row(conn, api_views.MOSAICS, column="id", value=mosaic_id)
-    if row is None:
-        raise NotFoundError(f"no mosaic with id {mosaic_id}")
-    return MosaicRow.model_validate(row)
+def _mosaic(db: Database, mosaic_id: int) -> MosaicRow:
+    return load_or_404(
+        db,
+        api_views.MOSAICS,
+        column="id",
+        value=mosaic_id,
+        convert=MosaicRow.model_validate,
+        missing=f"no mosaic with id {mosaic_id}",
+    )
 
 
 @router.get("/{mosaic_id}", response_model=MosaicRow, summary="Mosaic detail")

@@ -20,14 +20,17 @@ from contimg.api.deps import (
     ReadAccess,
     SettingsDep,
     export_response,
+    load_or_404,
     page_of,
     sort_param,
 )
+from contimg.api.params import FITS, PNG, FDeg, MaxSize, Radius, StretchName, StretchQ, cone
 from contimg.api.schemas import ImageDetail, ImageQc, MsDetail
 from contimg.catalog.cone import cone_search
+from contimg.db.engine import Database
 from contimg.db.queries import api_views, listing
 from contimg.db.queries import photometry as phot_queries
-from contimg.db.queries.listing import Cone, Filter, like_contains
+from contimg.db.queries.listing import Filter, like_contains
 from contimg.errors import ContimgError, NotFoundError
 from contimg.models import ImageRow, MsIndexRow, Page
 from contimg.science.stretch import render_png
@@ -36,33 +39,7 @@ router = APIRouter(tags=["products"], dependencies=[ReadAccess])
 
 Text = Annotated[str | None, Query(max_length=500, pattern=TEXT_PATTERN)]
 FMjd = Annotated[float | None, Query(allow_inf_nan=False, ge=-1e6, le=1e6)]
-FDeg = Annotated[float | None, Query(allow_inf_nan=False, ge=-360, le=360)]
-Radius = Annotated[float | None, Query(allow_inf_nan=False, ge=1e-6, le=180)]
 ImageId = Annotated[int, Path(ge=1, le=2**62)]
-StretchName = Literal["asinh", "linear", "sqrt", "log"]
-PNG: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"image/png": {}}, "description": "A PNG image."}
-}
-FITS: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/fits": {}}, "description": "A FITS file."}
-}
-
-
-def _cone(
-    ra: float | None, dec: float | None, radius: float | None, ra_col: str, dec_col: str
-) -> Cone | None:
-    given = [v is not None for v in (ra, dec, radius)]
-    if any(given) and not all(given):
-        raise listing.ListingError(
-            "a cone needs all of ra_deg, dec_deg and radius_deg", field="radius_deg"
-        )
-    if ra is None or dec is None or radius is None:
-        return None
-    if not -90 <= dec <= 90:
-        raise listing.ListingError(f"dec_deg {dec} is not in [-90, 90]", field="dec_deg")
-    return Cone(ra % 360.0, dec, radius, ra_col, dec_col)
-
-
 # ----------------------------------------------------------------- measurement sets
 
 
@@ -91,7 +68,7 @@ async def _ms_query(
             Filter("mid_mjd", "le", mjd_max) if mjd_max is not None else None,
             Filter("cal_applied", "eq", int(cal_applied)) if cal_applied is not None else None,
         ],
-        cone=_cone(ra_deg, dec_deg, radius_deg, "pointing_ra_deg", "pointing_dec_deg"),
+        cone=cone(ra_deg, dec_deg, radius_deg, "pointing_ra_deg", "pointing_dec_deg"),
         sort=sort,
     )
 
@@ -162,7 +139,7 @@ async def _image_query(
             if min_dynamic_range is not None
             else None,
         ],
-        cone=_cone(ra_deg, dec_deg, radius_deg, "center_ra_deg", "center_dec_deg"),
+        cone=cone(ra_deg, dec_deg, radius_deg, "center_ra_deg", "center_dec_deg"),
         sort=sort,
     )
 
@@ -181,12 +158,15 @@ def export_images(db: ProductsDb, query: ImageQuery, format: FormatParam = "csv"
     return export_response(db, api_views.IMAGES, query, format)
 
 
-def _image(db: Any, image_id: int) -> ImageRow:
-    with db.read() as conn:
-        row = listing.first_row(conn, api_views.IMAGES, column="id", value=image_id)
-    if row is None:
-        raise NotFoundError(f"no image with id {image_id}")
-    return ImageRow.model_validate(row)
+def _image(db: Database, image_id: int) -> ImageRow:
+    return load_or_404(
+        db,
+        api_views.IMAGES,
+        column="id",
+        value=image_id,
+        convert=ImageRow.model_validate,
+        missing=f"no image with id {image_id}",
+    )
 
 
 def _image_file(settings: Any, row: ImageRow) -> FsPath:
@@ -229,8 +209,6 @@ def image_fits(db: ProductsDb, settings: SettingsDep, image_id: ImageId) -> Any:
     return FileResponse(path, media_type="application/fits", filename=path.name)
 
 
-MaxSize = Annotated[int, Query(ge=16, le=4096, description="Largest side of the PNG (px).")]
-StretchQ = Annotated[StretchName, Query(description="Transfer function.")]
 Pct = Annotated[float, Query(ge=0, le=100, allow_inf_nan=False)]
 
 

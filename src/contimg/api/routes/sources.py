@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import TypeAdapter
 
+from contimg.api.candidates import candidates_for
 from contimg.api.deps import (
     TEXT_PATTERN,
     CatalogDb,
@@ -24,8 +25,7 @@ from contimg.api.deps import (
     page_of,
     sort_param,
 )
-from contimg.api.routes.candidates import candidates_for
-from contimg.api.routes.products import FDeg, Radius, _cone
+from contimg.api.params import FDeg, Radius, cone
 from contimg.api.schemas import (
     FlagIn,
     LightCurve,
@@ -107,7 +107,7 @@ async def _source_query(
             ge("sigma_deviation", min_sigma_deviation),
             ge("last_mjd", last_mjd_since),
         ],
-        cone=_cone(ra_deg, dec_deg, radius_deg, "ra_deg", "dec_deg"),
+        cone=cone(ra_deg, dec_deg, radius_deg, "ra_deg", "dec_deg"),
         sort=sort,
     )
 

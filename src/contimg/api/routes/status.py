@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 from typing import Annotated, Literal
 
-from astropy.time import Time
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from contimg import __version__
 from contimg.api.deps import AppState, ReadAccess, State
+from contimg.api.params import now_mjd
 from contimg.api.schemas import DatabaseHealth, DiskUsage, Health, WorkerLease
 from contimg.config import DATABASE_NAMES, Settings
 from contimg.db import migrations
@@ -22,11 +22,6 @@ from contimg.ingest import diskguard
 from contimg.models import DiskDir, DiskGuardStatus, PipelineStatus
 
 router = APIRouter(tags=["status"], dependencies=[ReadAccess])
-
-
-def now_mjd() -> float:
-    """The current time as MJD (UTC)."""
-    return float(Time(time.time(), format="unix").mjd)
 
 
 STATUS_MAX_AGE_S = 1.0
