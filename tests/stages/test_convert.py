@@ -283,3 +283,25 @@ def test_channels_averaged_after_phasing_flagged_samples_left_out(tmp_path: Path
     others = [c for c in range(16) if c != sb03]
     np.testing.assert_allclose(weights[:, others, 0], 2.0)
     np.testing.assert_allclose(weights[:, sb03, 0], 1.0)
+
+
+def test_parallel_conversion_writes_the_same_ms(
+    small_group: dict[int, Path], tmp_path: Path
+) -> None:
+    one = convert_group(small_group, tmp_path / "one.ms")
+    two = convert_group(small_group, tmp_path / "two.ms", processes=2)
+    assert one.n_chan == two.n_chan
+    a, b = pt.table(str(one.ms_path), ack=False), pt.table(str(two.ms_path), ack=False)
+    for col in ("DATA", "FLAG", "WEIGHT_SPECTRUM", "UVW", "TIME"):
+        np.testing.assert_array_equal(a.getcol(col), b.getcol(col))
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_truncated_file_is_named(
+    small_group: dict[int, Path], tmp_path: Path, processes: int
+) -> None:
+    data = small_group[5].read_bytes()
+    small_group[5].write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(ContimgError, match=r"sb05\.hdf5"):
+        convert_group(small_group, tmp_path / "g.ms", processes=processes)
+    assert not (tmp_path / "g.ms").exists()

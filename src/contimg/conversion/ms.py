@@ -296,6 +296,36 @@ def _subband_to_ms(
     return freqs, SubbandUsage(path, n_samples, n_usable, dead)
 
 
+def _convert_in_parallel(
+    paths: list[Path],
+    parts: list[Path],
+    kwargs: dict[str, Any],
+    processes: int,
+    progress: Callable[[str], None],
+) -> list[tuple[np.ndarray, SubbandUsage]]:
+    """:func:`_subband_to_ms` of every subband, ``processes`` at a time, in order.
+
+    The first failure (a :class:`ContimgError` naming its file) is raised once the
+    running conversions end; the ones not started are cancelled.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=processes, mp_context=mp.get_context("spawn"))
+    try:
+        futures = [
+            pool.submit(_subband_to_ms, path, part, **kwargs)
+            for path, part in zip(paths, parts, strict=True)
+        ]
+        results = []
+        for k, (path, fut) in enumerate(zip(paths, futures, strict=True)):
+            results.append(fut.result())
+            progress(f"converted {path.name} ({k + 1}/{len(paths)}, {processes} at a time)")
+        return results
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def check_usable(usage: list[SubbandUsage], ms_name: str) -> str:
     """Raise when nothing of the group can be imaged; else a one-line summary of losses."""
     total = sum(u.n_samples for u in usage)
@@ -390,11 +420,14 @@ def convert_group(
     ms_path: Path,
     *,
     max_chan_width_hz: float = 0.0,
+    processes: int = 1,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> ConversionResult:
     """Convert a group's UVH5 files to ONE Measurement Set ``ms_path`` (ascending frequency).
 
     Channels are averaged to at most ``max_chan_width_hz`` (0: not averaged).
+    ``processes`` > 1 converts that many subbands at a time in child processes
+    (memory: one subband each).
 
     The MS is built under ``<ms_path>.tmp`` and renamed into place at the end, so a
     crash never leaves a half-written MS under the final name; an existing MS of
@@ -414,19 +447,21 @@ def convert_group(
         shutil.rmtree(d, ignore_errors=True)
     parts_dir.mkdir(parents=True)
     t0 = time.perf_counter()
-    parts: list[Path] = []
     freqs: list[np.ndarray] = []
     usage: list[SubbandUsage] = []
-    for k, (sb, path) in enumerate(zip(order, paths, strict=True)):
-        progress(f"converting sb{sb:02d} ({k + 1}/{len(paths)}): {path.name}")
-        part = parts_dir / f"sb{sb:02d}.ms"
-        f, use = _subband_to_ms(
-            path, part, ra_deg=ra_deg, dec_deg=dec_deg, name=name,
-            max_chan_width_hz=max_chan_width_hz,
-        )  # fmt: skip
-        freqs.append(f)
-        usage.append(use)
-        parts.append(part)
+    kwargs = {"ra_deg": ra_deg, "dec_deg": dec_deg, "name": name,
+              "max_chan_width_hz": max_chan_width_hz}  # fmt: skip
+    parts = [parts_dir / f"sb{sb:02d}.ms" for sb in order]
+    if processes <= 1:
+        for k, (sb, path, part) in enumerate(zip(order, paths, parts, strict=True)):
+            progress(f"converting sb{sb:02d} ({k + 1}/{len(paths)}): {path.name}")
+            f, use = _subband_to_ms(path, part, **kwargs)  # type: ignore[arg-type]
+            freqs.append(f)
+            usage.append(use)
+    else:
+        results = _convert_in_parallel(paths, parts, kwargs, processes, progress)
+        freqs = [f for f, _ in results]
+        usage = [u for _, u in results]
     t1 = time.perf_counter()
     try:
         summary = check_usable(usage, ms_path.name)

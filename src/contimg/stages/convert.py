@@ -33,6 +33,7 @@ class ConvertStage:
         result = convert_group(
             ctx.subband_paths, ms_path, progress=ctx.progress,
             max_chan_width_hz=ctx.settings.conversion.max_chan_width_khz * 1e3,
+            processes=ctx.settings.conversion.processes,
         )  # fmt: skip
         now = time.time()
         with ctx.dbs.products.write() as conn:
