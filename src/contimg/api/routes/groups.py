@@ -107,7 +107,9 @@ def list_groups(db: IngestDb, query: GroupQuery, paging: PagingDep) -> Page[Rece
 
 
 @router.get("/export", summary="Export groups", response_class=StreamingResponse)
-def export_groups(db: IngestDb, query: GroupQuery, format: FormatParam = "csv") -> Any:
+def export_groups(
+    db: IngestDb, query: GroupQuery, format: FormatParam = "csv"
+) -> StreamingResponse:
     """Every group matching the filters (the whole result) as CSV or JSON."""
     return export_response(db, api_views.GROUPS, query, format)
 
@@ -195,5 +197,7 @@ def list_ingest_files(db: IngestDb, query: FilesQuery, paging: PagingDep) -> Pag
 
 
 @files_router.get("/files/export", summary="Export the file log", response_class=StreamingResponse)
-def export_ingest_files(db: IngestDb, query: FilesQuery, format: FormatParam = "csv") -> Any:
+def export_ingest_files(
+    db: IngestDb, query: FilesQuery, format: FormatParam = "csv"
+) -> StreamingResponse:
     return export_response(db, api_views.INGEST_FILES, query, format)
