@@ -88,6 +88,25 @@ class RetryResult(BaseModel):
     retry_count: int
 
 
+class IngestFile(BaseModel):
+    """A subband file the watcher has seen, with its outcome."""
+
+    file_path: str
+    file_name: str
+    subband_idx: int
+    obs_time: float
+    file_size: int | None
+    stable_count: int
+    status: str = Field(description="'waiting', 'accepted' or 'rejected'.")
+    reason: str | None
+    group_id: str | None
+    dec_deg: float | None
+    start_jd: float | None
+    end_jd: float | None
+    first_seen_at: float
+    last_checked_at: float
+
+
 # ---------------------------------------------------------------- calibration
 
 

@@ -88,7 +88,7 @@ def list_tables(db: CalDb, query: TableQuery, paging: PagingDep) -> Page[Caltabl
 
 
 @router.get("/tables/export", summary="Export calibration tables", response_class=StreamingResponse)
-def export_tables(db: CalDb, query: TableQuery, format: FormatParam = "csv") -> Any:
+def export_tables(db: CalDb, query: TableQuery, format: FormatParam = "csv") -> StreamingResponse:
     return export_response(db, api_views.CALTABLES, query, format)
 
 

@@ -203,7 +203,9 @@ def candidates_by_source(
 
 
 @router.get("/export", summary="Export candidates", response_class=StreamingResponse)
-def export_candidates(db: ProductsDb, query: CandidateQuery, format: FormatParam = "csv") -> Any:
+def export_candidates(
+    db: ProductsDb, query: CandidateQuery, format: FormatParam = "csv"
+) -> StreamingResponse:
     """The candidate rows joined with their sources' statistics (table words for status)."""
     return export_response(db, api_views.CANDIDATES, query, format)
 

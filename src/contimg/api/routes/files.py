@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
@@ -21,7 +21,9 @@ MEDIA = {".fits": "application/fits", ".png": "image/png", ".json": "application
     response_class=FileResponse,
     responses={404: {"description": "Not found, or outside the product directories."}},
 )
-def get_file(settings: SettingsDep, rel_path: Annotated[str, Path(max_length=2000)]) -> Any:
+def get_file(
+    settings: SettingsDep, rel_path: Annotated[str, Path(max_length=2000)]
+) -> FileResponse:
     """A regular file under the products directory. Absolute paths, ``..`` and
     symlinks leading outside the product directories answer 404."""
     path = files.resolve_relative(settings, rel_path)

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
 
 from contimg.api.deps import (
     TEXT_PATTERN,
@@ -21,7 +20,7 @@ from contimg.api.deps import (
     page_of,
     sort_param,
 )
-from contimg.api.schemas import GroupDetail, RetryResult, StageTiming
+from contimg.api.schemas import GroupDetail, IngestFile, RetryResult, StageTiming
 from contimg.db.queries import api_views, ingest, listing
 from contimg.db.queries.listing import Filter, like_prefix
 from contimg.errors import NotFoundError
@@ -108,7 +107,9 @@ def list_groups(db: IngestDb, query: GroupQuery, paging: PagingDep) -> Page[Rece
 
 
 @router.get("/export", summary="Export groups", response_class=StreamingResponse)
-def export_groups(db: IngestDb, query: GroupQuery, format: FormatParam = "csv") -> Any:
+def export_groups(
+    db: IngestDb, query: GroupQuery, format: FormatParam = "csv"
+) -> StreamingResponse:
     """Every group matching the filters (the whole result) as CSV or JSON."""
     return export_response(db, api_views.GROUPS, query, format)
 
@@ -167,25 +168,6 @@ def retry_group(db: IngestDb, group_id: GroupId) -> RetryResult:
 files_router = APIRouter(prefix="/ingest", tags=["queue"], dependencies=[ReadAccess])
 
 
-class IngestFile(BaseModel):
-    """A subband file the watcher has seen, with its outcome."""
-
-    file_path: str
-    file_name: str
-    subband_idx: int
-    obs_time: float
-    file_size: int | None
-    stable_count: int
-    status: str = Field(description="'waiting', 'accepted' or 'rejected'.")
-    reason: str | None
-    group_id: str | None
-    dec_deg: float | None
-    start_jd: float | None
-    end_jd: float | None
-    first_seen_at: float
-    last_checked_at: float
-
-
 async def _files_query(
     status: Annotated[Literal["waiting", "accepted", "rejected"] | None, Query()] = None,
     group_id: Annotated[str | None, Query(max_length=64, pattern=TEXT_PATTERN)] = None,
@@ -215,5 +197,7 @@ def list_ingest_files(db: IngestDb, query: FilesQuery, paging: PagingDep) -> Pag
 
 
 @files_router.get("/files/export", summary="Export the file log", response_class=StreamingResponse)
-def export_ingest_files(db: IngestDb, query: FilesQuery, format: FormatParam = "csv") -> Any:
+def export_ingest_files(
+    db: IngestDb, query: FilesQuery, format: FormatParam = "csv"
+) -> StreamingResponse:
     return export_response(db, api_views.INGEST_FILES, query, format)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
@@ -66,7 +66,9 @@ def list_mosaics(db: ProductsDb, query: MosaicQuery, paging: PagingDep) -> Page[
 
 
 @router.get("/export", summary="Export mosaics", response_class=StreamingResponse)
-def export_mosaics(db: ProductsDb, query: MosaicQuery, format: FormatParam = "csv") -> Any:
+def export_mosaics(
+    db: ProductsDb, query: MosaicQuery, format: FormatParam = "csv"
+) -> StreamingResponse:
     return export_response(db, api_views.MOSAICS, query, format)
 
 
@@ -119,7 +121,7 @@ def mosaic_thumbnail(
     response_class=FileResponse,
     responses=FITS,
 )
-def mosaic_fits(db: ProductsDb, settings: SettingsDep, mosaic_id: MosaicId) -> Any:
+def mosaic_fits(db: ProductsDb, settings: SettingsDep, mosaic_id: MosaicId) -> FileResponse:
     row = _mosaic(db, mosaic_id)
     path = files.check_file(settings, row.path)
     return FileResponse(path, media_type="application/fits", filename=path.name)

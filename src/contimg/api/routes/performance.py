@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
@@ -124,5 +124,7 @@ def list_metrics(
 
 
 @router.get("/metrics/export", summary="Export metrics", response_class=StreamingResponse)
-def export_metrics(db: IngestDb, query: MetricsQuery, format: FormatParam = "csv") -> Any:
+def export_metrics(
+    db: IngestDb, query: MetricsQuery, format: FormatParam = "csv"
+) -> StreamingResponse:
     return export_response(db, api_views.PERFORMANCE, query, format)

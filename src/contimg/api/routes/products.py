@@ -83,7 +83,7 @@ def list_ms(db: ProductsDb, query: MsQuery, paging: PagingDep) -> Page[MsIndexRo
 
 
 @router.get("/ms/export", summary="Export Measurement Sets", response_class=StreamingResponse)
-def export_ms(db: ProductsDb, query: MsQuery, format: FormatParam = "csv") -> Any:
+def export_ms(db: ProductsDb, query: MsQuery, format: FormatParam = "csv") -> StreamingResponse:
     return export_response(db, api_views.MS, query, format)
 
 
@@ -154,7 +154,9 @@ def list_images(db: ProductsDb, query: ImageQuery, paging: PagingDep) -> Page[Im
 
 
 @router.get("/images/export", summary="Export images", response_class=StreamingResponse)
-def export_images(db: ProductsDb, query: ImageQuery, format: FormatParam = "csv") -> Any:
+def export_images(
+    db: ProductsDb, query: ImageQuery, format: FormatParam = "csv"
+) -> StreamingResponse:
     return export_response(db, api_views.IMAGES, query, format)
 
 
@@ -203,7 +205,7 @@ def get_image(db: ProductsDb, settings: SettingsDep, image_id: ImageId) -> Image
     response_class=FileResponse,
     responses=FITS,
 )
-def image_fits(db: ProductsDb, settings: SettingsDep, image_id: ImageId) -> Any:
+def image_fits(db: ProductsDb, settings: SettingsDep, image_id: ImageId) -> FileResponse:
     row = _image(db, image_id)
     path = _image_file(settings, row)
     return FileResponse(path, media_type="application/fits", filename=path.name)

@@ -123,7 +123,9 @@ def list_sources(db: ProductsDb, query: SourceQuery, paging: PagingDep) -> Page[
 
 
 @router.get("/sources/export", summary="Export sources", response_class=StreamingResponse)
-def export_sources(db: ProductsDb, query: SourceQuery, format: FormatParam = "csv") -> Any:
+def export_sources(
+    db: ProductsDb, query: SourceQuery, format: FormatParam = "csv"
+) -> StreamingResponse:
     return export_response(db, api_views.VARIABILITY, query, format)
 
 
@@ -260,7 +262,9 @@ def list_photometry(db: ProductsDb, query: PhotQuery, paging: PagingDep) -> Page
 
 
 @router.get("/photometry/export", summary="Export photometry", response_class=StreamingResponse)
-def export_photometry(db: ProductsDb, query: PhotQuery, format: FormatParam = "csv") -> Any:
+def export_photometry(
+    db: ProductsDb, query: PhotQuery, format: FormatParam = "csv"
+) -> StreamingResponse:
     return export_response(db, api_views.PHOTOMETRY, query, format)
 
 
@@ -306,7 +310,9 @@ def list_catalog(db: CatalogDb, query: CatalogQuery, paging: PagingDep) -> Page[
 
 
 @router.get("/catalog/sources/export", summary="Export catalog", response_class=StreamingResponse)
-def export_catalog(db: CatalogDb, query: CatalogQuery, format: FormatParam = "csv") -> Any:
+def export_catalog(
+    db: CatalogDb, query: CatalogQuery, format: FormatParam = "csv"
+) -> StreamingResponse:
     return export_response(db, api_views.CATALOG, query, format)
 
 
