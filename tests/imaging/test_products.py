@@ -144,10 +144,10 @@ def test_wsclean_command_has_the_documented_settings(tmp_path: Path) -> None:
     text = " ".join(cmd)
     for part in ("-weight briggs 0", "-auto-mask 5", "-auto-threshold 0.5", "-mgain 0.8",
                  "-reorder", "-pol I", "-size 4096 4096", "-scale 3.0asec",
-                 "-use-wgridder"):  # fmt: skip
+                 "-use-wgridder", "-baseline-averaging 10"):  # fmt: skip
         assert part in text
-    stacking = ImagingSettings(preset="ci", gridder="wstacking")
+    stacking = ImagingSettings(preset="ci", gridder="wstacking", baseline_averaging=0)
     cmd = wsclean_command(stacking, ms_path=tmp_path / "g.ms", prefix=tmp_path / "g",
                           data_column="DATA")  # fmt: skip
-    assert "-use-wgridder" not in cmd
+    assert "-use-wgridder" not in cmd and "-baseline-averaging" not in cmd
     assert grid_for(ImagingSettings(size_px=512, cell_arcsec=10.0)) == (512, 10.0)

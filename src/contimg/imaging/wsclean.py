@@ -1,6 +1,7 @@
 """Driving WSClean 3.1 (Debian's ``/usr/bin/wsclean``).
 
-Settings: the w-gridder (``imaging.gridder``), Briggs robust 0, auto-mask 5 (dsa110.md
+Settings: the w-gridder (``imaging.gridder``) with baseline-dependent averaging
+(``imaging.baseline_averaging``), Briggs robust 0, auto-mask 5 (dsa110.md
 says 3; docs/imaging.md, "Noise", says why not), auto-threshold 0.5, mgain 0.8,
 Stokes I, ``-reorder`` (harmless for our single-window MS, needed for multi-window
 input). Cell and size come from ``ImagingSettings`` (a preset or explicit values).
@@ -60,6 +61,8 @@ def wsclean_command(
     """The WSClean command line for ``ms_path`` writing ``<prefix>-*.fits``."""
     size, cell = grid_for(settings)
     gridder = ["-use-wgridder"] if settings.gridder == "wgridder" else []
+    if settings.baseline_averaging > 0:
+        gridder += ["-baseline-averaging", f"{settings.baseline_averaging:g}"]
     return [
         settings.wsclean_executable,
         "-name", str(prefix),
