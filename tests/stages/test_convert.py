@@ -286,8 +286,11 @@ def test_channels_averaged_after_phasing_flagged_samples_left_out(tmp_path: Path
 
 
 def test_parallel_conversion_writes_the_same_ms(
-    small_group: dict[int, Path], tmp_path: Path
+    small_group: dict[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from contimg.conversion import ms as conversion
+
+    monkeypatch.setattr(conversion, "PARALLEL_MIN_BYTES", 0)  # the test files are small
     one = convert_group(small_group, tmp_path / "one.ms")
     two = convert_group(small_group, tmp_path / "two.ms", processes=2)
     assert one.n_chan == two.n_chan
@@ -298,8 +301,11 @@ def test_parallel_conversion_writes_the_same_ms(
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_truncated_file_is_named(
-    small_group: dict[int, Path], tmp_path: Path, processes: int
+    small_group: dict[int, Path], tmp_path: Path, processes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from contimg.conversion import ms as conversion
+
+    monkeypatch.setattr(conversion, "PARALLEL_MIN_BYTES", 0)
     data = small_group[5].read_bytes()
     small_group[5].write_bytes(data[: len(data) * 2 // 3])
     with pytest.raises(ContimgError, match=r"sb05\.hdf5"):

@@ -39,6 +39,9 @@ from contimg.calibration.pointing import field_name, meridian_pointing_icrs
 from contimg.errors import ContimgError
 
 DATA_COLUMNS = ("DATA", "FLAG", "WEIGHT_SPECTRUM")
+PARALLEL_MIN_BYTES = 64 * 1024**2
+"""Subband files smaller than this on average are converted one at a time (starting a
+child process costs seconds; the scaled simulator presets' files are a few MB)."""
 ROW_BLOCK = 20_000
 """Rows merged per block (at 768 channels x 4 pols: ~0.5 GB of complex64)."""
 
@@ -296,6 +299,11 @@ def _subband_to_ms(
     return freqs, SubbandUsage(path, n_samples, n_usable, dead)
 
 
+def _mean_size(paths: list[Path]) -> float:
+    sizes = [p.stat().st_size for p in paths if p.is_file()]
+    return sum(sizes) / len(sizes) if sizes else 0.0
+
+
 def _convert_in_parallel(
     paths: list[Path],
     parts: list[Path],
@@ -311,7 +319,9 @@ def _convert_in_parallel(
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(max_workers=processes, mp_context=mp.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=processes, mp_context=mp.get_context("spawn"), initializer=_ignore_sigint
+    )
     try:
         futures = [
             pool.submit(_subband_to_ms, path, part, **kwargs)
@@ -321,9 +331,24 @@ def _convert_in_parallel(
         for k, (path, fut) in enumerate(zip(paths, futures, strict=True)):
             results.append(fut.result())
             progress(f"converted {path.name} ({k + 1}/{len(paths)}, {processes} at a time)")
-        return results
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        # A failure, or the worker being stopped (SIGTERM / Ctrl-C): end the children
+        # now rather than wait for their subbands, so the worker can release its group
+        # within the supervisor's grace period; the parts directory is rebuilt on retry.
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results
+
+
+def _ignore_sigint() -> None:
+    """Conversion children leave Ctrl-C (sent to the whole process group) to the worker,
+    which stops them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def check_usable(usage: list[SubbandUsage], ms_name: str) -> str:
@@ -427,7 +452,7 @@ def convert_group(
 
     Channels are averaged to at most ``max_chan_width_hz`` (0: not averaged).
     ``processes`` > 1 converts that many subbands at a time in child processes
-    (memory: one subband each).
+    (memory: one subband each) when the files are large (:data:`PARALLEL_MIN_BYTES`).
 
     The MS is built under ``<ms_path>.tmp`` and renamed into place at the end, so a
     crash never leaves a half-written MS under the final name; an existing MS of
@@ -452,6 +477,8 @@ def convert_group(
     kwargs = {"ra_deg": ra_deg, "dec_deg": dec_deg, "name": name,
               "max_chan_width_hz": max_chan_width_hz}  # fmt: skip
     parts = [parts_dir / f"sb{sb:02d}.ms" for sb in order]
+    if processes > 1 and _mean_size(paths) < PARALLEL_MIN_BYTES:
+        processes = 1  # small files: starting the children would cost more than it saves
     if processes <= 1:
         for k, (sb, path, part) in enumerate(zip(order, paths, parts, strict=True)):
             progress(f"converting sb{sb:02d} ({k + 1}/{len(paths)}): {path.name}")
