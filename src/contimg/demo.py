@@ -38,8 +38,6 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from contimg.config import DATABASE_NAMES, Settings
 from contimg.db import migrations
 from contimg.db.engine import Databases, open_database
@@ -157,12 +155,12 @@ def init_databases(settings: Settings) -> None:
 
 
 def catalog_is_built(settings: Settings) -> bool:
-    from contimg.db.master_sources import sources
+    from contimg.db.queries.sources import catalog_is_empty
 
     dbs = Databases(settings)
     try:
         with dbs.master_sources.read() as conn:
-            return bool(conn.execute(sa.select(sa.func.count()).select_from(sources)).scalar())
+            return not catalog_is_empty(conn)
     finally:
         dbs.dispose()
 
@@ -336,7 +334,7 @@ class _Stop:
 def progress_line(settings: Settings, injected_id: str | None = None) -> str:
     """One line on how far the pipeline has got (queue, images, candidates, mosaics,
     and whether the injected ESE source ``injected_id`` is a candidate yet)."""
-    from contimg.db.products import ese_candidates, images, mosaics
+    from contimg.db.queries.products import flag_types_of, product_counts
     from contimg.db.queries.status import queue_stats
 
     dbs = Databases(settings)
@@ -344,21 +342,11 @@ def progress_line(settings: Settings, injected_id: str | None = None) -> str:
         with dbs.ingest.read() as conn:
             q = queue_stats(conn)
         with dbs.products.read() as conn:
-
-            def count(table: sa.Table) -> int:
-                return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
-
-            n_img, n_ese, n_mos = count(images), count(ese_candidates), count(mosaics)
-            flags = sorted(
-                str(f)
-                for f in conn.execute(
-                    sa.select(ese_candidates.c.flag_type).where(
-                        ese_candidates.c.source_id == injected_id
-                    )
-                ).scalars()
-            )
+            counts = product_counts(conn)
+            flags = flag_types_of(conn, source_id=injected_id)
     finally:
         dbs.dispose()
+    n_img, n_ese, n_mos = counts["images"], counts["ese_candidates"], counts["mosaics"]
     line = (
         f"groups: {q.completed} completed, {q.in_progress} in progress, {q.pending} pending, "
         f"{q.collecting} collecting, {q.failed} failed | images {n_img} | "

@@ -6,12 +6,10 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import event
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
 from contimg import __version__
@@ -20,7 +18,7 @@ from contimg.api.deps import AppState
 from contimg.api.events import EventHub
 from contimg.api.spa import mount_spa
 from contimg.config import DATABASE_NAMES, Settings, get_settings
-from contimg.db.engine import Databases
+from contimg.db.engine import Databases, set_sqlite_mmap
 from contimg.db.queries.listing import ListingError
 from contimg.errors import ConflictError, ContimgError, NotFoundError
 
@@ -95,15 +93,7 @@ def _tune_sqlite(dbs: Databases, *, mmap_mb: int) -> None:
         except ContimgError as exc:  # a broken file: /health says so
             log.error("%s", exc)
             continue
-        if not db.is_sqlite:
-            continue
-
-        def on_connect(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute(f"PRAGMA mmap_size={int(mmap_mb) * 1024 * 1024}")
-            cur.close()
-
-        event.listen(db.engine, "connect", on_connect)
+        set_sqlite_mmap(db, mmap_mb=mmap_mb)
 
 
 def create_app(

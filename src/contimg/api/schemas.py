@@ -23,6 +23,13 @@ from contimg.models import (
 
 NoNul = r"^[^\x00]*$"
 
+# --------------------------------------------------------------------- auth
+
+
+class TokenOk(BaseModel):
+    ok: bool = True
+
+
 # --------------------------------------------------------------------- health
 
 
@@ -261,3 +268,10 @@ class Throughput(BaseModel):
     bins: list[ThroughputBin]
     arrival_rate_per_hour: float = Field(description="Mean over the window.")
     completion_rate_per_hour: float = Field(description="Mean over the window.")
+
+
+# --------------------------------------------------------------------- catalog
+
+
+class CatalogConeItem(SourceRow):
+    sep_deg: float

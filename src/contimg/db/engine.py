@@ -201,3 +201,18 @@ class Databases:
         for db in self._open.values():
             db.dispose()
         self._open.clear()
+
+
+def set_sqlite_mmap(db: Database, *, mmap_mb: int) -> None:
+    """Memory-map an SQLite file on every new connection of ``db`` (``PRAGMA mmap_size``);
+    nothing for PostgreSQL or ``mmap_mb <= 0``."""
+    if mmap_mb <= 0 or not db.is_sqlite:
+        return
+    size = int(mmap_mb) * 1024 * 1024
+
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA mmap_size={size}")
+        cur.close()
+
+    event.listen(db.engine, "connect", on_connect)

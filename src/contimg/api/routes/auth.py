@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from contimg.api.deps import WriteAccess
+from contimg.api.schemas import TokenOk
 
 router = APIRouter(prefix="/auth", tags=["status"])
-
-
-class TokenOk(BaseModel):
-    ok: bool = True
 
 
 @router.get(

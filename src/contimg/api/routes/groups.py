@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
@@ -23,6 +22,7 @@ from contimg.api.deps import (
 from contimg.api.schemas import GroupDetail, IngestFile, RetryResult, StageTiming
 from contimg.db.queries import api_views, ingest, listing
 from contimg.db.queries.listing import Filter, like_prefix
+from contimg.db.queries.status import to_recent_group
 from contimg.errors import NotFoundError
 from contimg.ingest.queue import retry_group as retry_group_in_queue
 from contimg.models import (
@@ -38,35 +38,6 @@ router = APIRouter(prefix="/groups", tags=["queue"], dependencies=[ReadAccess])
 
 GroupId = Annotated[str, Path(max_length=64, pattern=TEXT_PATTERN, description="Group id.")]
 Ts = Annotated[float | None, Query(allow_inf_nan=False, description="Unix seconds.")]
-
-
-def _calibrators(text: str | None) -> list[dict[str, object]]:
-    if not text:
-        return []
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return [{"name": text}]
-    if isinstance(value, list):
-        return [v if isinstance(v, dict) else {"name": str(v)} for v in value]
-    return [value] if isinstance(value, dict) else [{"name": str(value)}]
-
-
-def to_recent_group(r: dict[str, Any]) -> RecentGroup:
-    """A row of the groups listing as the API's RecentGroup."""
-    return RecentGroup(
-        group_id=r["group_id"],
-        state=r["state"],
-        received_at=r["received_at"],
-        last_update=r["last_update"],
-        subbands_present=int(r.get("subbands_present") or 0),
-        expected_subbands=int(r["expected_subbands"] or 16),
-        has_calibrator=None if r["has_calibrator"] is None else bool(r["has_calibrator"]),
-        calibrators=_calibrators(r["calibrators"]),
-        retry_count=int(r["retry_count"] or 0),
-        error_message=r["error_message"],
-        total_time_s=r.get("total_time_s"),
-    )
 
 
 async def _query(

@@ -27,6 +27,7 @@ from contimg.api.deps import (
 )
 from contimg.api.params import FDeg, Radius, cone
 from contimg.api.schemas import (
+    CatalogConeItem,
     FlagIn,
     LightCurve,
     SourceDetail,
@@ -314,10 +315,6 @@ def export_catalog(
     db: CatalogDb, query: CatalogQuery, format: FormatParam = "csv"
 ) -> StreamingResponse:
     return export_response(db, api_views.CATALOG, query, format)
-
-
-class CatalogConeItem(SourceRow):
-    sep_deg: float
 
 
 @router.get("/catalog/cone", response_model=Page[CatalogConeItem], summary="Catalog cone search")

@@ -229,6 +229,14 @@ def list_page(
     return rows, total
 
 
+def rows(
+    conn: Connection, listing: Listing, query: Query, *, limit: int, offset: int = 0
+) -> list[dict[str, Any]]:
+    """One page of the filtered, sorted result (without counting the whole result)."""
+    stmt = _ordered(listing, _filtered(listing, query), query).limit(limit).offset(offset)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
 def first_row(
     conn: Connection, listing: Listing, *, column: str, value: Any
 ) -> dict[str, Any] | None:

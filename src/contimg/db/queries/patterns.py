@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter
 from sqlalchemy.engine import Connection
 
-from contimg.db.products import ese_candidates, images, mosaics, photometry, variability_stats
+from contimg.db.products import images, mosaics, photometry
+from contimg.db.queries import api_views, listing
 from contimg.models import EseCandidateWithSource, LightCurvePoint, RecentMosaic
 
 _LIGHT_CURVE = TypeAdapter(list[LightCurvePoint])
@@ -17,36 +18,21 @@ _LIGHT_CURVE = TypeAdapter(list[LightCurvePoint])
 def ese_candidates_with_sources(
     conn: Connection, *, status: str | None = "active", limit: int = 50, offset: int = 0
 ) -> list[EseCandidateWithSource]:
-    """ESE candidates joined with their variability statistics, most significant first.
+    """ESE candidates joined with their variability statistics, most significant first
+    (the candidates listing, :data:`api_views.CANDIDATES`, read one way for both).
 
     ``status`` filters on the table's status ('active', 'investigated', 'dismissed');
-    None returns every status.
+    None returns every status. As in the specification's pattern (an inner join), a
+    candidate whose source has no statistics row is left out.
     """
-    e, v = ese_candidates, variability_stats
-    query = (
-        sa.select(
-            e.c.id,
-            e.c.source_id,
-            v.c.ra_deg,
-            v.c.dec_deg,
-            v.c.mean_flux_mjy,
-            v.c.nvss_flux_mjy,
-            v.c.chi2_nu,
-            v.c.sigma_deviation,
-            v.c.n_obs,
-            e.c.flagged_at,
-            e.c.significance,
-            e.c.flag_type,
-            e.c.status,
-        )
-        .join(v, e.c.source_id == v.c.source_id)
-        .order_by(e.c.significance.desc(), e.c.id)
-        .limit(limit)
-        .offset(offset)
+    filters = [
+        listing.Filter("ra_deg", "not_null"),
+        listing.Filter("status", "eq", status) if status is not None else None,
+    ]
+    page = listing.rows(
+        conn, api_views.CANDIDATES, listing.Query.build(filters), limit=limit, offset=offset
     )
-    if status is not None:
-        query = query.where(e.c.status == status)
-    return [EseCandidateWithSource.model_validate(r._mapping) for r in conn.execute(query)]
+    return [EseCandidateWithSource.model_validate(r) for r in page]
 
 
 def light_curve_statement(*, extended: bool = False) -> sa.Select[Any]:

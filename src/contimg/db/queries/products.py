@@ -91,3 +91,25 @@ def images_for_ms(conn: Connection, *, ms_path: str) -> list[dict[str, Any]]:
         sa.select(images).where(images.c.ms_path == ms_path).order_by(images.c.type)
     ).mappings()
     return [dict(r) for r in result]
+
+
+def product_counts(conn: Connection) -> dict[str, int]:
+    """Rows of ``images``, ``ese_candidates`` and ``mosaics``."""
+    from contimg.db.products import ese_candidates, mosaics
+
+    return {
+        t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
+        for t in (images, ese_candidates, mosaics)
+    }
+
+
+def flag_types_of(conn: Connection, *, source_id: str | None) -> list[str]:
+    """The ESE flag types a source has (sorted; none for ``None``)."""
+    from contimg.db.products import ese_candidates
+
+    if source_id is None:
+        return []
+    rows = conn.execute(
+        sa.select(ese_candidates.c.flag_type).where(ese_candidates.c.source_id == source_id)
+    ).scalars()
+    return sorted(str(f) for f in rows)

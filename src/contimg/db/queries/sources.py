@@ -350,3 +350,8 @@ def latest_build(conn: Connection) -> dict[str, Any] | None:
         .first()
     )
     return dict(row) if row is not None else None
+
+
+def catalog_is_empty(conn: Connection) -> bool:
+    """Whether the master catalog holds no source."""
+    return conn.execute(sa.select(sources.c.source_id).limit(1)).first() is None

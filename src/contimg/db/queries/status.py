@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from contimg.db.cal_registry import caltables
-from contimg.db.ingest import ingest_queue, performance_metrics, subband_files
+from contimg.db.queries import api_views, listing
 from contimg.db.queries.ingest import count_by_state
 from contimg.models import CalibrationSet, CalibrationTable, QueueStats, RecentGroup
 
@@ -29,7 +31,9 @@ def queue_stats(conn: Connection) -> QueueStats:
     )
 
 
-def _parse_calibrators(text: str | None) -> list[dict[str, object]]:
+def parse_calibrators(text: str | None) -> list[dict[str, object]]:
+    """``ingest_queue.calibrators`` (a JSON array, or legacy free text) as a list of
+    objects with at least a ``name``."""
     if not text:
         return []
     try:
@@ -41,44 +45,31 @@ def _parse_calibrators(text: str | None) -> list[dict[str, object]]:
     return [value] if isinstance(value, dict) else [{"name": str(value)}]
 
 
+def to_recent_group(r: Mapping[str, Any]) -> RecentGroup:
+    """A row of the groups listing (:data:`api_views.GROUPS`) as a RecentGroup."""
+    return RecentGroup(
+        group_id=r["group_id"],
+        state=r["state"],
+        received_at=r["received_at"],
+        last_update=r["last_update"],
+        subbands_present=int(r.get("subbands_present") or 0),
+        expected_subbands=int(r["expected_subbands"] or 16),
+        has_calibrator=None if r["has_calibrator"] is None else bool(r["has_calibrator"]),
+        calibrators=parse_calibrators(r["calibrators"]),
+        retry_count=int(r["retry_count"] or 0),
+        error_message=r["error_message"],
+        total_time_s=r.get("total_time_s"),
+    )
+
+
 def recent_groups(
     conn: Connection, *, limit: int = 20, offset: int = 0, state: str | None = None
 ) -> list[RecentGroup]:
-    """Groups, most recently received first, with subband counts and processing time."""
-    q, f, pm = ingest_queue, subband_files, performance_metrics
-    n_files = (
-        sa.select(sa.func.count())
-        .where(f.c.group_id == q.c.group_id)
-        .correlate(q)
-        .scalar_subquery()
-    )
-    query = (
-        sa.select(q, n_files.label("subbands_present"), pm.c.total_time)
-        .outerjoin(pm, pm.c.group_id == q.c.group_id)
-        .order_by(q.c.received_at.desc(), q.c.group_id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    if state is not None:
-        query = query.where(q.c.state == state)
-    out = []
-    for r in conn.execute(query).mappings():
-        out.append(
-            RecentGroup(
-                group_id=r["group_id"],
-                state=r["state"],
-                received_at=r["received_at"],
-                last_update=r["last_update"],
-                subbands_present=int(r["subbands_present"]),
-                expected_subbands=int(r["expected_subbands"] or 16),
-                has_calibrator=None if r["has_calibrator"] is None else bool(r["has_calibrator"]),
-                calibrators=_parse_calibrators(r["calibrators"]),
-                retry_count=int(r["retry_count"] or 0),
-                error_message=r["error_message"],
-                total_time_s=r["total_time"],
-            )
-        )
-    return out
+    """Groups, most recently received first, with subband counts and processing time
+    (the groups listing's default order)."""
+    query = listing.Query.build([listing.Filter("state", "eq", state) if state else None])
+    page = listing.rows(conn, api_views.GROUPS, query, limit=limit, offset=offset)
+    return [to_recent_group(r) for r in page]
 
 
 def calibration_sets(
