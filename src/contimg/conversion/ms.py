@@ -16,14 +16,16 @@ telescope's 48 x 244 kHz per subband become 12 x 977 kHz; the scaled simulator
 presets' 2.93 MHz channels are kept). Flagged samples are left out of the average
 and the weights add up.
 
-Memory: subbands are streamed one at a time. Each is read with pyuvdata,
-re-phased, averaged and written to a temporary single-subband MS (``conversion_time``);
-then the temporary MSs are merged channel-wise into the final MS in blocks of
-rows (``concat_time``). At no point is more than one subband in memory.
+Memory: subbands are streamed. Each is read with pyuvdata, re-phased, averaged and
+written to a temporary single-subband MS (``conversion_time``), one at a time, or
+``conversion.processes`` at a time in child processes for large files; then the
+temporary MSs are merged channel-wise into the final MS in blocks of rows
+(``concat_time``). At no point is more than one subband per process in memory.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 import time
@@ -305,13 +307,14 @@ def _mean_size(paths: list[Path]) -> float:
 
 
 def _convert_in_parallel(
+    convert: Callable[[Path, Path], tuple[np.ndarray, SubbandUsage]],
     paths: list[Path],
     parts: list[Path],
-    kwargs: dict[str, Any],
     processes: int,
     progress: Callable[[str], None],
 ) -> list[tuple[np.ndarray, SubbandUsage]]:
-    """:func:`_subband_to_ms` of every subband, ``processes`` at a time, in order.
+    """``convert(path, part)`` (:func:`_subband_to_ms` with its arguments bound) of every
+    subband, ``processes`` at a time, in order.
 
     The first failure (a :class:`ContimgError` naming its file) is raised once the
     running conversions end; the ones not started are cancelled.
@@ -324,8 +327,7 @@ def _convert_in_parallel(
     )
     try:
         futures = [
-            pool.submit(_subband_to_ms, path, part, **kwargs)
-            for path, part in zip(paths, parts, strict=True)
+            pool.submit(convert, path, part) for path, part in zip(paths, parts, strict=True)
         ]
         results = []
         for k, (path, fut) in enumerate(zip(paths, futures, strict=True)):
@@ -474,19 +476,21 @@ def convert_group(
     t0 = time.perf_counter()
     freqs: list[np.ndarray] = []
     usage: list[SubbandUsage] = []
-    kwargs = {"ra_deg": ra_deg, "dec_deg": dec_deg, "name": name,
-              "max_chan_width_hz": max_chan_width_hz}  # fmt: skip
+    convert = functools.partial(
+        _subband_to_ms, ra_deg=ra_deg, dec_deg=dec_deg, name=name,
+        max_chan_width_hz=max_chan_width_hz,
+    )  # fmt: skip
     parts = [parts_dir / f"sb{sb:02d}.ms" for sb in order]
     if processes > 1 and _mean_size(paths) < PARALLEL_MIN_BYTES:
         processes = 1  # small files: starting the children would cost more than it saves
     if processes <= 1:
         for k, (sb, path, part) in enumerate(zip(order, paths, parts, strict=True)):
             progress(f"converting sb{sb:02d} ({k + 1}/{len(paths)}): {path.name}")
-            f, use = _subband_to_ms(path, part, **kwargs)  # type: ignore[arg-type]
+            f, use = convert(path, part)
             freqs.append(f)
             usage.append(use)
     else:
-        results = _convert_in_parallel(paths, parts, kwargs, processes, progress)
+        results = _convert_in_parallel(convert, paths, parts, processes, progress)
         freqs = [f for f, _ in results]
         usage = [u for _, u in results]
     t1 = time.perf_counter()
