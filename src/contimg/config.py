@@ -306,6 +306,24 @@ class PhotometrySettings(BaseModel):
         0.5, gt=0, le=1, description="References must lie where the beam response is >= this."
     )
     blend_radius_beams: float = Field(1.5, ge=0, description="Joint-fit radius, beam majors.")
+    confusion_ratio: float = Field(
+        10.0, ge=0,
+        description="Flag CONFUSED (bad) a source with a neighbour this many times brighter "
+        "within confusion_radius_beams (0: off).",
+    )  # fmt: skip
+    confusion_radius_beams: float = Field(
+        5.0, ge=0, description="Radius of the confusion test, beam major axes (FWHM)."
+    )
+    sidelobe_level: float | None = Field(
+        None, ge=0,
+        description="Flag CONFUSED (bad) a source whose error is at most this fraction of a "
+        "neighbour's catalogue flux (one also confusion_ratio times brighter) within "
+        "sidelobe_radius_beams (0: off; unset: 0.005 measured for the 24-antenna ci array, "
+        "scaled by 1/sqrt(baselines) for the imaging preset's array).",
+    )  # fmt: skip
+    sidelobe_radius_beams: float = Field(
+        25.0, ge=0, description="Radius of the sidelobe test, beam major axes (FWHM)."
+    )
     reference_min_snr: float = Field(
         50.0, ge=0,
         description="References with an expected SNR (catalog flux x beam / local noise) below "
@@ -327,6 +345,20 @@ class PhotometrySettings(BaseModel):
         ),
     )
     min_references: int = Field(3, ge=1, description="Fewer left: the image stays raw.")
+    repeat_noise: bool = Field(
+        True,
+        description=(
+            "Scale the rms map's noise to the noise that differs between this image and an "
+            "earlier one of the same pointing (faint sources' flux differences): sidelobes "
+            "and confusion that repeat at the same pointing do not scatter a light curve."
+        ),
+    )
+    repeat_noise_max_offset_deg: float = Field(
+        0.2, gt=0, description="An earlier image counts as the same pointing within this."
+    )
+    repeat_noise_min_pairs: int = Field(
+        30, ge=5, description="Fewer faint (SNR < 5) pairs: the rms map is used as it is."
+    )
     ese_sigma_deviation: float = Field(5.0, gt=0)
     ese_chi2_nu: float = Field(3.0, gt=0)
     ese_min_obs: int = Field(5, ge=2)

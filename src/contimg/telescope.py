@@ -88,3 +88,7 @@ class Telescope:
 
 DSA110 = Telescope()
 """The one telescope description every module imports."""
+
+PRESET_ANTENNAS: dict[str, int] = {"ci": 24, "demo": 48, "full": DSA110.n_antennas_typical}
+"""Antennas of each simulator preset's array (``contimg.sim.presets.PRESETS`` uses these;
+``imaging.preset`` names the one being imaged)."""

@@ -179,6 +179,10 @@ image_normalisation = sa.Table(
     sa.Column("n_refs", INTEGER, nullable=False),
     sa.Column("n_rejected", INTEGER, nullable=False),
     sa.Column("computed_at", REAL, nullable=False),
+    # products_0008: the epoch-to-epoch noise over the rms map's (faint sources' pairs)
+    sa.Column("noise_scale", REAL),
+    sa.Column("noise_pairs", INTEGER),
+    sa.Column("noise_pair_image", TEXT),
 )
 
 # products_0007: image quality control (a rejected image's photometry is flagged).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,9 @@ from contimg.imaging.fits import read_plane
 from contimg.photometry.measure import catalog_sources_in_image, measure
 from contimg.photometry.normalise import normalise_image
 from contimg.science import qc
+from contimg.science.confusion import default_sidelobe_level
 from contimg.science.flags import PhotFlag
+from contimg.telescope import DSA110, PRESET_ANTENNAS
 from contimg.variability.candidates import thresholds
 from contimg.variability.measurements import Good, is_good
 from contimg.variability.rebuild import recompute_sources
@@ -60,7 +62,7 @@ def process_image(
         return _reject_unmeasurable(dbs, settings, key, qc_res, now=now, report=report)
     entries = catalog_sources_in_image(dbs, image, min_flux_mjy=cfg.flux_limit_mjy)
     report(f"photometry: {len(entries)} catalog sources in {image_path.name}")
-    m = measure(image, entries, cfg)
+    m = measure(image, entries, cfg, sidelobe_level=array_sidelobe_level(settings))
     with dbs.products.write() as conn:
         info = pq.image_row(conn, path=key)
         if info is None:
@@ -79,8 +81,9 @@ def process_image(
         previous = pq.replace_image_photometry(conn, image_path=key, rows=[])
         pending: list[dict[str, Any]] = []
         norm, norm_err, c, c_err, n_refs = normalise_image(
-            conn, image_path=key, m=m, mjd=mid_mjd, cfg=cfg, now=now, pending_baselines=pending
-        )
+            conn, image_path=key, m=m, mjd=mid_mjd, cfg=cfg, now=now, pending_baselines=pending,
+            centre_deg=_centre(info),
+        )  # fmt: skip
         if not qc_res.reasons:
             qc.compare_scale(qc_res, c, survey)
             if qc_res.reasons:
@@ -164,3 +167,17 @@ def _reject_unmeasurable(
     report(f"photometry: {Path(key).name} rejected by quality control, not measured: "
            + "; ".join(qc_res.reasons))  # fmt: skip
     return ImageResult(key, 0, 0, None, 0, 0)
+
+
+def _centre(info: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The image centre (RA, Dec in degrees) from its ``images`` row, if recorded."""
+    ra, dec = info.get("center_ra_deg"), info.get("center_dec_deg")
+    if ra is None or dec is None:
+        return None
+    return float(ra) % 360.0, float(dec)
+
+
+def array_sidelobe_level(settings: Settings) -> float:
+    """The confusion test's sidelobe level for the array of the imaging preset."""
+    n_ant = PRESET_ANTENNAS.get(settings.imaging.preset, DSA110.n_antennas_typical)
+    return default_sidelobe_level(n_ant)

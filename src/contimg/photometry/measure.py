@@ -13,6 +13,8 @@ from contimg.config import PhotometrySettings
 from contimg.db.engine import Databases
 from contimg.imaging.fits import FitsImage
 from contimg.science.beams import airy_power, angular_separation_rad
+from contimg.science.confusion import confused_by_brighter
+from contimg.science.flags import PhotFlag
 from contimg.science.photometry import effective_beam_gain, forced_photometry
 from contimg.telescope import DSA110
 
@@ -86,8 +88,12 @@ class Measured:
     sep_deg: np.ndarray
 
 
-def measure(image: FitsImage, entries: Sequence[CatalogEntry], cfg: PhotometrySettings) -> Measured:
-    """Forced photometry of ``entries`` on ``image`` with primary-beam flags."""
+def measure(
+    image: FitsImage, entries: Sequence[CatalogEntry], cfg: PhotometrySettings,
+    *, sidelobe_level: float | None = None,
+) -> Measured:  # fmt: skip
+    """Forced photometry of ``entries`` on ``image`` with primary-beam and confusion flags
+    (``sidelobe_level``: the array's, when ``cfg.sidelobe_level`` is unset; else 0)."""
     ra = np.array([e.ra_deg for e in entries], dtype=np.float64)
     dec = np.array([e.dec_deg for e in entries], dtype=np.float64)
     cra, cdec = image_centre_deg(image)
@@ -111,6 +117,17 @@ def measure(image: FitsImage, entries: Sequence[CatalogEntry], cfg: PhotometrySe
         image.data, image.wcs, image.beam, ra, dec,
         peak_jyb=res.peak_jyb, err_jyb=res.peak_err_jyb, flags=res.flags,
     )  # fmt: skip
-    return Measured(
-        list(entries), res.peak_jyb * gain, res.peak_err_jyb * gain, res.flags.copy(), pb, sep
-    )
+    flags = res.flags.copy()
+    level = sidelobe_level or 0.0
+    # Catalogue fluxes (Jy) against the rms-map errors: both are primary-beam corrected
+    # (a neighbour's sidelobes are divided by about the same beam response).
+    beam_deg = image.beam.major_arcsec / 3600.0
+    confused = confused_by_brighter(
+        ra, dec, 1e-3 * np.array([e.nvss_flux_mjy or 0.0 for e in entries]),
+        ratio=cfg.confusion_ratio, radius_deg=cfg.confusion_radius_beams * beam_deg,
+        err=res.peak_err_jyb,
+        sidelobe_level=cfg.sidelobe_level if cfg.sidelobe_level is not None else level,
+        sidelobe_radius_deg=cfg.sidelobe_radius_beams * beam_deg,
+    )  # fmt: skip
+    flags[confused] |= int(PhotFlag.CONFUSED)
+    return Measured(list(entries), res.peak_jyb * gain, res.peak_err_jyb * gain, flags, pb, sep)

@@ -11,7 +11,13 @@ from contimg.config import PhotometrySettings
 from contimg.db.queries import photometry as pq
 from contimg.photometry.measure import Measured
 from contimg.science.flags import RAW_BAD_MASK, PhotFlag
-from contimg.science.normalisation import apply_correction, baseline, image_correction
+from contimg.science.noise import RepeatNoise, repeat_noise_scale
+from contimg.science.normalisation import (
+    Correction,
+    apply_correction,
+    baseline,
+    image_correction,
+)
 
 
 def bright_references(m: Measured, ref_idx: list[int], cfg: PhotometrySettings) -> list[int]:
@@ -45,6 +51,7 @@ def normalise_image(
     cfg: PhotometrySettings,
     now: float,
     pending_baselines: list[dict[str, Any]] | None = None,
+    centre_deg: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float | None, float | None, int]:
     """Set missing baselines, compute the image's correction and apply it.
 
@@ -52,7 +59,9 @@ def normalise_image(
     when the image cannot be normalised the raw values come back and every
     measurement gets :attr:`PhotFlag.NOT_NORMALISED`. With ``pending_baselines`` the
     new baselines are appended there instead of being inserted (the caller inserts
-    them once the image has passed quality control).
+    them once the image has passed quality control). With ``centre_deg`` (the image
+    centre's RA, Dec) and ``cfg.repeat_noise`` the thermal term of the errors is
+    scaled by the image's repeat-noise factor (:func:`repeat_noise`).
     """
     good_raw = ((m.flags & RAW_BAD_MASK) == 0) & np.isfinite(m.raw) & (m.raw_err > 0)
     ref_idx = [
@@ -88,13 +97,17 @@ def normalise_image(
             pending_baselines.extend(new_rows)
     use = [i for i in ref_idx if m.entries[i].source_id in baselines]
     base = np.array([baselines[m.entries[i].source_id] for i in use], dtype=np.float64)
-    raw_use, err_use = m.raw[use], m.raw_err[use]
-    corr = image_correction(
-        raw_use, base, clip_sigma=cfg.clip_sigma, min_refs=cfg.min_references,
-        # a baseline's error: about one epoch's (it is frozen from the first epochs)
-        raw_err_jyb=err_use if cfg.scale_scatter else None,
-        baseline_err_jyb=err_use * base / np.abs(raw_use) if cfg.scale_scatter else None,
-    )  # fmt: skip
+    raw_use = m.raw[use]
+
+    def correction(err: np.ndarray) -> Correction | None:
+        return image_correction(
+            raw_use, base, clip_sigma=cfg.clip_sigma, min_refs=cfg.min_references,
+            # a baseline's error: about one epoch's (it is frozen from the first epochs)
+            raw_err_jyb=err[use] if cfg.scale_scatter else None,
+            baseline_err_jyb=err[use] * base / np.abs(raw_use) if cfg.scale_scatter else None,
+        )  # fmt: skip
+
+    corr = correction(m.raw_err)
     if corr is None:
         pq.record_image_normalisation(
             conn, image_path=image_path, factor=None, factor_err=None, n_refs=len(use),
@@ -102,9 +115,61 @@ def normalise_image(
         )  # fmt: skip
         m.flags |= int(PhotFlag.NOT_NORMALISED)
         return m.raw.copy(), m.raw_err.copy(), None, None, len(use)
+    # c does not depend on the errors; the scatter term does, so it is estimated again
+    # with the errors the repeat noise gives.
+    rn, pair_image = (None, None)
+    model_err = m.raw_err
+    if cfg.repeat_noise and centre_deg is not None:
+        rn, pair_image = repeat_noise(
+            conn, image_path=image_path, m=m, good_raw=good_raw, mjd=mjd, factor=corr.factor,
+            centre_deg=centre_deg, cfg=cfg,
+        )  # fmt: skip
+        if rn is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                model_err = m.raw_err * rn.factor(m.raw / m.raw_err)
+            corr = correction(model_err) or corr
     pq.record_image_normalisation(
         conn, image_path=image_path, factor=corr.factor, factor_err=corr.factor_err,
         n_refs=corr.n_refs, n_rejected=corr.n_rejected, now=now,
+        noise_scale=rn.scale if rn else None, noise_pairs=sum(rn.n_pairs) if rn else None,
+        noise_pair_image=pair_image if rn else None,
     )  # fmt: skip
-    norm, norm_err = apply_correction(m.raw, m.raw_err, corr)
+    norm, norm_err = apply_correction(m.raw, model_err, corr)
     return norm, norm_err, corr.factor, corr.factor_err, corr.n_refs
+
+
+def repeat_noise(
+    conn: Connection, *, image_path: str, m: Measured, good_raw: np.ndarray, mjd: float,
+    factor: float, centre_deg: tuple[float, float], cfg: PhotometrySettings,
+) -> tuple[RepeatNoise | None, str | None]:  # fmt: skip
+    """The image's repeat-noise factors against the latest earlier image of its pointing.
+
+    Both images' fluxes are normalised (this one's by ``factor``) before they are
+    compared. Returns the factors (None: no earlier image of this pointing, or too
+    few sources measured well in both) and the earlier image's path.
+    """
+    earlier = pq.latest_image_at_pointing(
+        conn, ra_deg=centre_deg[0], dec_deg=centre_deg[1],
+        max_offset_deg=cfg.repeat_noise_max_offset_deg, before_mjd=mjd, exclude=image_path,
+    )  # fmt: skip
+    if earlier is None:
+        return None, None
+    idx = [i for i in range(len(m.entries)) if good_raw[i]]
+    then = pq.raw_measurements(
+        conn, image_path=earlier, source_ids=[m.entries[i].source_id for i in idx]
+    )
+    now_i: list[int] = []
+    prev: list[tuple[float, float]] = []
+    for i in idx:
+        p = then.get(m.entries[i].source_id)
+        if p is None or p.flags & RAW_BAD_MASK or not p.norm_factor:
+            continue
+        now_i.append(i)
+        prev.append((p.raw_jyb / p.norm_factor, p.raw_err_jyb / p.norm_factor))
+    if not now_i:
+        return None, earlier
+    rn = repeat_noise_scale(
+        m.raw[now_i] / factor, m.raw_err[now_i] / factor,
+        [f for f, _ in prev], [e for _, e in prev], min_pairs=cfg.repeat_noise_min_pairs,
+    )  # fmt: skip
+    return rn, earlier

@@ -28,6 +28,9 @@ class PhotFlag(IntFlag):
     """No finite amplitude or error (singular joint fit, no valid noise estimate)."""
     QC_REJECTED = 64
     """The image failed quality control (``image_qc``: outlying noise, beam or flux scale)."""
+    CONFUSED = 128
+    """A catalogued source at least ``photometry.confusion_ratio`` times brighter lies within
+    ``photometry.confusion_radius_beams`` beam major axes: its varying sidelobes dominate."""
 
 
 BAD_MASK: int = int(
@@ -37,6 +40,7 @@ BAD_MASK: int = int(
     | PhotFlag.NOT_NORMALISED
     | PhotFlag.FIT_FAILED
     | PhotFlag.QC_REJECTED
+    | PhotFlag.CONFUSED
 )
 """Bits that make a measurement unusable for statistics. BLENDED is not bad: blends
 are fitted jointly with honest errors."""

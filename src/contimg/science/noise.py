@@ -10,6 +10,7 @@ centres. Computed once per image; queried at any (sub-pixel) position.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass
 
@@ -186,3 +187,89 @@ def _mask_discs(
     iy = np.rint(y[ok]).astype(np.int64)[:, None] + oy[None, :]
     inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
     img[iy[inside], ix[inside]] = np.nan
+
+
+REPEAT_SNR_EDGES: tuple[float, ...] = (0.0, 5.0, 10.0, 20.0, 40.0)
+"""SNR bins of the repeat-noise factor: [0, 5), [5, 10), [10, 20), [20, 40); brighter
+sources take the last bin's factor (their errors are dominated by the flux-scale terms)."""
+
+
+@dataclass(frozen=True)
+class RepeatNoise:
+    """The noise that differs between two images of the same pointing, over the rms map's,
+    by the source's SNR (:data:`REPEAT_SNR_EDGES`)."""
+
+    scales: tuple[float, ...]
+    """Per SNR bin: robust std of the sources' normalised differences (1: the rms map
+    is right)."""
+    n_pairs: tuple[int, ...]
+    """Pairs per bin (a bin with too few takes the factor of the bin below)."""
+
+    @property
+    def scale(self) -> float:
+        """The faintest bin's factor (the best measured: most pairs)."""
+        return self.scales[0]
+
+    def factor(self, snr: ArrayLike) -> NDArray[np.float64]:
+        """The factor for sources of SNR ``snr`` (|flux| / rms-map error)."""
+        x = np.abs(np.asarray(snr, dtype=np.float64))
+        k = np.clip(np.searchsorted(REPEAT_SNR_EDGES, np.nan_to_num(x), side="right") - 1, 0,
+                    len(self.scales) - 1)  # fmt: skip
+        out: NDArray[np.float64] = np.asarray(self.scales, dtype=np.float64)[k]
+        return out
+
+
+def repeat_noise_scale(
+    flux_jyb: ArrayLike,
+    err_jyb: ArrayLike,
+    earlier_flux_jyb: ArrayLike,
+    earlier_err_jyb: ArrayLike,
+    *,
+    min_pairs: int = 30,
+    min_pairs_bin: int = 10,
+    bounds: tuple[float, float] = (0.25, 4.0),
+) -> RepeatNoise | None:
+    """How much of the background rms scatters a light curve, from sources' pairs.
+
+    The same sources measured in this image and in an earlier image of the same
+    pointing (both normalised) differ by ``d = f - f_earlier``; if the rms map's
+    errors ``s`` were the whole epoch-to-epoch noise, ``d / sqrt(s^2 + s_earlier^2)``
+    would have unit standard deviation. Sidelobes and confusion that repeat at the
+    same pointing are in the rms map but cancel in ``d``, so the robust standard
+    deviation (1.4826 MAD: a few variable sources do not move it) of that ratio is
+    the factor that turns the rms map's noise into the light curve's. It is measured
+    per SNR bin (:data:`REPEAT_SNR_EDGES`, the lower of the two images' SNRs): the
+    faintest needs ``min_pairs`` pairs, else None; another bin with fewer than
+    ``min_pairs_bin`` takes the factor of the bin below. A factor outside ``bounds``
+    means something else is wrong: None.
+
+    Parameters
+    ----------
+    flux_jyb, err_jyb, earlier_flux_jyb, earlier_err_jyb : array_like
+        Fluxes and rms-map errors of the same sources in both images, shape ``(n,)``.
+    """
+    f1 = np.asarray(flux_jyb, dtype=np.float64)
+    s1 = np.asarray(err_jyb, dtype=np.float64)
+    f0 = np.asarray(earlier_flux_jyb, dtype=np.float64)
+    s0 = np.asarray(earlier_err_jyb, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = np.isfinite(f1) & np.isfinite(f0) & (s1 > 0) & (s0 > 0)
+        snr = np.minimum(np.abs(f1) / s1, np.abs(f0) / s0)
+    scales: list[float] = []
+    counts: list[int] = []
+    for k, (lo, hi) in enumerate(itertools.pairwise(REPEAT_SNR_EDGES)):
+        sel = ok & (snr >= lo) & (snr < hi)
+        n = int(np.sum(sel))
+        if n < (min_pairs if k == 0 else min_pairs_bin):
+            if k == 0:
+                return None
+            scales.append(scales[-1])
+            counts.append(n)
+            continue
+        z = (f1[sel] - f0[sel]) / np.hypot(s1[sel], s0[sel])
+        r = MAD_TO_SIGMA * float(np.median(np.abs(z - np.median(z))))
+        if not bounds[0] <= r <= bounds[1]:
+            return None
+        scales.append(r)
+        counts.append(n)
+    return RepeatNoise(scales=tuple(scales), n_pairs=tuple(counts))

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from contimg.errors import ContimgError
-from contimg.telescope import DSA110
+from contimg.telescope import DSA110, PRESET_ANTENNAS
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +54,13 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     # ci: 24 antennas (276 cross baselines), 4 channels of 2.93 MHz per subband.
-    "ci": Preset("ci", n_antennas=24, n_chan_per_subband=4, min_apparent_flux_mjy=0.3),
+    "ci": Preset(
+        "ci", n_antennas=PRESET_ANTENNAS["ci"], n_chan_per_subband=4, min_apparent_flux_mjy=0.3
+    ),
     # demo: 48 antennas (1128 baselines), 4 channels of 2.93 MHz per subband.
-    "demo": Preset("demo", n_antennas=48, n_chan_per_subband=4, min_apparent_flux_mjy=0.3),
+    "demo": Preset(
+        "demo", n_antennas=PRESET_ANTENNAS["demo"], n_chan_per_subband=4, min_apparent_flux_mjy=0.3
+    ),
     # full: the real sizes.
     "full": Preset(
         "full",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -182,8 +183,11 @@ def record_image_normalisation(
     n_refs: int,
     n_rejected: int,
     now: float,
+    noise_scale: float | None = None,
+    noise_pairs: int | None = None,
+    noise_pair_image: str | None = None,
 ) -> None:
-    """Store (or replace) the correction of one image."""
+    """Store (or replace) the correction of one image (and its repeat-noise scale)."""
     conn.execute(image_normalisation.delete().where(image_normalisation.c.image_path == image_path))
     conn.execute(
         image_normalisation.insert().values(
@@ -193,8 +197,88 @@ def record_image_normalisation(
             n_refs=n_refs,
             n_rejected=n_rejected,
             computed_at=now,
+            noise_scale=noise_scale,
+            noise_pairs=noise_pairs,
+            noise_pair_image=noise_pair_image,
         )
     )
+
+
+class RawPoint(NamedTuple):
+    """One stored raw measurement: flux and error (Jy/beam), flag bits, the image's c."""
+
+    raw_jyb: float
+    raw_err_jyb: float
+    flags: int
+    norm_factor: float | None
+
+
+def latest_image_at_pointing(
+    conn: Connection, *, ra_deg: float, dec_deg: float, max_offset_deg: float,
+    before_mjd: float, exclude: str,
+) -> str | None:  # fmt: skip
+    """The latest image accepted by quality control, observed before ``before_mjd``,
+    whose centre is within ``max_offset_deg`` of (ra, dec) (the same pointing on an
+    earlier day), or None."""
+    cos_dec = max(math.cos(math.radians(dec_deg)), 1e-3)
+    dra = min(180.0, max_offset_deg / cos_dec)
+    lo, hi = (ra_deg - dra) % 360.0, (ra_deg + dra) % 360.0
+    ra = images.c.center_ra_deg
+    ra_cond = sa.and_(ra >= lo, ra <= hi) if lo <= hi else sa.or_(ra >= lo, ra <= hi)
+    rows = conn.execute(
+        sa.select(images.c.path, images.c.center_ra_deg, images.c.center_dec_deg)
+        .select_from(
+            images.join(ms_index, images.c.ms_path == ms_index.c.path).join(
+                image_qc, image_qc.c.image_path == images.c.path
+            )
+        )
+        .where(
+            image_qc.c.status == "ok",
+            images.c.path != exclude,
+            ms_index.c.mid_mjd < before_mjd,
+            images.c.center_dec_deg.between(dec_deg - max_offset_deg, dec_deg + max_offset_deg),
+            ra_cond,
+        )
+        .order_by(ms_index.c.mid_mjd.desc())
+        .limit(50)
+    ).all()
+    for path, r, d in rows:
+        if r is None or d is None:
+            continue
+        if _separation_deg(ra_deg, dec_deg, float(r), float(d)) <= max_offset_deg:
+            return str(path)
+    return None
+
+
+def _separation_deg(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    a1, d1, a2, d2 = map(math.radians, (ra1, dec1, ra2, dec2))
+    h = math.sin((d2 - d1) / 2) ** 2 + math.cos(d1) * math.cos(d2) * math.sin((a2 - a1) / 2) ** 2
+    return math.degrees(2.0 * math.asin(min(1.0, math.sqrt(h))))
+
+
+def raw_measurements(
+    conn: Connection, *, image_path: str, source_ids: Sequence[str]
+) -> dict[str, RawPoint]:
+    """The raw measurements of ``source_ids`` in one image (those with a raw value)."""
+    out: dict[str, RawPoint] = {}
+    ids = list(source_ids)
+    for i in range(0, len(ids), 500):
+        rows = conn.execute(
+            sa.select(
+                photometry.c.source_id, photometry.c.raw_peak_jyb,
+                photometry.c.raw_peak_err_jyb, photometry.c.flags, photometry.c.norm_factor,
+            ).where(
+                photometry.c.image_path == image_path,
+                photometry.c.source_id.in_(ids[i : i + 500]),
+                photometry.c.raw_peak_jyb.is_not(None),
+                photometry.c.raw_peak_err_jyb.is_not(None),
+            )
+        )  # fmt: skip
+        for sid, raw, err, flags, c in rows:
+            out[str(sid)] = RawPoint(
+                float(raw), float(err), int(flags or 0), float(c) if c is not None else None
+            )
+    return out
 
 
 def get_image_normalisation(conn: Connection, *, image_path: str) -> dict[str, Any] | None:

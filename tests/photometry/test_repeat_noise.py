@@ -1,0 +1,145 @@
+"""The repeat-noise scale through the photometry stage and the database.
+
+Every epoch of a field is the same sky at the same pointing plus two kinds of noise:
+a pattern that is the same in every epoch (sidelobes and confusion of a drift-scan
+array revisiting the same LST) and noise drawn afresh. The rms map sees both; a light
+curve scatters by the fresh part only. The stage must find that ratio from the faint
+sources' differences against the previous epoch and scale the errors with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+
+from contimg.catalog.build import insert_sources
+from contimg.config import Settings
+from contimg.db.engine import Databases
+from contimg.db.products import image_normalisation, photometry
+from contimg.db.queries import products as prq
+from contimg.photometry.image import process_image
+from contimg.science.flags import BAD_MASK
+from tests.factories import CELL, DEC0, N_PIX, RA0, write_synth_fits
+from tests.science.synth import make_image
+
+RMS_STATIC = 1e-3
+RMS_FRESH = 1e-3
+N_EPOCHS = 6
+
+
+def _field(dbs: Databases) -> tuple[np.ndarray, np.ndarray, list[str], int]:
+    """30 bright references and ~120 faint sources on a jittered grid (isolated)."""
+    rng = np.random.default_rng(3)
+    side = 12
+    step = (N_PIX - 30) / side
+    gy, gx = np.mgrid[0:side, 0:side]
+    pos = np.column_stack([15 + (gx.ravel() + 0.5) * step, 15 + (gy.ravel() + 0.5) * step])
+    pos = pos + rng.uniform(-2, 2, pos.shape)
+    n_ref = 30
+    flux = np.concatenate([rng.uniform(0.1, 0.3, n_ref), np.full(len(pos) - n_ref, 0.003)])
+    ids = [f"NVSS J{k:04d}" for k in range(len(pos))]
+    im = make_image(n_pix=N_PIX, cell_arcsec=CELL, ra_deg=RA0, dec_deg=DEC0, positions_px=pos,
+                    fluxes_jyb=flux, seed=0)  # fmt: skip
+    insert_sources(
+        dbs.master_sources,
+        [
+            {
+                "source_id": sid, "ra_deg": float(im.ra_deg[k]), "dec_deg": float(im.dec_deg[k]),
+                "s_nvss": max(6.0, 1e3 * float(flux[k])), "snr_nvss": 100.0 if k < n_ref else 8.0,
+                "resolved_flag": 0, "confusion_flag": 0,
+            }
+            for k, sid in enumerate(ids)
+        ],
+    )  # fmt: skip
+    return pos, flux, ids, n_ref
+
+
+def _epoch(dbs: Databases, workdir: Path, pos: np.ndarray, flux: np.ndarray, k: int) -> Path:
+    static = make_image(n_pix=N_PIX, cell_arcsec=CELL, ra_deg=RA0, dec_deg=DEC0,
+                        positions_px=np.zeros((0, 2)), fluxes_jyb=np.zeros(0),
+                        rms_jyb=RMS_STATIC, seed=77)  # fmt: skip
+    fresh = make_image(n_pix=N_PIX, cell_arcsec=CELL, ra_deg=RA0, dec_deg=DEC0, positions_px=pos,
+                       fluxes_jyb=flux, rms_jyb=RMS_FRESH, seed=500 + k)  # fmt: skip
+    im = dataclasses.replace(fresh, data=(fresh.data + static.data).astype(np.float32))
+    path = write_synth_fits(workdir / f"e{k:02d}-image-pb.fits", im, PBRA=RA0, PBDEC=DEC0)
+    mid = 60000.0 + 0.99727 * k
+    ms_path = str(workdir / f"e{k:02d}.ms")
+    with dbs.products.write() as conn:
+        row = {"path": ms_path, "mid_mjd": mid, "start_mjd": mid - 0.002, "end_mjd": mid + 0.002,
+               "stage": "imaged", "status": "ok"}  # fmt: skip
+        prq.upsert_ms(conn, row=row)
+        prq.replace_images(
+            conn, ms_path=ms_path,
+            rows=[{"path": str(path), "ms_path": ms_path, "created_at": 1.7e9 + k, "type": "pbcor",
+                   "pbcor": 1, "beam_major_arcsec": im.beam.major_arcsec,
+                   "center_ra_deg": RA0, "center_dec_deg": DEC0}],
+        )  # fmt: skip
+    return path
+
+
+def _run(settings: Settings, dbs: Databases, tmp: Path) -> tuple[list[float | None], float]:
+    """The stored noise scales and the faint sources' light-curve pull std (confusion
+    flags off: every faint source here is within 25 beams of a reference 15-50x brighter)."""
+    phot = settings.photometry.model_copy(update={"confusion_ratio": 0.0, "sidelobe_level": 0.0})
+    settings = settings.model_copy(update={"photometry": phot})
+    pos, flux, ids, n_ref = _field(dbs)
+    (tmp / "p").mkdir()
+    for k in range(N_EPOCHS):
+        path = _epoch(dbs, tmp / "p", pos, flux, k)
+        process_image(dbs, settings, image_path=path, mid_mjd=60000.0 + 0.99727 * k)
+    with dbs.products.read() as conn:
+        scales = [
+            None if s is None else float(s)
+            for s in conn.execute(
+                sa.select(image_normalisation.c.noise_scale).order_by(
+                    image_normalisation.c.image_path
+                )
+            ).scalars()
+        ]
+        rows = conn.execute(
+            sa.select(photometry.c.source_id, photometry.c.peak_jyb, photometry.c.peak_err_jyb,
+                      photometry.c.flags, photometry.c.image_path)
+            .where(photometry.c.source_id.in_(ids[n_ref:]))
+        ).all()  # fmt: skip
+    # From the second epoch on (the first has no earlier image to compare with).
+    first = min(r[4] for r in rows)
+    lc: dict[str, list[tuple[float, float]]] = {}
+    for sid, f, e, flags, img in rows:
+        if img != first and not int(flags) & BAD_MASK and e:
+            lc.setdefault(sid, []).append((float(f), float(e)))
+    pulls: list[float] = []
+    for pts in lc.values():
+        f = np.array([p[0] for p in pts])
+        s = np.array([p[1] for p in pts])
+        w = 1.0 / s**2
+        mu = float(np.sum(w * f) / np.sum(w))
+        n = len(pts)
+        pulls.extend(((f - mu) / s * math.sqrt(n / (n - 1))).tolist())
+    return scales, float(np.std(pulls))
+
+
+def test_errors_follow_the_noise_that_does_not_repeat(
+    settings: Settings, dbs: Databases, tmp_path: Path
+) -> None:
+    scales, pull_std = _run(settings, dbs, tmp_path)
+    expected = RMS_FRESH / math.hypot(RMS_STATIC, RMS_FRESH)  # 0.71
+    assert scales[0] is None  # the first epoch has nothing to compare with
+    measured = [s for s in scales[1:] if s is not None]
+    assert len(measured) == N_EPOCHS - 1, scales
+    assert abs(float(np.median(measured)) - expected) < 0.1, measured
+    assert 0.85 < pull_std < 1.15, pull_std
+
+
+def test_without_it_the_rms_map_overstates_the_light_curve_noise(
+    settings: Settings, dbs: Databases, tmp_path: Path
+) -> None:
+    off = settings.model_copy(
+        update={"photometry": settings.photometry.model_copy(update={"repeat_noise": False})}
+    )
+    scales, pull_std = _run(off, dbs, tmp_path)
+    assert all(s is None for s in scales)
+    assert pull_std < 0.85, pull_std  # the errors hold the static pattern too
