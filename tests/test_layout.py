@@ -13,11 +13,16 @@ within one unit are free, except between stage modules (see
 
 New code follows the table; a new package gets a row. Widening a row is a design
 decision: make it in this table, with its reason, not by an exception.
+
+SQL lives in ``db/`` only (:func:`test_no_sql_outside_db`, the same parse of every
+module): elsewhere, nothing runs a statement, builds one with SQLAlchemy or holds SQL
+text.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -70,16 +75,7 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
 }
 """Unit -> the other units it may import."""
 
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    # The master-sources HEALPix index (catalog.index) is both storage and catalogue
-    # code; db's consistency check and the migration that builds the index call it
-    # (lazily). Fix: move the index's SQL under db/ (not done in issue 18, point 1).
-    ("contimg.db.check", "contimg.catalog.index"): "db check of the catalogue index",
-    (
-        "contimg.db.migrations.master_sources.versions.master_sources_0003_cone_index_sync",
-        "contimg.catalog.index",
-    ): "migration that fills the catalogue index",
-}
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 """(importing module, imported module) -> why it is allowed although its row forbids it."""
 
 STAGE_SHARED = frozenset({"contimg.stages", "contimg.stages.base", "contimg.stages.artifacts"})
@@ -266,3 +262,138 @@ def test_no_module_is_over_the_size_limit() -> None:
         if n > MAX_MODULE_LINES and m not in LARGE_MODULES
     )
     assert not bad, f"split modules over {MAX_MODULE_LINES} lines:\n" + "\n".join(bad)
+
+
+# ------------------------------------------------------------------ SQL lives in db/
+
+SQL_EXECUTORS = frozenset({"execute", "executemany", "executescript", "exec_driver_sql"})
+"""Methods that run a statement (SQLAlchemy connections, DB-API connections and cursors)."""
+
+TABLE_STATEMENTS = frozenset({"select", "insert", "update", "delete"})
+"""``Table.insert()`` and the like: methods called without arguments that build a statement."""
+
+SQLALCHEMY_OUTSIDE_DB = frozenset(
+    {"sqlalchemy.exc", "sqlalchemy.engine.Connection", "sqlalchemy.engine.Engine"}
+)
+"""What of SQLAlchemy other packages may use: its exceptions (to catch them) and the
+``Connection`` / ``Engine`` types (to pass a connection on to ``db/queries``)."""
+
+SQL_TEXT = re.compile(
+    r"^\s*(SELECT\s|INSERT\s+(OR\s+\w+\s+)?INTO\s|UPDATE\s+\S+\s+SET\s|DELETE\s+FROM\s"
+    r"|REPLACE\s+INTO\s|CREATE\s+(TEMP\s+|TEMPORARY\s+|UNIQUE\s+)?(TABLE|INDEX|TRIGGER|VIEW)\s"
+    r"|DROP\s+(TABLE|INDEX|TRIGGER|VIEW)\s|ALTER\s+TABLE\s|PRAGMA\s|BEGIN\s|COPY\s)"
+)
+"""A string that starts like a SQL statement (contimg writes SQL keywords in capitals)."""
+
+SQL_OUTSIDE_DB: dict[str, str] = {}
+"""Modules outside ``db/`` allowed to build or run SQL, with the reason (none now)."""
+
+
+def _sqlalchemy_allowed(name: str) -> bool:
+    return name in SQLALCHEMY_OUTSIDE_DB or name.startswith("sqlalchemy.exc.")
+
+
+@dataclass(frozen=True)
+class SqlUse:
+    module: str
+    line: int
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.module}:{self.line} {self.what}"
+
+
+def _sql_uses(module: str, source: str) -> Iterator[SqlUse]:
+    """What in ``source`` (module ``module``) builds or runs SQL."""
+    tree = ast.parse(source)
+    skip = _type_checking_only(tree)
+    aliases: set[str] = set()  # names bound to the sqlalchemy package itself
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name == "sqlalchemy":
+                    aliases.add(a.asname or a.name)
+                elif a.name.startswith("sqlalchemy.") and not _sqlalchemy_allowed(a.name):
+                    yield SqlUse(module, node.lineno, f"imports {a.name}")
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] != "sqlalchemy":
+                continue
+            for a in node.names:
+                if not _sqlalchemy_allowed(f"{node.module}.{a.name}"):
+                    yield SqlUse(module, node.lineno, f"imports {a.name} from {node.module}")
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in SQL_EXECUTORS:
+                yield SqlUse(module, node.lineno, f"calls .{node.func.attr}()")
+            elif node.func.attr in TABLE_STATEMENTS and not node.args and not node.keywords:
+                yield SqlUse(module, node.lineno, f"builds a statement with .{node.func.attr}()")
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+            and not _sqlalchemy_allowed(f"sqlalchemy.{node.attr}")
+        ):
+            yield SqlUse(module, node.lineno, f"uses {node.value.id}.{node.attr}")
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and SQL_TEXT.match(node.value)
+        ):  # also the literal parts of an f-string
+            yield SqlUse(module, node.lineno, f"holds SQL text {node.value.strip()[:40]!r}")
+
+
+def _outside_db() -> list[Path]:
+    return [
+        p for p in sorted(SRC.rglob("*.py")) if _unit(_module_name(p)) not in ("db", "__main__")
+    ]
+
+
+def test_no_sql_outside_db() -> None:
+    """Nobody but ``db/`` builds or runs SQL: no statement executed, no SQLAlchemy
+    construct (select, insert, update, delete, text, func, inspect, create_engine ...),
+    no SQL text. A service passes a ``Connection`` to a function of ``db/queries``."""
+    uses = [u for p in _outside_db() for u in _sql_uses(_module_name(p), p.read_text())]
+    bad = [str(u) for u in uses if u.module not in SQL_OUTSIDE_DB]
+    assert not bad, "SQL outside src/contimg/db/ (move it to db/queries):\n" + "\n".join(bad)
+    stale = sorted(set(SQL_OUTSIDE_DB) - {u.module for u in uses})
+    assert not stale, f"SQL_OUTSIDE_DB no longer needed, remove them: {stale}"
+
+
+def test_the_sql_scan_sees_sql() -> None:
+    """The scan of :func:`test_no_sql_outside_db` finds each kind of SQL it looks for."""
+    code = (
+        "import sqlalchemy as sa\n"
+        "from sqlalchemy import select\n"
+        "from sqlalchemy.exc import OperationalError\n"
+        "from sqlalchemy.engine import Connection\n"
+        "def f(conn: Connection, raw):\n"
+        "    conn.execute(sa.text('SELECT 1'))\n"
+        "    raw.execute(f'DELETE FROM t WHERE a = {1}')\n"
+        "    stmt = table.insert().values(a=1)\n"
+        "    sql = 'CREATE TRIGGER x AFTER INSERT ON t BEGIN SELECT 1; END'\n"
+        "    try:\n"
+        "        pass\n"
+        "    except sa.exc.OperationalError:\n"
+        "        pass\n"
+        "from sqlalchemy.engine import create_engine\n"
+        "import sqlalchemy.sql\n"
+        "x = sa.engine.create_engine\n"
+    )
+    found = sorted((u.line, u.what) for u in _sql_uses("contimg.probe", code))
+    assert found == [
+        (2, "imports select from sqlalchemy"),
+        (6, "calls .execute()"),
+        (6, "holds SQL text 'SELECT 1'"),
+        (6, "uses sa.text"),
+        (7, "calls .execute()"),
+        (7, "holds SQL text 'DELETE FROM t WHERE a ='"),
+        (8, "builds a statement with .insert()"),
+        (9, "holds SQL text 'CREATE TRIGGER x AFTER INSERT ON t BEGIN'"),
+        (14, "imports create_engine from sqlalchemy.engine"),
+        (15, "imports sqlalchemy.sql"),
+        (16, "uses sa.engine"),
+    ]

@@ -24,6 +24,7 @@ from contimg.cli import app
 from contimg.config import Settings
 from contimg.db import migrations
 from contimg.db.engine import Database, open_database
+from contimg.db.queries import cone_index as ci
 from contimg.db.queries import sources as q
 from contimg.errors import ContimgError
 from contimg.science.crossmatch import angular_separation_deg
@@ -207,7 +208,7 @@ def test_adopted_spec_catalog(settings: Settings, rng: np.random.Generator) -> N
         assert_matches_brute_force(db, rng)
         if db.is_sqlite:
             with db.read() as conn:
-                assert index.index_problems(conn) == ([], 0)
+                assert ci.index_problems(conn) == ([], 0)
     finally:
         db.dispose()
 
@@ -246,12 +247,12 @@ def test_writes_by_another_program(built: Database, rng: np.random.Generator) ->
     assert_matches_brute_force(built, rng)
     if built.is_sqlite:
         with built.read() as conn:
-            problems, pending = index.index_problems(conn)
+            problems, pending = ci.index_problems(conn)
         assert problems == [] and pending > 400
         with built.write() as conn:
             assert index.sync_pending(conn) == pending
         with built.read() as conn:
-            assert index.index_problems(conn) == ([], 0)
+            assert ci.index_problems(conn) == ([], 0)
         assert_matches_brute_force(built, rng, n_cones=15)
 
 
@@ -276,10 +277,10 @@ def test_many_pending_rows_are_folded_in(
     _other_program(db)(f"INSERT INTO sources VALUES ({', '.join('?' * len(COLS))})",
                        _rows(rng, 300, "N"))  # fmt: skip
     with db.read() as conn:
-        assert index.pending_count(conn) == 300
+        assert ci.pending_count(conn) == 300
     assert_matches_brute_force(db, rng, n_cones=10)
     with db.read() as conn:
-        assert index.index_problems(conn) == ([], 0)
+        assert ci.index_problems(conn) == ([], 0)
     db.dispose()
 
 
@@ -290,7 +291,7 @@ def test_stale_index_is_refused_and_reindex_fixes_it(
     reports it (non-zero exit), ``catalog reindex`` rebuilds and restores."""
     db = _adopted(sqlite_settings, _rows(rng, 800, "A"))
     run = _other_program(db)
-    for name in index.TRIGGER_NAMES:
+    for name in ci.TRIGGER_NAMES:
         run(f"DROP TRIGGER {name}")
     run(f"INSERT INTO sources VALUES ({', '.join('?' * len(COLS))})", _rows(rng, 50, "N"))
     run("DELETE FROM sources WHERE source_id LIKE 'A000%'")
@@ -336,6 +337,25 @@ def test_cli_cone_on_adopted_catalog(settings: Settings, rng: np.random.Generato
     db.dispose()
 
 
+def test_the_migration_indexes_as_reindex_does(
+    sqlite_settings: Settings, rng: np.random.Generator
+) -> None:
+    """master_sources_0003 keeps its own copy of the rebuild (pixels included): it writes
+    the same copy, row for row, as ``catalog reindex --full``."""
+    db = _adopted(sqlite_settings, _rows(rng, 2000, "A"))
+
+    def copy() -> list[tuple[Any, ...]]:
+        with db.read() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql("SELECT * FROM sources_healpix")]
+
+    made = copy()
+    assert len(made) == 2000
+    with db.write() as conn:
+        assert index.reindex(conn, full=True) == ("rebuilt", 2000)
+    assert copy() == made
+    db.dispose()
+
+
 def test_reindex_recreates_the_triggers_of_the_migration(sqlite_settings: Settings) -> None:
     """``catalog reindex`` re-creates exactly the triggers master_sources_0003 made."""
     db = open_database(sqlite_settings, "master_sources", create_dirs=True)
@@ -349,10 +369,10 @@ def test_reindex_recreates_the_triggers_of_the_migration(sqlite_settings: Settin
             return [(str(r[0]), str(r[1])) for r in rows]
 
     made = triggers()
-    assert sorted(n for n, _ in made) == sorted(index.TRIGGER_NAMES)
+    assert sorted(n for n, _ in made) == sorted(ci.TRIGGER_NAMES)
     with db.write() as conn:
-        index.drop_triggers(conn)
-        assert index.missing_triggers(conn) == list(index.TRIGGER_NAMES)
+        ci.drop_triggers(conn)
+        assert ci.missing_triggers(conn) == list(ci.TRIGGER_NAMES)
         assert index.reindex(conn) == ("rebuilt", 0)
     assert triggers() == made
     db.dispose()

@@ -19,6 +19,9 @@ from contimg.config import Settings
 from contimg.db.engine import Database
 from contimg.db.ingest import ingest_queue, reprocess_requests
 from contimg.db.queries import ingest as iq
+from contimg.db.queries.ingest import reprocess as rq
+from contimg.errors import ContimgError
+from contimg.ingest import reprocess as rp
 from tests import helpers
 from tests.factories import group_timestamps, queue_pending_groups, write_group
 
@@ -199,6 +202,63 @@ def test_reprocess_an_archive_directory_without_the_watcher(
     assert proc.returncode == 0, proc.stderr
     assert "one: 1 groups queued again" in proc.stdout
     assert _states(idb)[stamps[1]] == "pending"
+
+
+def test_a_request_from_queueing_to_done(fast: Settings, idb: Database, tmp_path: Path) -> None:
+    """In one process: selection, queueing (finished groups reset, others keep their
+    place), the worker's side (overrides, earlier products moved aside once), progress."""
+    ids = queue_pending_groups(idb, 3)
+    with idb.write() as conn:
+        iq.set_state(conn, group_id=ids[0], state="completed", now=1.0)
+        iq.set_state(conn, group_id=ids[1], state="failed", now=1.0)
+    with idb.read() as conn:
+        assert rq.groups_in_range(conn, start=ids[1], end=None) == ids[1:]
+        assert rq.groups_in_range(conn, start=None, end=ids[0]) == ids[:1]
+        assert rq.groups_under(conn, directory=Path("/nonexistent")) == ids
+        assert rq.groups_under(conn, directory=Path("/nonexist")) == []  # a directory, not a prefix
+        assert rq.groups_under(conn, directory=Path("/non_xistent")) == []  # _ is no wildcard
+    with pytest.raises(ContimgError, match="no group 2030-01-01T00:00:00 in the ingest queue"):
+        rp.enqueue(idb, group_ids=["2030-01-01T00:00:00"], run_tag="t", overrides={},
+                   keep_previous=True)  # fmt: skip
+    report = rp.enqueue(
+        idb,
+        group_ids=ids,
+        run_tag="t",
+        overrides={"imaging": {"robust": "0.5"}},
+        keep_previous=True,
+        now=5.0,
+    )
+    assert (report.queued, report.already_queued) == (ids[:2], ids[2:])
+    with idb.read() as conn:
+        row = iq.group_row(conn, group_id=ids[0])
+    assert row is not None
+    assert (row["state"], row["retry_count"], row["last_update"]) == ("pending", 0, 5.0)
+    assert row["error_message"] == "queued again by contimg reprocess (t)"
+    assert rp.progress(idb, run_tag="t") == {"pending": 3}
+
+    workdir = tmp_path / "work" / ids[0]
+    workdir.mkdir(parents=True)
+    (workdir / "product.txt").write_text("first\n")
+    cfg = rp.prepare(fast, idb, group_id=ids[0], workdir=workdir)
+    assert cfg.imaging.robust == 0.5 and fast.imaging.robust != 0.5
+    kept = fast.products_path / "previous" / "t" / ids[0] / "product.txt"
+    assert kept.read_text() == "first\n" and not workdir.exists()
+    with idb.read() as conn:
+        req = rq.open_request(conn, group_id=ids[0])
+    assert req is not None and req.started_at is not None and req.done_at is None
+    assert (req.run_tag, req.overrides, req.keep_previous) == (
+        "t",
+        {"imaging": {"robust": "0.5"}},
+        True,
+    )
+    workdir.mkdir()
+    (workdir / "product.txt").write_text("second\n")
+    rp.prepare(fast, idb, group_id=ids[0], workdir=workdir)  # started: nothing moved again
+    assert (workdir / "product.txt").read_text() == "second\n"
+    rp.finish(idb, group_id=ids[0])
+    with idb.read() as conn:
+        assert rq.open_request(conn, group_id=ids[0]) is None
+    assert rp.prepare(fast, idb, group_id=ids[0], workdir=workdir) is fast
 
 
 def test_bad_input_changes_nothing(fast: Settings, idb: Database, tmp_path: Path) -> None:

@@ -40,7 +40,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from contimg import __version__
-from contimg.catalog import index as cone_index
 from contimg.catalog.cone import HEALPIX_ORDER, healpix_index
 from contimg.catalog.readers import (
     FIRST_FORMAT,
@@ -53,6 +52,7 @@ from contimg.catalog.readers import (
 from contimg.config import Settings
 from contimg.db import migrations
 from contimg.db.engine import Database, _postgres_engine, open_database
+from contimg.db.queries import cone_index as ci
 from contimg.db.queries import sources as q
 from contimg.errors import ContimgError
 from contimg.science import crossmatch as xm
@@ -290,7 +290,7 @@ def _load_rows(
     if db.is_sqlite:
         # The copy is written here with sources: the tracking triggers
         # (contimg.catalog.index) would only list every row as pending.
-        triggers = cone_index.drop_triggers(conn)
+        triggers = ci.drop_triggers(conn)
         # SQLite: write the HEALPix-keyed copy (the cone index) in pixel order,
         # then fill ``sources`` from it in primary-key order inside SQLite: every
         # b-tree insert is an append and the rows cross from Python only once.
@@ -305,7 +305,7 @@ def _load_rows(
             progress("write sources", done, n)
         progress("copy sources", 0, 1)
         q.sqlite_fill_sources_from_healpix(conn)
-        cone_index.create_triggers(conn, triggers)
+        ci.create_triggers(conn, triggers)
         progress("copy sources", 1, 1)
     else:
         # PostgreSQL: COPY in primary-key order; q3c is the cone index.
@@ -569,25 +569,24 @@ def insert_sources(db: Database, rows: Sequence[Mapping[str, Any]]) -> int:
     (``source_id``, ``ra_deg`` and ``dec_deg`` required). One transaction.
     """
     from contimg.catalog.cone import healpix_index
-    from contimg.db.master_sources import sources, sources_healpix
     from contimg.science.crossmatch import unit_vectors
 
     rows = [dict(r) for r in rows]
     if not rows:
         return 0
     with db.write() as conn:
-        conn.execute(sources.insert(), rows)
+        q.add_sources(conn, rows=rows)
         if db.is_sqlite:  # q3c indexes the table itself on PostgreSQL
             ra = [r["ra_deg"] for r in rows]
             dec = [r["dec_deg"] for r in rows]
             hpx = healpix_index(ra, dec)
             xyz = unit_vectors(ra, dec)
-            conn.execute(
-                sources_healpix.insert(),
-                [
+            q.add_healpix_rows(
+                conn,
+                rows=[
                     {**r, "hpx": int(h), "x": float(v[0]), "y": float(v[1]), "z": float(v[2])}
                     for r, h, v in zip(rows, hpx, xyz, strict=True)
                 ],
             )
-            cone_index.clear_pending(conn, source_ids=[r["source_id"] for r in rows])
+            ci.clear_pending(conn, source_ids=[r["source_id"] for r in rows])
     return len(rows)

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection
 
 from contimg.catalog import index
 from contimg.db.engine import Database
+from contimg.db.queries import cone_index as ci
 from contimg.db.queries import sources as q
 from contimg.errors import ContimgError
 from contimg.science.crossmatch import angular_separation_deg, chord_for_angle, unit_vectors
@@ -165,14 +166,14 @@ def _pending_or_refuse(db: Database, conn: Connection) -> int:
     A copy whose tracking triggers are missing may be stale and is refused, never
     read silently.
     """
-    missing = index.missing_triggers(conn)
+    missing = ci.missing_triggers(conn)
     if missing:
         raise ContimgError(
             f"{db.location}: the cone index (sources_healpix) is not kept up to date "
             f"(triggers {', '.join(missing)} are missing), so it may be stale and is not "
             "used; run 'contimg catalog reindex' to rebuild it"
         )
-    return index.pending_count(conn, limit=index.SYNC_THRESHOLD + 1)
+    return ci.pending_count(conn, limit=index.SYNC_THRESHOLD + 1)
 
 
 def _sync(db: Database) -> None:

@@ -349,6 +349,7 @@ def reindex(
     """
     from contimg.catalog import index
     from contimg.db.engine import open_database
+    from contimg.db.queries import cone_index
 
     cfg = settings(ctx)
     db = open_database(cfg, "master_sources")
@@ -357,7 +358,7 @@ def reindex(
         t0 = time.perf_counter()
         if not db.is_sqlite:
             with db.read() as conn:
-                problems = index.pg_problems(conn, schema=db.schema)
+                problems = cone_index.pg_problems(conn, schema=db.schema)
             if problems:
                 raise ContimgError("; ".join(p.message for p in problems))
             typer.echo(f"{db.location}: q3c indexes sources itself; nothing to do")

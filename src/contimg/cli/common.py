@@ -45,27 +45,6 @@ def require_deployment(cfg: Settings, *, command: str) -> None:
                 "file (/etc/contimg/contimg.env)"
             )
         return
+    from contimg.db.engine import check_postgres
+
     check_postgres(cfg, command=command)
-
-
-def check_postgres(cfg: Settings, *, command: str, timeout_s: int = 5) -> None:
-    """Connect once to CONTIMG_DATABASE_URL; a clear error if the server cannot be reached."""
-    import sqlalchemy as sa
-
-    assert cfg.database_url is not None
-    url = sa.make_url(cfg.database_url)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    shown = url.set(password=None).render_as_string(hide_password=True)
-    engine = sa.create_engine(url, connect_args={"connect_timeout": timeout_s})
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except sa.exc.SQLAlchemyError as exc:
-        first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise ContimgError(
-            f"{command}: cannot reach the PostgreSQL database {shown} (CONTIMG_DATABASE_URL): "
-            f"{first}"
-        ) from None
-    finally:
-        engine.dispose()

@@ -81,6 +81,7 @@ def reprocess(
     groups), optionally with other settings, for any worker sharing the database (on
     this or other machines). Groups waiting or being processed keep their place."""
     from contimg.cli.ingest import _load_hooks, open_ingest_db
+    from contimg.db.queries.ingest import reprocess as rq
     from contimg.ingest import reprocess as rp
     from contimg.ingest.scanner import scan_once
 
@@ -113,9 +114,9 @@ def reprocess(
             )
             typer.echo(f"scan of {target}: {report.summary()}", err=True)
             with db.read() as conn:
-                found = set(rp.groups_under(conn, directory=target))
+                found = set(rq.groups_under(conn, directory=target))
                 if first or last:
-                    found &= set(rp.groups_in_range(conn, start=first, end=last))
+                    found &= set(rq.groups_in_range(conn, start=first, end=last))
             groups = sorted(found)
             if not groups:
                 raise ContimgError(
@@ -123,7 +124,7 @@ def reprocess(
                 )
         else:
             with db.read() as conn:
-                groups = rp.groups_in_range(conn, start=first, end=last)
+                groups = rq.groups_in_range(conn, start=first, end=last)
             if not groups:
                 raise ContimgError(f"no groups {where} in the ingest queue; nothing queued")
         queued = rp.enqueue(

@@ -119,11 +119,11 @@ def _fix_for_breach(name: str, text: str) -> str:
 
 
 def _master_sources(db: Database, conn: Connection, settings: Settings) -> list[Finding]:
-    from contimg.catalog import index
+    from contimg.db.queries import cone_index
 
     if not db.is_sqlite:
-        return [Finding(p.message, p.fix) for p in index.pg_problems(conn, schema=db.schema)]
-    problems, pending = index.index_problems(conn)
+        return [Finding(p.message, p.fix) for p in cone_index.pg_problems(conn, schema=db.schema)]
+    problems, pending = cone_index.index_problems(conn)
     out = [Finding(p.message, p.fix) for p in problems]
     if pending:
         out.append(

@@ -17,7 +17,6 @@ any other group. When a worker claims a group that has an open request it:
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
@@ -25,13 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlalchemy.engine import Connection
 
 from contimg.config import Settings
 from contimg.db.engine import Database
-from contimg.db.ingest import ingest_queue, reprocess_requests, subband_files
+from contimg.db.queries.ingest import reprocess as rq
 from contimg.errors import ContimgError
 
 log = logging.getLogger(__name__)
@@ -89,30 +86,6 @@ def apply_overrides(settings: Settings, overrides: dict[str, dict[str, Any]]) ->
 # -- selection and queueing -------------------------------------------------------
 
 
-def groups_in_range(conn: Connection, *, start: str | None, end: str | None) -> list[str]:
-    """Group ids (``YYYY-MM-DDTHH:MM:SS``, UTC) between ``start`` and ``end`` inclusive."""
-    q = ingest_queue.c
-    stmt = sa.select(q.group_id).order_by(q.group_id)
-    if start:
-        stmt = stmt.where(q.group_id >= start)
-    if end:
-        stmt = stmt.where(q.group_id <= end)
-    return [str(g) for g in conn.execute(stmt).scalars()]
-
-
-def groups_under(conn: Connection, *, directory: Path) -> list[str]:
-    """Groups with at least one subband file under ``directory``."""
-    prefix = str(directory).rstrip("/") + "/"
-    f = subband_files.c
-    stmt = (
-        sa.select(f.group_id)
-        .where(f.file_path.like(prefix.replace("%", r"\%").replace("_", r"\_") + "%", escape="\\"))
-        .distinct()
-        .order_by(f.group_id)
-    )
-    return [str(g) for g in conn.execute(stmt).scalars()]
-
-
 @dataclass
 class QueueReport:
     run_tag: str
@@ -134,44 +107,27 @@ def enqueue(
     """Queue ``group_ids`` again under ``run_tag``: one transaction, all or nothing."""
     now = time.time() if now is None else now
     report = QueueReport(run_tag=run_tag)
-    q = ingest_queue.c
     with db.write() as conn:
-        states = dict(
-            conn.execute(sa.select(q.group_id, q.state).where(q.group_id.in_(group_ids))).all()
-        )
+        states = rq.group_states(conn, group_ids=group_ids)
         missing = [g for g in group_ids if g not in states]
         if missing:
             raise ContimgError(f"no group {missing[0]} in the ingest queue")
-        conn.execute(
-            reprocess_requests.delete().where(reprocess_requests.c.group_id.in_(group_ids))
-        )
-        conn.execute(
-            reprocess_requests.insert(),
-            [
-                {
-                    "group_id": g,
-                    "run_tag": run_tag,
-                    "overrides": json.dumps(overrides, sort_keys=True),
-                    "keep_previous": 1 if keep_previous else 0,
-                    "requested_at": now,
-                }
-                for g in group_ids
-            ],
+        rq.replace_requests(
+            conn,
+            group_ids=group_ids,
+            run_tag=run_tag,
+            overrides=overrides,
+            keep_previous=keep_previous,
+            now=now,
         )
         finished = [g for g in group_ids if states[g] in FINISHED]
         if finished:
-            conn.execute(
-                ingest_queue.update()
-                .where(q.group_id.in_(finished), q.state.in_(FINISHED))
-                .values(
-                    state="pending",
-                    retry_count=0,
-                    error_message=f"queued again by contimg reprocess ({run_tag})",
-                    next_attempt_at=None,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    last_update=now,
-                )
+            rq.requeue(
+                conn,
+                group_ids=finished,
+                from_states=FINISHED,
+                note=f"queued again by contimg reprocess ({run_tag})",
+                now=now,
             )
         report.queued = finished
         report.already_queued = [g for g in group_ids if states[g] not in FINISHED]
@@ -180,15 +136,8 @@ def enqueue(
 
 def progress(db: Database, *, run_tag: str) -> dict[str, int]:
     """Groups of a run by queue state (``done`` = requests finished)."""
-    r, q = reprocess_requests.c, ingest_queue.c
     with db.read() as conn:
-        rows = conn.execute(
-            sa.select(q.state, sa.func.count())
-            .select_from(reprocess_requests.join(ingest_queue, r.group_id == q.group_id))
-            .where(r.run_tag == run_tag)
-            .group_by(q.state)
-        ).all()
-    return {str(s): int(n) for s, n in rows}
+        return rq.run_states(conn, run_tag=run_tag)
 
 
 # -- the worker's side ------------------------------------------------------------
@@ -197,22 +146,15 @@ def progress(db: Database, *, run_tag: str) -> dict[str, int]:
 def prepare(settings: Settings, db: Database, *, group_id: str, workdir: Path) -> Settings:
     """Called by a worker on a claimed group: the settings to process it with (the
     request's overrides, if any), after moving earlier products aside once."""
-    r = reprocess_requests.c
     with db.read() as conn:
-        row = (
-            conn.execute(
-                sa.select(reprocess_requests).where(r.group_id == group_id, r.done_at.is_(None))
-            )
-            .mappings()
-            .first()
-        )
+        row = rq.open_request(conn, group_id=group_id)
     if row is None:
         return settings
-    overrides = json.loads(row["overrides"] or "{}")
+    overrides = row.overrides
     effective = apply_overrides(settings, overrides)
-    if row["started_at"] is None:
-        if row["keep_previous"] and workdir.is_dir() and any(workdir.iterdir()):
-            keep = settings.products_path / "previous" / row["run_tag"] / group_id
+    if row.started_at is None:
+        if row.keep_previous and workdir.is_dir() and any(workdir.iterdir()):
+            keep = settings.products_path / "previous" / row.run_tag / group_id
             keep.parent.mkdir(parents=True, exist_ok=True)
             if keep.exists():  # an earlier attempt of the same run moved it already
                 shutil.rmtree(workdir)
@@ -220,26 +162,17 @@ def prepare(settings: Settings, db: Database, *, group_id: str, workdir: Path) -
                 workdir.rename(keep)
             log.info("%s: earlier products kept in %s", group_id, keep)
         with db.write() as conn:
-            conn.execute(
-                reprocess_requests.update()
-                .where(r.group_id == group_id)
-                .values(started_at=time.time())
-            )
+            rq.mark_started(conn, group_id=group_id, now=time.time())
     if overrides:
-        log.info("%s: reprocessing run %s with %s", group_id, row["run_tag"], overrides)
+        log.info("%s: reprocessing run %s with %s", group_id, row.run_tag, overrides)
     return effective
 
 
 def finish(db: Database, *, group_id: str) -> None:
     """Mark the group's open request done (after the group completed). A failure here
     is logged, never raised: the group's completion is already recorded."""
-    r = reprocess_requests.c
     try:
         with db.write() as conn:
-            conn.execute(
-                reprocess_requests.update()
-                .where(r.group_id == group_id, r.done_at.is_(None))
-                .values(done_at=time.time())
-            )
+            rq.mark_done(conn, group_id=group_id, now=time.time())
     except Exception:
         log.exception("%s: could not mark its reprocessing request done", group_id)

@@ -14,13 +14,13 @@ complete new catalog beside the live one and swaps it in atomically.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from contimg.db.master_sources import catalog_builds, sources
+from contimg.db.master_sources import catalog_builds, sources, sources_healpix
 from contimg.models import SourceRow
 
 Relation = Literal["sources", "good_references", "final_references"]
@@ -166,6 +166,18 @@ def analyze(conn: Connection) -> None:
 def sqlite_checkpoint(conn: Connection) -> None:
     """Copy the WAL into the database file and truncate it."""
     conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def add_sources(conn: Connection, *, rows: Sequence[Mapping[str, object]]) -> None:
+    """Insert a few ``sources`` rows (columns by name; on SQLite the tracking triggers
+    list them as pending)."""
+    conn.execute(sources.insert(), rows)
+
+
+def add_healpix_rows(conn: Connection, *, rows: Sequence[Mapping[str, object]]) -> None:
+    """Insert a few ``sources_healpix`` rows (SQLite; columns by name: the ``sources``
+    columns and ``hpx``, ``x``, ``y``, ``z``)."""
+    conn.execute(sources_healpix.insert(), rows)
 
 
 def record_build(conn: Connection, **values: Any) -> int:
