@@ -109,9 +109,7 @@ def test_validity_windows_per_type() -> None:
     assert validity_window("G", 100.0, s) == pytest.approx((99.875, 100.125))
 
 
-def _set(
-    name: str, start: float, end: float, created: float, active: int = 1
-) -> list[CaltableRow]:
+def _set(name: str, start: float, end: float, created: float, active: int = 1) -> list[CaltableRow]:
     return [
         CaltableRow(
             id=i + 1,

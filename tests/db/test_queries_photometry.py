@@ -40,7 +40,8 @@ def test_upserts_and_one_open_candidate(dbs: Databases) -> None:
                 }
             ],
         )
-        assert vq.get_stats(conn, source_id="A")["n_obs"] == 4  # type: ignore[index]
+        stats = vq.get_stats(conn, source_id="A")
+        assert stats is not None and stats.n_obs == 4
         assert vq.get_sums(conn, source_ids=["A", "B"]).keys() == {"A"}
         assert auto_flag(conn, source_id="A", flag_type="variability", significance=6.0, now=1.0)
         assert auto_flag(conn, source_id="A", flag_type="variability", significance=8.0, now=2.0)
@@ -48,9 +49,9 @@ def test_upserts_and_one_open_candidate(dbs: Databases) -> None:
             conn, source_id="A", flag_type="variability", significance=7.0, now=3.0
         )
         rows = eq.list_candidates(conn, source_id="A")
-        assert len(rows) == 1 and rows[0]["significance"] == 8.0 and rows[0]["flagged_at"] == 1.0
+        assert len(rows) == 1 and rows[0].significance == 8.0 and rows[0].flagged_at == 1.0
         # closed: a weaker detection does not reopen, a stronger one opens a new row
-        eq.update_candidate(conn, candidate_id=rows[0]["id"], values={"status": "dismissed"})
+        eq.update_candidate(conn, candidate_id=rows[0].id, values={"status": "dismissed"})
         assert not auto_flag(
             conn, source_id="A", flag_type="variability", significance=7.0, now=4.0
         )

@@ -284,6 +284,6 @@ def add_note(
         row = eq.get_candidate(conn, candidate_id=candidate_id)
         if row is None:
             raise NotFoundError(f"no ESE candidate with id {candidate_id}")
-        notes = ese_rules.append_note(row["notes"], body.note, author=body.author, at=time.time())
+        notes = ese_rules.append_note(row.notes, body.note, author=body.author, at=time.time())
         eq.update_candidate(conn, candidate_id=candidate_id, values={"notes": notes})
     return get_candidate(db, settings, candidate_id)
