@@ -103,7 +103,8 @@ def test_photometry_replace_and_history(dbs: Databases) -> None:
         assert pq.replace_image_photometry(conn, image_path="/i.fits", rows=[row]) == []
         assert pq.replace_image_photometry(conn, image_path="/i.fits", rows=[row]) == ["S"]
         assert len(pq.image_measurements(conn, image_path="/i.fits")) == 1
-        assert pq.image_row(conn, path="/i.fits")["mid_mjd"] == 60000.5  # type: ignore[index]
+        info = pq.image_row(conn, path="/i.fits")
+        assert info is not None and info.mid_mjd == 60000.5
         hist = pq.good_raw_history(conn, source_ids=["S"], bad_mask=1, limit=10)
         assert hist == {"S": [(60000.5, 0.1)]}
         pq.insert_baselines(

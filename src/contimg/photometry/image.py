@@ -69,8 +69,8 @@ def process_image(
             )
         survey = qc.medians(pq.accepted_qc_rows(conn, exclude=key))
         field = (
-            qc.medians(pq.accepted_qc_rows(conn, exclude=key, field_name=info["field_name"]))
-            if info.get("field_name")
+            qc.medians(pq.accepted_qc_rows(conn, exclude=key, field_name=info.field_name))
+            if info.field_name
             else survey  # no field recorded: the noise is compared with every image's
         )
         qc.compare_with_survey(qc_res, survey, field)
@@ -126,7 +126,7 @@ def process_image(
         image_info = pq.image_row(conn, path=key)
         if image_info is not None:
             prq.set_ms_stage(
-                conn, path=str(image_info["ms_path"]), stage="photometry_complete", status="ok",
+                conn, path=str(image_info.ms_path), stage="photometry_complete", status="ok",
                 now=now,
             )  # fmt: skip
     report(
@@ -159,7 +159,7 @@ def _reject_unmeasurable(
             vq.upsert_stats(conn, rows=stats_rows)
             vq.upsert_sums(conn, rows=sums_rows)
         prq.set_ms_stage(
-            conn, path=str(info["ms_path"]), stage="photometry_complete", status="ok", now=now
+            conn, path=str(info.ms_path), stage="photometry_complete", status="ok", now=now
         )
     report(f"photometry: {Path(key).name} rejected by quality control, not measured: "
            + "; ".join(qc_res.reasons))  # fmt: skip
