@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from contimg.calibration.calibrators import find_calibrator, find_transits, load
 from contimg.calibration.pointing import field_name, lst_deg, meridian_pointing_icrs
 from contimg.calibration.registry import choose_set, set_name_for, validity_window
 from contimg.config import CalibrationSettings
+from contimg.db.queries.calibration import CaltableRow
 from contimg.errors import ContimgError
 
 GROUP_DAYS = 24 * 12.884902 / 86400.0
@@ -107,18 +109,19 @@ def test_validity_windows_per_type() -> None:
     assert validity_window("G", 100.0, s) == pytest.approx((99.875, 100.125))
 
 
-def _set(name: str, start: float, end: float, created: float, active: int = 1) -> list[dict]:
+def _set(name: str, start: float, end: float, created: float, active: int = 1) -> list[CaltableRow]:
     return [
-        {
-            "set_name": name,
-            "path": f"/cal/{name}/{kind}.h5",
-            "table_type": kind,
-            "order_index": i,
-            "valid_start_mjd": start,
-            "valid_end_mjd": end,
-            "created_at": created,
-            "active": active,
-        }
+        CaltableRow(
+            id=i + 1,
+            set_name=name,
+            path=f"/cal/{name}/{kind}.h5",
+            table_type=kind,
+            order_index=i,
+            valid_start_mjd=start,
+            valid_end_mjd=end,
+            created_at=created,
+            active=active,
+        )
         for i, kind in enumerate(("K", "BP", "G"))
     ]
 
@@ -127,7 +130,7 @@ def test_lookup_covering_latest_created_wins() -> None:
     rows = _set("a", 99.0, 101.0, created=1.0) + _set("b", 99.5, 100.5, created=2.0)
     chosen = choose_set(rows, mjd=100.0, extrapolate_max_h=12)
     assert chosen is not None and chosen.set_name == "b" and not chosen.extrapolated
-    assert [t["table_type"] for t in chosen.tables] == ["K", "BP", "G"]
+    assert [t.table_type for t in chosen.tables] == ["K", "BP", "G"]
 
 
 def test_lookup_ignores_inactive_and_uses_intersection_of_windows() -> None:
@@ -136,7 +139,7 @@ def test_lookup_ignores_inactive_and_uses_intersection_of_windows() -> None:
     assert chosen is not None and chosen.set_name == "a"
     # One table's window ends early: the set no longer covers t.
     rows = _set("a", 99.0, 101.0, created=1.0)
-    rows[2]["valid_end_mjd"] = 99.9
+    rows[2] = dataclasses.replace(rows[2], valid_end_mjd=99.9)
     chosen = choose_set(rows, mjd=100.0, extrapolate_max_h=24)
     assert chosen is not None and chosen.extrapolated
     assert chosen.window == (99.0, 99.9)

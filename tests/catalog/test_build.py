@@ -71,8 +71,8 @@ def test_known_answers_and_views(settings: Settings, known: KnownCatalog) -> Non
         with db.read() as conn:
             build = q.latest_build(conn)
         assert build is not None
-        assert build["match_radius_arcsec"] == 7.5
-        assert build["n_nvss"] == len(known.expected)
+        assert build.match_radius_arcsec == 7.5
+        assert build.n_nvss == len(known.expected)
     finally:
         db.dispose()
     assert _leftovers(settings) == []

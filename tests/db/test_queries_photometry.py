@@ -40,7 +40,8 @@ def test_upserts_and_one_open_candidate(dbs: Databases) -> None:
                 }
             ],
         )
-        assert vq.get_stats(conn, source_id="A")["n_obs"] == 4  # type: ignore[index]
+        stats = vq.get_stats(conn, source_id="A")
+        assert stats is not None and stats.n_obs == 4
         assert vq.get_sums(conn, source_ids=["A", "B"]).keys() == {"A"}
         assert auto_flag(conn, source_id="A", flag_type="variability", significance=6.0, now=1.0)
         assert auto_flag(conn, source_id="A", flag_type="variability", significance=8.0, now=2.0)
@@ -48,9 +49,9 @@ def test_upserts_and_one_open_candidate(dbs: Databases) -> None:
             conn, source_id="A", flag_type="variability", significance=7.0, now=3.0
         )
         rows = eq.list_candidates(conn, source_id="A")
-        assert len(rows) == 1 and rows[0]["significance"] == 8.0 and rows[0]["flagged_at"] == 1.0
+        assert len(rows) == 1 and rows[0].significance == 8.0 and rows[0].flagged_at == 1.0
         # closed: a weaker detection does not reopen, a stronger one opens a new row
-        eq.update_candidate(conn, candidate_id=rows[0]["id"], values={"status": "dismissed"})
+        eq.update_candidate(conn, candidate_id=rows[0].id, values={"status": "dismissed"})
         assert not auto_flag(
             conn, source_id="A", flag_type="variability", significance=7.0, now=4.0
         )
@@ -102,7 +103,8 @@ def test_photometry_replace_and_history(dbs: Databases) -> None:
         assert pq.replace_image_photometry(conn, image_path="/i.fits", rows=[row]) == []
         assert pq.replace_image_photometry(conn, image_path="/i.fits", rows=[row]) == ["S"]
         assert len(pq.image_measurements(conn, image_path="/i.fits")) == 1
-        assert pq.image_row(conn, path="/i.fits")["mid_mjd"] == 60000.5  # type: ignore[index]
+        info = pq.image_row(conn, path="/i.fits")
+        assert info is not None and info.mid_mjd == 60000.5
         hist = pq.good_raw_history(conn, source_ids=["S"], bad_mask=1, limit=10)
         assert hist == {"S": [(60000.5, 0.1)]}
         pq.insert_baselines(

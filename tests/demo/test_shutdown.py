@@ -7,6 +7,7 @@ signal must reach the worker, not its tool.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -51,7 +52,7 @@ def group(db: Database, group_id: str) -> dict[str, object]:
     with db.read() as conn:
         row = iq.group_row(conn, group_id=group_id)
     assert row is not None
-    return dict(row)
+    return dataclasses.asdict(row)
 
 
 def finish_with_a_second_worker(settings: Settings, record: Path, db: Database, gid: str) -> None:

@@ -56,7 +56,7 @@ def groups(db: Database) -> dict[str, tuple[str, set[str]]]:
     with db.read() as conn:
         out = {}
         for row in conn.execute(sa.select(ingest_queue.c.group_id, ingest_queue.c.state)):
-            paths = {r["file_path"] for r in iq.subbands(conn, group_id=row.group_id)}
+            paths = {r.file_path for r in iq.subbands(conn, group_id=row.group_id)}
             out[row.group_id] = (row.state, paths)
         return out
 
@@ -131,11 +131,11 @@ def test_second_different_file_for_a_subband_fails_that_group(
     with idb.read() as conn:
         row = iq.group_row(conn, group_id=stamp(0))
         assert row is not None
-        assert row["state"] == "failed"
-        assert "conflicting files for sb03" in row["error_message"]
-        assert f"/in/{subband_file_name(stamp(5), 3)}" in row["error_message"]
+        assert row.state == "failed"
+        assert "conflicting files for sb03" in row.error_message
+        assert f"/in/{subband_file_name(stamp(5), 3)}" in row.error_message
         (rej,) = iq.rejected_files(conn, group_id=stamp(0))
-        assert "a second, different file for sb03" in rej["reason"]
+        assert "a second, different file for sb03" in rej.reason
 
 
 def test_corrupt_file_fails_its_group_naming_it(idb: Database, fast: Settings) -> None:
@@ -144,8 +144,8 @@ def test_corrupt_file_fails_its_group_naming_it(idb: Database, fast: Settings) -
     feed(idb, fast, [checked(309 + s, s) for s in range(16)])
     with idb.read() as conn:
         row = iq.group_row(conn, group_id=stamp(0))
-        assert row is not None and row["state"] == "failed"
-        assert bad.path in row["error_message"] and "signature" in row["error_message"]
+        assert row is not None and row.state == "failed"
+        assert bad.path in row.error_message and "signature" in row.error_message
         assert iq.group_state(conn, group_id=stamp(309)) == "pending"
 
 

@@ -69,7 +69,7 @@ def test_ingest_0002_round_trip_keeps_spec_rows(idb: Database, fast: Settings) -
     assert spec_rows(idb) == before
     with idb.write() as conn:  # the queue works again; leases start empty
         row = iq.group_row(conn, group_id=ids[0])
-        assert row is not None and row["lease_owner"] is None
+        assert row is not None and row.lease_owner is None
         assert iq.claim_next(conn, worker_id="v", now=20.0, lease_s=60) == ids[2]
         # The group that was running lost its lease record: it is returned, not stuck.
         assert iq.reap_expired(conn, now=21.0, max_retries=3) == [(ids[0], "None", "pending")]

@@ -98,11 +98,11 @@ def test_sigkill_mid_group_loses_nothing(fast: Settings, idb: Database, tmp_path
             time.sleep(0.1)
         with idb.read() as conn:
             row = iq.group_row(conn, group_id=victim_group)
-        assert row is not None and row["state"] == "in_progress" and row["lease_owner"] == "victim"
+        assert row is not None and row.state == "in_progress" and row.lease_owner == "victim"
         time.sleep(1.2)  # a couple of heartbeats went by
         with idb.read() as conn:
             renewed = iq.group_row(conn, group_id=victim_group)
-        assert renewed is not None and renewed["heartbeat_at"] > row["heartbeat_at"]
+        assert renewed is not None and renewed.heartbeat_at > row.heartbeat_at
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
     finally:
@@ -129,7 +129,7 @@ def test_sigkill_mid_group_loses_nothing(fast: Settings, idb: Database, tmp_path
             .select_from(subband_files)
             .where(subband_files.c.group_id == victim_group)
         ).scalar_one()
-    assert row is not None and row["retry_count"] == 1 and row["error_message"] is None
+    assert row is not None and row.retry_count == 1 and row.error_message is None
     assert n_sub == 16
     products = sorted(
         p.name for p in (fast.products_path / victim_group).iterdir() if not p.name.startswith(".")

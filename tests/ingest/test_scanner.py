@@ -88,8 +88,8 @@ def test_corrupt_file_on_disk(idb: Database, fast: Settings) -> None:
     assert report.ingest.rejected == [str(bad)]
     with idb.read() as conn:
         row = iq.group_row(conn, group_id="2025-10-02T00:12:00")
-    assert row is not None and row["state"] == "failed"
-    assert str(bad) in row["error_message"]
+    assert row is not None and row.state == "failed"
+    assert str(bad) in row.error_message
     assert state_of(idb, "2025-10-02T00:17:09") == "pending"
 
 
@@ -115,8 +115,8 @@ def test_incomplete_group_after_timeout(idb: Database, fast: Settings, policy: s
     with idb.read() as conn:
         row = iq.group_row(conn, group_id=gid)
     assert row is not None
-    assert "sb03, sb11" in row["error_message"] and "14 of 16" in row["error_message"]
-    assert row["state"] == ("failed" if policy == "fail" else "pending")
+    assert "sb03, sb11" in row.error_message and "14 of 16" in row.error_message
+    assert row.state == ("failed" if policy == "fail" else "pending")
 
 
 def test_finalize_resolves_incomplete_groups_at_once(idb: Database, fast: Settings) -> None:
@@ -153,8 +153,8 @@ def test_calibrator_hook_on_pending(
         a = iq.group_row(conn, group_id="2025-10-02T00:12:00")
         b = iq.group_row(conn, group_id="2025-10-02T00:17:09")
     assert a is not None and b is not None
-    assert (a["has_calibrator"], json.loads(a["calibrators"])) == (1, [{"name": "3C286"}])
-    assert (b["has_calibrator"], json.loads(b["calibrators"])) == (0, [])
+    assert (a.has_calibrator, json.loads(a.calibrators)) == (1, [{"name": "3C286"}])
+    assert (b.has_calibrator, json.loads(b.calibrators)) == (0, [])
 
 
 def test_failing_hook_leaves_calibrators_unchecked(idb: Database, fast: Settings) -> None:
@@ -169,7 +169,7 @@ def test_failing_hook_leaves_calibrators_unchecked(idb: Database, fast: Settings
         hooks.set_calibrator_matcher(None)
     with idb.read() as conn:
         row = iq.group_row(conn, group_id="2025-10-02T00:12:00")
-    assert row is not None and row["state"] == "pending" and row["has_calibrator"] is None
+    assert row is not None and row.state == "pending" and row.has_calibrator is None
 
 
 def test_hook_stores_full_records_and_refuses_nameless_ones(idb: Database, fast: Settings) -> None:
@@ -189,11 +189,11 @@ def test_hook_stores_full_records_and_refuses_nameless_ones(idb: Database, fast:
         a = iq.group_row(conn, group_id="2025-10-02T00:12:00")
         b = iq.group_row(conn, group_id="2025-10-02T00:17:09")
     assert a is not None and b is not None
-    assert a["has_calibrator"] == 1
-    assert json.loads(a["calibrators"]) == [
+    assert a.has_calibrator == 1
+    assert json.loads(a.calibrators) == [
         {"name": "3C286", "ra_deg": 202.7845, "flux_jy": 14.9, "sep_deg": 0.4}
     ]
-    assert (b["state"], b["has_calibrator"], b["calibrators"]) == ("pending", None, None)
+    assert (b.state, b.has_calibrator, b.calibrators) == ("pending", None, None)
 
 
 def test_matcher_from_setting() -> None:

@@ -72,11 +72,11 @@ def test_states_stages_and_metrics(
     with idb.read() as conn:
         row = iq.group_row(conn, group_id=ids[0])
         m = iq.metrics_row(conn, group_id=ids[0])
-    assert row is not None and row["state"] == "completed" and row["lease_owner"] is None
+    assert row is not None and row.state == "completed" and row.lease_owner is None
     assert m is not None
-    assert (m["conversion_time"], m["imaging_time"], m["writer_type"]) == (1.5, 2.5, "pyuvdata")
-    assert m["k_solve_time"] is None and m["photometry_time"] is None
-    assert m["total_time"] >= 0
+    assert (m.conversion_time, m.imaging_time, m.writer_type) == (1.5, 2.5, "pyuvdata")
+    assert m.k_solve_time is None and m.photometry_time is None
+    assert m.total_time >= 0
     # A second run of the same group (after a retry) replaces its metrics row.
     with idb.write() as conn:
         conn.execute(
@@ -112,16 +112,14 @@ def test_failure_backoff_and_max_retries(
         with idb.read() as conn:
             row = iq.group_row(conn, group_id=gid)
         assert row is not None
-        assert row["state"] == "failed" and row["retry_count"] == attempt
-        assert row["error_message"].startswith("stage convert failed: ValueError: cannot read")
+        assert row.state == "failed" and row.retry_count == attempt
+        assert row.error_message.startswith("stage convert failed: ValueError: cannot read")
         if attempt <= fast.worker.max_retries:
-            assert row["next_attempt_at"] - row["last_update"] == pytest.approx(
-                base * 2 ** (attempt - 1)
-            )
+            assert row.next_attempt_at - row.last_update == pytest.approx(base * 2 ** (attempt - 1))
             assert w.run_one() is None  # not before its time
             _make_due(idb, gid)
         else:
-            assert row["next_attempt_at"] is None  # stays failed
+            assert row.next_attempt_at is None  # stays failed
     assert w.run_one() is None
     # Manual retry: back to pending with a fresh budget, and it completes.
     conv.fail_times = 0
@@ -129,7 +127,7 @@ def test_failure_backoff_and_max_retries(
     assert w.run_one() == gid
     with idb.read() as conn:
         row = iq.group_row(conn, group_id=gid)
-    assert row is not None and row["state"] == "completed" and row["error_message"] is None
+    assert row is not None and row.state == "completed" and row.error_message is None
 
 
 def test_retry_refuses_groups_that_are_not_failed(idb: Database) -> None:
@@ -151,9 +149,9 @@ def test_deferred_group_waits_without_counting_a_retry(
     with idb.read() as conn:
         row = iq.group_row(conn, group_id=gid)
     assert row is not None
-    assert row["state"] == "pending" and row["retry_count"] == 0
-    assert row["error_message"] == "deferred by stage image: no calibration covers this group yet"
-    assert row["next_attempt_at"] - row["last_update"] == pytest.approx(600, abs=1)
+    assert row.state == "pending" and row.retry_count == 0
+    assert row.error_message == "deferred by stage image: no calibration covers this group yet"
+    assert row.next_attempt_at - row.last_update == pytest.approx(600, abs=1)
     assert w.run_one() is None
     image.defer = False
     _make_due(idb, gid)
@@ -175,7 +173,7 @@ def test_expired_lease_returns_group_and_old_worker_changes_nothing(
     assert w.stats.reaped == 1
     with idb.read() as conn:
         row = iq.group_row(conn, group_id=gid)
-    assert row is not None and row["state"] == "completed" and row["retry_count"] == 1
+    assert row is not None and row.state == "completed" and row.retry_count == 1
     with idb.write() as conn:  # the dead worker wakes up: none of its transitions apply
         assert not iq.renew_lease(conn, group_id=gid, worker_id="dead", now=1.0, lease_s=10)
         assert not iq.complete(
@@ -211,7 +209,7 @@ def test_lease_lost_past_max_retries_fails(fast: Settings, idb: Database) -> Non
     assert (g, owner, state) == (gid, "dead", "failed")
     with idb.read() as conn:
         row = iq.group_row(conn, group_id=gid)
-    assert row is not None and "lost its lease" in row["error_message"]
+    assert row is not None and "lost its lease" in row.error_message
 
 
 def test_heartbeat_renews_the_lease(fast: Settings, fdbs: Databases, idb: Database) -> None:
@@ -230,7 +228,7 @@ def test_heartbeat_renews_the_lease(fast: Settings, fdbs: Databases, idb: Databa
             time.sleep(2.5)  # longer than the lease: only the heartbeat keeps it
             with idb.read() as conn:
                 row = iq.group_row(conn, group_id=ctx.group_id)
-            assert row is not None and row["lease_expires_at"] > time.time()
+            assert row is not None and row.lease_expires_at > time.time()
 
     reg = StageRegistry()
     reg.register(Slow(), order=1)  # type: ignore[arg-type]
@@ -261,5 +259,5 @@ def test_completed_group_keeps_its_notes(
     assert worker(fast, fdbs, reg).run_one() == gid
     with idb.read() as conn:
         row = iq.group_row(conn, group_id=gid)
-    assert row is not None and row["state"] == "completed"
-    assert row["error_message"] == "note: EXTRAPOLATED calibration: no set covers it"
+    assert row is not None and row.state == "completed"
+    assert row.error_message == "note: EXTRAPOLATED calibration: no set covers it"

@@ -181,8 +181,8 @@ def test_failed_build_is_recorded_and_retried_then_given_up(
     assert run_once(settings, dbs, scheduler_id="s1", now=idle_now + 99).failed == []
     with dbs.products.read() as conn:
         (row,) = q.list_windows(conn)
-    assert row["state"] == "failed" and row["attempts"] == settings.mosaic.max_attempts
-    assert "does not exist" in row["error_message"]
+    assert row.state == "failed" and row.attempts == settings.mosaic.max_attempts
+    assert row.error_message is not None and "does not exist" in row.error_message
     assert _mosaic_rows(dbs) == []
 
 
@@ -207,7 +207,7 @@ def test_claims_are_exclusive_and_stale_claims_expire(dbs: Databases) -> None:
         )
     with dbs.products.read() as conn:
         (row,) = q.list_windows(conn)
-    assert (row["state"], row["attempts"], row["claimed_by"]) == ("done", 2, "b")
+    assert (row.state, row.attempts, row.claimed_by) == ("done", 2, "b")
 
 
 def test_run_forever_builds_then_stops_cleanly(

@@ -18,6 +18,7 @@ from contimg.db.engine import Databases
 from contimg.db.ingest import ingest_queue
 from contimg.db.queries import calibration as cq
 from contimg.db.queries import products as pq
+from contimg.db.queries.products import MsRow
 from contimg.errors import ContimgError
 from contimg.stages.base import StageContext, StageDeferred
 from contimg.stages.calibrate import CalibrateStage
@@ -69,7 +70,7 @@ def test_no_set_waits_then_fails_with_a_clear_message(
         ImageStage().run(ctx)
     with dbs.products.read() as conn:
         ms = pq.get_ms(conn, path=str(ctx.artifacts["ms_path"]))
-    assert ms is not None and ms["cal_applied"] == 0 and ms["stage"] == "converted"
+    assert ms is not None and ms.cal_applied == 0 and ms.stage == "converted"
 
 
 @pytest.mark.tools
@@ -116,7 +117,7 @@ def test_transit_solve_apply_image(tmp_path: Path, sqlite_settings: Settings) ->
         assert ctx.timings_s[key] > 0
     with dbs.cal_registry.read() as conn:
         rows = cq.all_rows(conn)
-    assert [r["table_type"] for r in rows] == ["K", "BP", "G"]
+    assert [r.table_type for r in rows] == ["K", "BP", "G"]
     with dbs.ingest.read() as conn:
         q = conn.execute(sa.select(ingest_queue)).mappings().one()
     (rec,) = json.loads(q["calibrators"])
@@ -124,8 +125,8 @@ def test_transit_solve_apply_image(tmp_path: Path, sqlite_settings: Settings) ->
     with dbs.products.read() as conn:
         ms = pq.get_ms(conn, path=str(ctx.artifacts["ms_path"]))
         img_rows = pq.images_for_ms(conn, ms_path=str(ctx.artifacts["ms_path"]))
-    assert ms is not None and ms["cal_applied"] == 1 and ms["stage"] == "imaged"
-    assert sorted(r["type"] for r in img_rows) == ["image", "pbcor", "residual"]
+    assert ms is not None and ms.cal_applied == 1 and ms.stage == "imaged"
+    assert sorted(r.type for r in img_rows) == ["image", "pbcor", "residual"]
     data, wcs, header = load_image(ctx.artifacts["image_paths"]["image"])
     flux = fit_point_source(data, wcs, header, ra_deg=ra, dec_deg=dec)
     assert flux == pytest.approx(5.0 * _mean_beam(ra, dec, ms), rel=0.03)
@@ -143,15 +144,16 @@ def test_transit_solve_apply_image(tmp_path: Path, sqlite_settings: Settings) ->
     dbs.dispose()
 
 
-def _mean_beam(ra: float, dec: float, ms: dict) -> float:
+def _mean_beam(ra: float, dec: float, ms: MsRow) -> float:
     """Drift-averaged Airy response at (ra, dec) at the image frequency (the factory's sky has
     no beam, so the *apparent* flux the pipeline calibrates to is 5 Jy x this)."""
     from contimg.calibration.pointing import drift_pointings
     from contimg.science.beams import primary_beam_at
 
+    obs = ms.observation()
     pts = drift_pointings(
-        ra_deg=ms["pointing_ra_deg"], dec_deg=ms["pointing_dec_deg"], mid_mjd=ms["mid_mjd"],
-        start_mjd=ms["start_mjd"], end_mjd=ms["end_mjd"],
+        ra_deg=obs.pointing_ra_deg, dec_deg=obs.pointing_dec_deg, mid_mjd=obs.mid_mjd,
+        start_mjd=obs.start_mjd, end_mjd=obs.end_mjd,
     )  # fmt: skip
     return float(
         np.mean(
@@ -233,7 +235,7 @@ def test_waits_only_until_the_next_transit_then_falls_back_to_the_same_pointing(
         ms = pq.get_ms(conn, path=str(ctx.artifacts["ms_path"]))
     assert ms is not None
     rows_here, rows_there = [], []
-    for name, dec, rows in (("here_set", ms["pointing_dec_deg"], rows_here),
+    for name, dec, rows in (("here_set", ms.pointing_dec_deg, rows_here),
                             ("there_set", 16.3, rows_there)):  # fmt: skip
         d = s.products_path / "caltables" / name
         d.mkdir(parents=True)

@@ -140,12 +140,12 @@ def test_groups_complete_and_rows_filled(run: dict[str, Any]) -> None:
 def test_calibration_set_registered(run: dict[str, Any]) -> None:
     with run["dbs"].cal_registry.read() as conn:
         rows = cq.all_rows(conn)
-    assert [(r["table_type"], r["order_index"]) for r in rows] == [("K", 0), ("BP", 1), ("G", 2)]
-    assert {r["set_name"] for r in rows} == {rows[0]["set_name"]}
-    assert rows[0]["set_name"].startswith("3c295_60950_")
+    assert [(r.table_type, r.order_index) for r in rows] == [("K", 0), ("BP", 1), ("G", 2)]
+    assert {r.set_name for r in rows} == {rows[0].set_name}
+    assert rows[0].set_name.startswith("3c295_60950_")
     mid = run["truths"][0]["mid_mjd"]
     for r in rows:
-        assert r["valid_start_mjd"] < mid < r["valid_end_mjd"] and Path(r["path"]).is_file()
+        assert r.valid_start_mjd < mid < r.valid_end_mjd and Path(r.path).is_file()
 
 
 def _bright_sources(run: dict[str, Any], truth: dict[str, Any]) -> list[dict[str, Any]]:

@@ -70,13 +70,13 @@ def test_stage_writes_ms_index_and_rerun_replaces(
     with dbs.products.read() as conn:
         row = pq.get_ms(conn, path=str(ms))
     assert row is not None
-    assert row["stage"] == "converted" and row["status"] == "ok" and row["cal_applied"] == 0
-    assert row["start_mjd"] < row["mid_mjd"] < row["end_mjd"]
-    assert (row["end_mjd"] - row["start_mjd"]) * 86400 == pytest.approx(
+    assert row.stage == "converted" and row.status == "ok" and row.cal_applied == 0
+    assert row.start_mjd < row.mid_mjd < row.end_mjd
+    assert (row.end_mjd - row.start_mjd) * 86400 == pytest.approx(
         N_TIMES * DSA110.integration_s, rel=1e-6
     )
-    assert row["field_name"].startswith("J") and row["field_name"][5] == "+"
-    assert abs(row["pointing_dec_deg"] - 54.57) < 0.5
+    assert row.field_name.startswith("J") and row.field_name[5] == "+"
+    assert abs(row.pointing_dec_deg - 54.57) < 0.5
     assert ctx.timings_s["conversion_time"] > 0 and ctx.timings_s["concat_time"] > 0
     # Re-run: replaced, not duplicated.
     ctx2 = _ctx(settings, dbs, small_group)
@@ -87,7 +87,7 @@ def test_stage_writes_ms_index_and_rerun_replaces(
     # A later stage can rebuild the artifacts from the database.
     ctx3 = _ctx(settings, dbs, small_group)
     art = artifacts_from_db(ctx3)
-    assert art["mid_mjd"] == pytest.approx(row["mid_mjd"])
+    assert art["mid_mjd"] == pytest.approx(row.mid_mjd)
 
 
 def test_missing_file_is_named(small_group: dict[int, Path], tmp_path: Path) -> None:

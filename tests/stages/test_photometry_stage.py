@@ -157,7 +157,7 @@ def test_image_without_catalog_sources(settings: Settings, dbs: Databases, tmp_p
     with dbs.products.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(photometry)).scalar() == 0
         ms = prq.get_ms(conn, path=str(tmp_path / "p" / "epoch000.ms"))
-    assert ms is not None and ms["stage"] == "photometry_complete"
+    assert ms is not None and ms.stage == "photometry_complete"
 
 
 def test_image_processed_out_of_order(settings: Settings, dbs: Databases, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from contimg.api.deps import load_or_404
 from contimg.config import Settings
 from contimg.db.engine import Database
 from contimg.db.queries import api_views, listing
@@ -129,7 +130,7 @@ def build_candidate(
 
 def with_points(
     db: Database,
-    rows: list[dict[str, Any]],
+    rows: Sequence[listing.ListingRow],
     *,
     detection_sigma: float,
     rules: EseThresholds | None = None,
@@ -138,7 +139,7 @@ def with_points(
     if not rows:
         return []
     ids = sorted({r["source_id"] for r in rows})
-    points: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    points: dict[str, list[listing.ListingRow]] = defaultdict(list)
     with db.read() as conn:
         for p in listing.iter_rows(
             conn, api_views.PHOTOMETRY, listing.Query.build([Filter("source_id", "in", ids)])
@@ -168,3 +169,13 @@ def candidates_for(
             conn, api_views.CANDIDATES, listing.Query.build(filters), limit=limit, offset=0
         )
     return with_points(db, rows, **ese_rules_of(settings))
+
+
+def candidate_or_404(db: Database, settings: Settings, candidate_id: int) -> ESECandidate:
+    """One candidate as ESECandidate (:func:`candidates_for`); a 404 when there is none."""
+    row = load_or_404(
+        db, api_views.CANDIDATES, column="id", value=candidate_id, convert=lambda r: r,
+        missing=f"no ESE candidate with id {candidate_id}",
+    )  # fmt: skip
+    (built,) = with_points(db, [row], **ese_rules_of(settings))
+    return built

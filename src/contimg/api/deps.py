@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, TypeVar, cast
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Connection
 
 from contimg.api.auth import TokenStore
 from contimg.api.events import EventHub
@@ -187,7 +188,7 @@ def page_of(
     lst: listing.Listing,
     query: listing.Query,
     paging: Paging,
-    convert: Callable[[dict[str, Any]], T],
+    convert: Callable[[listing.ListingRow], T],
 ) -> Page[T]:
     """Run a listing and wrap one page in the envelope."""
     with db.read() as conn:
@@ -197,22 +198,31 @@ def page_of(
     )
 
 
+def found_or_404(row: T | None, missing: str) -> T:
+    """``row`` (the answer of a one-or-None query); a 404 saying ``missing`` when None."""
+    if row is None:
+        raise NotFoundError(missing)
+    return row
+
+
 def load_or_404(
-    db: Database,
+    db: Database | Connection,
     lst: listing.Listing,
     *,
     column: str,
     value: object,
-    convert: Callable[[dict[str, Any]], T],
+    convert: Callable[[listing.ListingRow], T],
     missing: str,
 ) -> T:
     """The row of listing ``lst`` whose ``column`` is ``value``, converted; a 404
-    saying ``missing`` when there is none."""
-    with db.read() as conn:
-        row = listing.first_row(conn, lst, column=column, value=value)
-    if row is None:
-        raise NotFoundError(missing)
-    return convert(row)
+    saying ``missing`` when there is none. ``db`` may be a connection, so that a
+    route reads the row in the same transaction as the rest of its answer."""
+    if isinstance(db, Connection):
+        row = listing.first_row(db, lst, column=column, value=value)
+    else:
+        with db.read() as conn:
+            row = listing.first_row(conn, lst, column=column, value=value)
+    return convert(found_or_404(row, missing))
 
 
 def export_response(
@@ -221,7 +231,7 @@ def export_response(
     query: listing.Query,
     fmt: ExportFormat,
     *,
-    convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    convert: Callable[[listing.ListingRow], listing.ListingRow] | None = None,
 ) -> StreamingResponse:
     """The whole (filtered, sorted) result as a CSV or JSON download, streamed, in the
     units of :data:`contimg.db.queries.api_views.EXPORT_UNITS`."""

@@ -109,25 +109,29 @@ class EventHub:
                 im.last_update > prev_i.last_update or im.n_groups != prev_i.n_groups
             ):
                 for row in live.groups_updated_since(conn, last_update=prev_i.last_update):
-                    out.append(("group", row))
+                    out.append(("group", asdict(row)))
         with self.dbs.products.read() as conn:
             pm = live.product_marks(conn)
             prev = self._marks.products
             if prev is not None:
                 if pm.image_id > prev.image_id:
-                    out += [("image", r) for r in live.images_after(conn, image_id=prev.image_id)]
+                    out += [
+                        ("image", asdict(r))
+                        for r in live.images_after(conn, image_id=prev.image_id)
+                    ]
                 if pm.candidate_id > prev.candidate_id or (
                     pm.candidate_change_at > prev.candidate_change_at
                 ):
                     for r in live.candidates_changed(
                         conn, candidate_id=prev.candidate_id, since=prev.candidate_change_at
                     ):
-                        out.append(("candidate", r))
+                        out.append(("candidate", asdict(r)))
                 if pm.candidate_notes_len != prev.candidate_notes_len:
                     out.append(("candidates", {"reason": "notes changed"}))
                 if pm.mosaic_id > prev.mosaic_id:
                     out += [
-                        ("mosaic", r) for r in live.mosaics_after(conn, mosaic_id=prev.mosaic_id)
+                        ("mosaic", asdict(r))
+                        for r in live.mosaics_after(conn, mosaic_id=prev.mosaic_id)
                     ]
         self._marks = _Marks(ingest=im, products=pm)
         self.polls += 1

@@ -75,9 +75,9 @@ class PipelineCollector(Collector):
         for column, h in hists.items():
             stage = column.removesuffix("_time")
             # Bounds as Prometheus writes them: "60.0", "+Inf".
-            buckets: list[tuple[str, float]] = [(repr(float(b)), n) for b, n in h["buckets"]]
-            buckets.append(("+Inf", h["count"]))
-            hist.add_metric([stage], buckets, h["sum"])
+            buckets: list[tuple[str, float]] = [(repr(float(b)), n) for b, n in h.buckets]
+            buckets.append(("+Inf", h.count))
+            hist.add_metric([stage], buckets, h.sum)
         yield hist
         yield GaugeMetricFamily(
             "contimg_real_time_factor",

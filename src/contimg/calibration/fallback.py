@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from contimg.calibration.calibrators import (
     load_calibrators,
@@ -26,6 +26,7 @@ from contimg.calibration.registry import CalSet
 from contimg.config import Settings
 from contimg.db.engine import Databases
 from contimg.db.queries import calibration as cq
+from contimg.db.queries.products import MsRow
 from contimg.errors import ContimgError
 
 
@@ -47,7 +48,7 @@ def when_no_set(
     settings: Settings,
     *,
     group_id: str,
-    ms_row: dict[str, Any],
+    ms_row: MsRow,
     now: float | None = None,
 ) -> NoSet:
     """What to do for ``group_id`` (its ``ms_index`` row ``ms_row``) when no set covers it.
@@ -58,9 +59,10 @@ def when_no_set(
         The group cannot be calibrated and may not go on uncalibrated.
     """
     cs = settings.calibration
-    mjd = float(ms_row["mid_mjd"])
-    dec = float(ms_row["pointing_dec_deg"])
-    dec_date = dec_of_date(float(ms_row["pointing_ra_deg"]), dec, mjd)
+    obs = ms_row.observation()
+    mjd = obs.mid_mjd
+    dec = obs.pointing_dec_deg
+    dec_date = dec_of_date(obs.pointing_ra_deg, dec, mjd)
     cals = load_calibrators(cs.calibrators_csv)
     here = pointing_calibrators(cals, dec_deg=dec_date, settings=cs)
     with dbs.ingest.read() as conn:

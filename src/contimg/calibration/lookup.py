@@ -8,13 +8,14 @@ each set was solved at (``pointing.json`` beside its tables).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from contimg.calibration.registry import CalSet, choose_set
 from contimg.config import Settings
 from contimg.db.engine import Databases
 from contimg.db.queries import calibration as cq
+from contimg.db.queries.calibration import CaltableRow
 
 DAY_H = 24.0
 
@@ -43,10 +44,10 @@ def write_set_pointing(
     return path
 
 
-def set_pointing_dec(tables: list[dict[str, Any]]) -> float | None:
+def set_pointing_dec(tables: Sequence[CaltableRow]) -> float | None:
     """The pointing Dec a set was solved at, from ``pointing.json`` beside its tables."""
     for t in tables:
-        path = Path(str(t["path"])).parent / POINTING_FILE
+        path = Path(t.path).parent / POINTING_FILE
         try:
             return float(json.loads(path.read_text())["dec_deg"])
         except (OSError, ValueError, KeyError, TypeError):
@@ -78,9 +79,9 @@ def lookup_set(
         )
     set_decs: dict[str, float | None] = {}
     if dec_deg is not None:
-        by_set: dict[str, list[dict[str, Any]]] = {}
+        by_set: dict[str, list[CaltableRow]] = {}
         for r in rows:
-            by_set.setdefault(str(r["set_name"]), []).append(dict(r))
+            by_set.setdefault(r.set_name, []).append(r)
         set_decs = {name: set_pointing_dec(tabs) for name, tabs in by_set.items()}
     return choose_set(
         rows,

@@ -26,11 +26,11 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from astropy.time import Time
 
 from contimg.config import CalibrationSettings
+from contimg.db.queries.calibration import CaltableRow
 
 ORDER_INDEX = {"K": 0, "BP": 1, "G": 2}
 
@@ -60,7 +60,7 @@ class CalSet:
     """A usable set: its tables in apply order."""
 
     set_name: str
-    tables: list[dict[str, Any]]
+    tables: list[CaltableRow]
     extrapolated: bool
     distance_h: float
     """Hours from the window midpoint to the observation."""
@@ -68,13 +68,13 @@ class CalSet:
     @property
     def window(self) -> tuple[float, float]:
         return (
-            max(t["valid_start_mjd"] for t in self.tables),
-            min(t["valid_end_mjd"] for t in self.tables),
+            max(t.valid_start_mjd for t in self.tables),
+            min(t.valid_end_mjd for t in self.tables),
         )
 
 
 def choose_set(
-    rows: Iterable[Mapping[str, Any]],
+    rows: Iterable[CaltableRow],
     *,
     mjd: float,
     extrapolate_max_h: float,
@@ -88,36 +88,34 @@ def choose_set(
     the pointing Dec it was solved at, None if unknown), sets of another pointing are
     left out.
     """
-    by_set: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_set: dict[str, list[CaltableRow]] = defaultdict(list)
     for r in rows:
-        if int(r.get("active", 1) or 0) == 1:
-            name = str(r["set_name"])
+        if int(r.active or 0) == 1:
+            name = r.set_name
             if dec_deg is not None and set_decs is not None:
                 sdec = set_decs.get(name)
                 if sdec is not None and abs(sdec - dec_deg) > pointing_match_deg:
                     continue
-            by_set[name].append(dict(r))
+            by_set[name].append(r)
     covering: list[tuple[float, str]] = []
     nearest: list[tuple[float, float, str]] = []
     for name, tabs in by_set.items():
-        start = max(float(t["valid_start_mjd"]) for t in tabs)
-        end = min(float(t["valid_end_mjd"]) for t in tabs)
-        created = max(float(t["created_at"]) for t in tabs)
+        start = max(float(t.valid_start_mjd) for t in tabs)
+        end = min(float(t.valid_end_mjd) for t in tabs)
+        created = max(float(t.created_at) for t in tabs)
         if start <= mjd <= end:
             covering.append((created, name))
         else:
             dist_h = abs(0.5 * (start + end) - mjd) * 24.0
             nearest.append((dist_h, -created, name))
 
-    def ordered(name: str) -> list[dict[str, Any]]:
-        return sorted(by_set[name], key=lambda t: int(t["order_index"]))
+    def ordered(name: str) -> list[CaltableRow]:
+        return sorted(by_set[name], key=lambda t: int(t.order_index))
 
     if covering:
         _, name = max(covering)
         tabs = ordered(name)
-        mid = 0.5 * (
-            max(t["valid_start_mjd"] for t in tabs) + min(t["valid_end_mjd"] for t in tabs)
-        )
+        mid = 0.5 * (max(t.valid_start_mjd for t in tabs) + min(t.valid_end_mjd for t in tabs))
         return CalSet(name, tabs, extrapolated=False, distance_h=abs(mid - mjd) * 24.0)
     if nearest:
         dist_h, _, name = min(nearest)

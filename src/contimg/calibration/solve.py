@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from contimg.calibration import dp3 as d
 from contimg.calibration.calibrators import (
@@ -20,6 +19,7 @@ from contimg.calibration.registry import ORDER_INDEX, set_name_for, validity_win
 from contimg.config import Settings
 from contimg.db.engine import Databases
 from contimg.db.queries import calibration as cq
+from contimg.db.queries.products import MsRow
 from contimg.telescope import DSA110
 
 
@@ -28,7 +28,7 @@ def solve_transit(
     dbs: Databases,
     runner: d.Dp3Runner,
     *,
-    ms_row: dict[str, Any],
+    ms_row: MsRow,
     calibrator: str,
     timings: dict[str, float] | None = None,
     progress: Callable[[str], None] = lambda _m: None,
@@ -38,23 +38,24 @@ def solve_transit(
     Returns the set's name. Re-solving the same transit replaces the set.
     """
     cs = settings.calibration
-    ms = Path(ms_row["path"])
+    ms = Path(ms_row.path)
     cal = find_calibrator(load_calibrators(cs.calibrators_csv), calibrator)
-    mid = float(ms_row["mid_mjd"])
+    obs = ms_row.observation()
+    mid = obs.mid_mjd
     set_name = set_name_for(cal.name, mid)
     out_dir = caltables_dir(settings, set_name)
     out_dir.mkdir(parents=True, exist_ok=True)
     pointings = drift_pointings(
-        ra_deg=float(ms_row["pointing_ra_deg"]),
-        dec_deg=float(ms_row["pointing_dec_deg"]),
+        ra_deg=obs.pointing_ra_deg,
+        dec_deg=obs.pointing_dec_deg,
         mid_mjd=mid,
-        start_mjd=float(ms_row["start_mjd"]),
-        end_mjd=float(ms_row["end_mjd"]),
+        start_mjd=obs.start_mjd,
+        end_mjd=obs.end_mjd,
     )
     write_set_pointing(
         out_dir,
-        ra_deg=float(ms_row["pointing_ra_deg"]),
-        dec_deg=float(ms_row["pointing_dec_deg"]),
+        ra_deg=obs.pointing_ra_deg,
+        dec_deg=obs.pointing_dec_deg,
         calibrator=cal.name,
         mid_mjd=mid,
     )
@@ -87,14 +88,15 @@ def solve_transit(
     return set_name
 
 
-def group_transits(settings: Settings, ms_row: dict[str, Any]) -> list[Transit]:
+def group_transits(settings: Settings, ms_row: MsRow) -> list[Transit]:
     """Calibrator transits during the group of ``ms_row`` (an ``ms_index`` row)."""
-    mid = float(ms_row["mid_mjd"])
-    dec_date = dec_of_date(float(ms_row["pointing_ra_deg"]), float(ms_row["pointing_dec_deg"]), mid)
+    obs = ms_row.observation()
+    mid = obs.mid_mjd
+    dec_date = dec_of_date(obs.pointing_ra_deg, obs.pointing_dec_deg, mid)
     return find_transits(
         load_calibrators(settings.calibration.calibrators_csv),
-        start_mjd=float(ms_row["start_mjd"]),
-        end_mjd=float(ms_row["end_mjd"]),
+        start_mjd=obs.start_mjd,
+        end_mjd=obs.end_mjd,
         dec_deg=dec_date,
         settings=settings.calibration,
     )

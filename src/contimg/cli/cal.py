@@ -36,13 +36,13 @@ def list_(
         return
     current = None
     for r in rows:
-        if r["set_name"] != current:
-            current = r["set_name"]
-            state = "active" if r["active"] else "inactive"
+        if r.set_name != current:
+            current = r.set_name
+            state = "active" if r.active else "inactive"
             typer.echo(f"{current}  ({state})")
         typer.echo(
-            f"  {r['order_index']} {r['table_type']:<2} MJD {r['valid_start_mjd']:.4f} .. "
-            f"{r['valid_end_mjd']:.4f}  {r['path']}"
+            f"  {r.order_index} {r.table_type:<2} MJD {r.valid_start_mjd:.4f} .. "
+            f"{r.valid_end_mjd:.4f}  {r.path}"
         )
 
 
@@ -73,7 +73,7 @@ def which(
     )
     typer.echo(f"{chosen.set_name}  ({how})")
     for t in chosen.tables:
-        typer.echo(f"  {t['order_index']} {t['table_type']:<2} {t['path']}")
+        typer.echo(f"  {t.order_index} {t.table_type:<2} {t.path}")
 
 
 @app.command()
@@ -96,7 +96,7 @@ def solve(
     try:
         with dbs.products.read() as conn:
             row = pq.get_ms(conn, path=str(ms.resolve())) or pq.get_ms(conn, path=str(ms))
-        if row is None or not Path(row["path"]).is_dir():
+        if row is None or not Path(row.path).is_dir():
             raise ContimgError(f"{ms} is not a converted Measurement Set in ms_index")
         if calibrator is None:
             transits = group_transits(s, row)
@@ -106,8 +106,8 @@ def solve(
                     "with --calibrator"
                 )
             calibrator = transits[0].name
-        runner = dp3_runner(s, Path(row["path"]).parent / "logs", typer.echo)
-        d.flag(runner, Path(row["path"]), aoflagger=s.calibration.aoflagger)
+        runner = dp3_runner(s, Path(row.path).parent / "logs", typer.echo)
+        d.flag(runner, Path(row.path), aoflagger=s.calibration.aoflagger)
         name = solve_transit(s, dbs, runner, ms_row=row, calibrator=calibrator, progress=typer.echo)
     finally:
         dbs.dispose()

@@ -8,6 +8,7 @@ import io
 import json
 import math
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -302,7 +303,14 @@ def info(
         db.dispose()
     if output_format is OutputFormat.json:
         typer.echo(
-            json.dumps({"location": db.location, "counts": counts, "build": build_row}, indent=1)
+            json.dumps(
+                {
+                    "location": db.location,
+                    "counts": counts,
+                    "build": asdict(build_row) if build_row is not None else None,
+                },
+                indent=1,
+            )
         )
         return
     lines = [f"catalog: {db.location}"]
@@ -320,14 +328,17 @@ def info(
     if build_row is None:
         lines.append("  built: never by contimg (no build record)")
     else:
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(build_row["built_at"]))
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(build_row.built_at))
         lines.append(
-            f"  built {when} in {build_row['duration_s']} s "
-            f"(contimg {build_row['contimg_version']})"
+            f"  built {when} in {build_row.duration_s} s (contimg {build_row.contimg_version})"
         )
-        lines.append(f"  match radius {build_row['match_radius_arcsec']} arcsec")
-        for survey in ("nvss", "first", "vlass"):
-            path = build_row[f"{survey}_path"]
+        lines.append(f"  match radius {build_row.match_radius_arcsec} arcsec")
+        paths = {
+            "nvss": build_row.nvss_path,
+            "first": build_row.first_path,
+            "vlass": build_row.vlass_path,
+        }
+        for survey, path in paths.items():
             if path:
                 lines.append(f"  {survey.upper():<6}{path}")
     typer.echo("\n".join(lines))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -62,7 +63,7 @@ def list_(
     finally:
         dbs.dispose()
     if as_json:
-        typer.echo(json.dumps(rows, indent=1, default=str))
+        typer.echo(json.dumps([asdict(r) for r in rows], indent=1, default=str))
         return
     if not rows:
         typer.echo("no candidates")
@@ -72,8 +73,8 @@ def list_(
     )
     for r in rows:
         typer.echo(
-            f"{r['id']:>5}  {r['source_id']:<28} {r['flag_type']:<13} {r['status']:<13} "
-            f"{r['significance']:>7.2f}  {_when(r['flagged_at'])}"
+            f"{r.id:>5}  {r.source_id:<28} {r.flag_type:<13} {r.status:<13} "
+            f"{r.significance:>7.2f}  {_when(r.flagged_at)}"
         )
 
 
@@ -94,21 +95,22 @@ def show(
             row = eq.get_candidate(conn, candidate_id=candidate_id)
             if row is None:
                 raise NotFoundError(f"ESE candidate {candidate_id} does not exist")
-            stats = vq.get_stats(conn, source_id=row["source_id"])
+            stats = vq.get_stats(conn, source_id=row.source_id)
     finally:
         dbs.dispose()
     if as_json:
-        typer.echo(json.dumps({"candidate": row, "stats": stats}, indent=1, default=str))
+        out = {"candidate": asdict(row), "stats": asdict(stats) if stats is not None else None}
+        typer.echo(json.dumps(out, indent=1, default=str))
         return
     for key in ("id", "source_id", "flag_type", "status", "significance", "flagged_by"):
-        typer.echo(f"{key:>16}: {_fmt(row[key])}")
+        typer.echo(f"{key:>16}: {_fmt(getattr(row, key))}")
     for key in ("flagged_at", "investigated_at", "dismissed_at"):
-        typer.echo(f"{key:>16}: {_when(row[key])}")
+        typer.echo(f"{key:>16}: {_when(getattr(row, key))}")
     if stats:
         for key in ("n_obs", "mean_flux_mjy", "std_flux_mjy", "chi2_nu", "sigma_deviation"):
-            typer.echo(f"{key:>16}: {_fmt(stats[key])}")
+            typer.echo(f"{key:>16}: {_fmt(getattr(stats, key))}")
     typer.echo("notes:")
-    typer.echo(row["notes"] or "  (none)")
+    typer.echo(row.notes or "  (none)")
 
 
 @app.command()
@@ -147,4 +149,4 @@ def status(
         )
     finally:
         dbs.dispose()
-    typer.echo(f"candidate {candidate_id}: now {row['status']}")
+    typer.echo(f"candidate {candidate_id}: now {row.status}")

@@ -179,10 +179,10 @@ def windows(
         typer.echo("no windows yet")
         return
     for r in rows:
-        extra = r["mosaic_path"] or r["error_message"] or ""
+        extra = r.mosaic_path or r.error_message or ""
         typer.echo(
-            f"{r['window_key']:<40} {r['state']:<9} attempts {r['attempts']}  "
-            f"updated {_when(r['updated_at'])}  {extra}"
+            f"{r.window_key:<40} {r.state:<9} attempts {r.attempts}  "
+            f"updated {_when(r.updated_at)}  {extra}"
         )
 
 

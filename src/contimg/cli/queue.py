@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from contimg.cli.common import settings
 from contimg.cli.ingest import open_ingest_db
 from contimg.errors import ContimgError, NotFoundError
+
+if TYPE_CHECKING:
+    from contimg.db.queries.ingest import FileLogRow, GroupRow, MetricsRow, SubbandRow
 
 app = typer.Typer(help="Inspect the processing queue; retry failed groups.", no_args_is_help=True)
 
@@ -83,11 +86,9 @@ def list_(
         return
     typer.echo(f"{'group_id':<20} {'state':<17} {'subbands':>8} {'retries':>7}  error")
     for r in rows:
-        subs = f"{r['n_subbands']}/{r['expected_subbands']}"
-        err = (r["error_message"] or "").splitlines()[0][:100] if r["error_message"] else ""
-        typer.echo(
-            f"{r['group_id']:<20} {r['state']:<17} {subs:>8} {r['retry_count'] or 0:>7}  {err}"
-        )
+        subs = f"{r.n_subbands}/{r.expected_subbands}"
+        err = (r.error_message or "").splitlines()[0][:100] if r.error_message else ""
+        typer.echo(f"{r.group_id:<20} {r.state:<17} {subs:>8} {r.retry_count or 0:>7}  {err}")
 
 
 @app.command()
@@ -111,41 +112,41 @@ def show(ctx: typer.Context, group: Annotated[str, typer.Argument(help="The grou
 
 
 def _print_group(
-    row: dict[str, Any],
-    subs: list[dict[str, Any]],
-    rejected: list[dict[str, Any]],
-    metrics: dict[str, Any] | None,
+    row: GroupRow,
+    subs: list[SubbandRow],
+    rejected: list[FileLogRow],
+    metrics: MetricsRow | None,
 ) -> None:
     from contimg.db.queries.ingest import STAGE_COLUMNS
 
     echo = typer.echo
-    echo(f"group        {row['group_id']}")
-    echo(f"state        {row['state']}")
-    echo(f"received     {_when(row['received_at'])} UTC")
-    echo(f"last update  {_when(row['last_update'])} UTC")
-    echo(f"subbands     {len(subs)} of {row['expected_subbands']}")
-    echo(f"retries      {row['retry_count'] or 0}")
-    if row["has_calibrator"] is not None:
-        echo(f"calibrators  {row['calibrators']}")
-    if row["lease_owner"]:
-        left = float(row["lease_expires_at"] or 0) - time.time()
-        echo(f"worker       {row['lease_owner']} (lease {left:+.0f} s)")
-    if row["next_attempt_at"]:
-        echo(f"next try     {_when(row['next_attempt_at'])} UTC")
-    if row["error_message"]:
-        echo(f"error        {row['error_message']}")
+    echo(f"group        {row.group_id}")
+    echo(f"state        {row.state}")
+    echo(f"received     {_when(row.received_at)} UTC")
+    echo(f"last update  {_when(row.last_update)} UTC")
+    echo(f"subbands     {len(subs)} of {row.expected_subbands}")
+    echo(f"retries      {row.retry_count or 0}")
+    if row.has_calibrator is not None:
+        echo(f"calibrators  {row.calibrators}")
+    if row.lease_owner:
+        left = float(row.lease_expires_at or 0) - time.time()
+        echo(f"worker       {row.lease_owner} (lease {left:+.0f} s)")
+    if row.next_attempt_at:
+        echo(f"next try     {_when(row.next_attempt_at)} UTC")
+    if row.error_message:
+        echo(f"error        {row.error_message}")
     echo("files:")
     for s in subs:
-        size = s["file_size"]
-        echo(f"  sb{s['subband_idx']:02d}  {'?' if size is None else size:>12} B  {s['file_path']}")
+        size = s.file_size
+        echo(f"  sb{s.subband_idx:02d}  {'?' if size is None else size:>12} B  {s.file_path}")
     for r in rejected:
-        echo(f"  sb{r['subband_idx']:02d}  REJECTED  {r['file_path']}: {r['reason']}")
+        echo(f"  sb{r.subband_idx:02d}  REJECTED  {r.file_path}: {r.reason}")
     if metrics:
         echo("timings (s):")
         for col in (*STAGE_COLUMNS, "total_time"):
-            value = metrics[col]
+            value = metrics.seconds(col)
             echo(f"  {col:<16} {'-' if value is None else f'{value:.2f}'}")
-        echo(f"  writer_type      {metrics['writer_type'] or '-'}")
+        echo(f"  writer_type      {metrics.writer_type or '-'}")
 
 
 @app.command()

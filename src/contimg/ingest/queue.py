@@ -87,20 +87,20 @@ def _choose_group(conn: Connection, *, obs_time: float, tolerance_s: float) -> s
 def canonical_id(conn: Connection, *, group_id: str) -> str:
     """The id the group's files call for: sb00's timestamp, else the earliest timestamp."""
     rows = iq.group_file_rows(conn, group_id=group_id)
-    sb00 = [r for r in rows if r["subband_idx"] == 0 and r["status"] == "accepted"]
+    sb00 = [r for r in rows if r.subband_idx == 0 and r.status == "accepted"]
     if sb00:
-        return str(sb00[0]["file_name"])[:19]
+        return str(sb00[0].file_name)[:19]
     if not rows:
         return group_id
-    return format_timestamp(min(float(r["obs_time"]) for r in rows))
+    return format_timestamp(min(float(r.obs_time) for r in rows))
 
 
 def _settle_id(conn: Connection, *, group_id: str) -> str:
     """Rename a collecting group to its canonical id; returns the id it has now."""
     row = iq.group_row(conn, group_id=group_id)
     assert row is not None
-    never_claimed = row["heartbeat_at"] is None and not row["retry_count"]
-    if not (row["state"] == "collecting" or (row["state"] == "failed" and never_claimed)):
+    never_claimed = row.heartbeat_at is None and not row.retry_count
+    if not (row.state == "collecting" or (row.state == "failed" and never_claimed)):
         return group_id
     want = canonical_id(conn, group_id=group_id)
     if want == group_id:
@@ -245,15 +245,15 @@ def take_file(
     group_id = _maybe_settle(conn, group_id=group_id, checked=checked)
     row = iq.group_row(conn, group_id=group_id)
     assert row is not None
-    expected = int(row["expected_subbands"] or ing.expected_subbands)
-    if row["state"] == "collecting" and iq.subband_count(conn, group_id=group_id) >= expected:
+    expected = int(row.expected_subbands or ing.expected_subbands)
+    if row.state == "collecting" and iq.subband_count(conn, group_id=group_id) >= expected:
         iq.set_state(conn, group_id=group_id, state="pending", now=now, from_states=["collecting"])
         report.became_pending.append(group_id)
     return report
 
 
 def missing_subbands(conn: Connection, *, group_id: str, expected: int) -> list[int]:
-    have = {int(r["subband_idx"]) for r in iq.subbands(conn, group_id=group_id)}
+    have = {int(r.subband_idx) for r in iq.subbands(conn, group_id=group_id)}
     return [i for i in range(expected) if i not in have]
 
 
@@ -265,7 +265,7 @@ def resolve_stale(db: Database, *, settings: Settings, now: float) -> IngestRepo
         for group_id in iq.stale_collecting(conn, received_before=now - ing.collect_timeout_s):
             row = iq.group_row(conn, group_id=group_id)
             assert row is not None
-            expected = int(row["expected_subbands"] or ing.expected_subbands)
+            expected = int(row.expected_subbands or ing.expected_subbands)
             missing = missing_subbands(conn, group_id=group_id, expected=expected)
             have = expected - len(missing)
             names = ", ".join(subband_label(i) for i in missing)
@@ -302,15 +302,14 @@ def resolve_stale(db: Database, *, settings: Settings, now: float) -> IngestRepo
 
 
 def pending_group(conn: Connection, *, group_id: str) -> hooks.PendingGroup:
-    rows = [r for r in iq.group_file_rows(conn, group_id=group_id) if r["status"] == "accepted"]
-    starts = [float(r["start_jd"]) for r in rows if r["start_jd"] is not None]
-    ends = [float(r["end_jd"]) for r in rows if r["end_jd"] is not None]
-    decs = [float(r["dec_deg"]) for r in rows if r["dec_deg"] is not None]
+    rows = [r for r in iq.group_file_rows(conn, group_id=group_id) if r.status == "accepted"]
+    starts = [float(r.start_jd) for r in rows if r.start_jd is not None]
+    ends = [float(r.end_jd) for r in rows if r.end_jd is not None]
+    decs = [float(r.dec_deg) for r in rows if r.dec_deg is not None]
     return hooks.PendingGroup(
         group_id=group_id,
         subband_paths={
-            int(r["subband_idx"]): Path(r["file_path"])
-            for r in iq.subbands(conn, group_id=group_id)
+            int(r.subband_idx): Path(r.file_path) for r in iq.subbands(conn, group_id=group_id)
         },
         start_jd=min(starts) if starts else None,
         end_jd=max(ends) if ends else None,
@@ -370,15 +369,15 @@ def retry_group(db: Database, *, group_id: str, now: float) -> RetryOutcome:
         row = iq.group_row(conn, group_id=group_id)
         if row is None:
             raise NotFoundError(f"no group {group_id!r} in the queue")
-        if row["state"] != "failed":
+        if row.state != "failed":
             raise ConflictError(
-                f"group {group_id} is {row['state']}, not failed; only failed groups can be retried"
+                f"group {group_id} is {row.state}, not failed; only failed groups can be retried"
             )
         rejected = iq.rejected_files(conn, group_id=group_id)
     recovered = 0
     for rec in rejected:
-        path = Path(rec["file_path"])
-        if rec["reason"] and str(rec["reason"]).startswith("a second, different file"):
+        path = Path(rec.file_path)
+        if rec.reason and str(rec.reason).startswith("a second, different file"):
             continue
         try:
             facts = read_header(path)
@@ -386,14 +385,11 @@ def retry_group(db: Database, *, group_id: str, now: float) -> RetryOutcome:
         except (CorruptFileError, OSError):
             continue
         with db.write() as conn:
-            if (
-                iq.subband_entry(conn, group_id=group_id, subband_idx=int(rec["subband_idx"]))
-                is None
-            ):
+            if iq.subband_entry(conn, group_id=group_id, subband_idx=int(rec.subband_idx)) is None:
                 iq.add_subband(
                     conn,
                     group_id=group_id,
-                    subband_idx=int(rec["subband_idx"]),
+                    subband_idx=int(rec.subband_idx),
                     path=str(path),
                     size=size,
                     now=now,
@@ -418,9 +414,9 @@ def retry_group(db: Database, *, group_id: str, now: float) -> RetryOutcome:
     assert after is not None
     return RetryOutcome(
         group_id=group_id,
-        state=str(after["state"]),
-        retry_count=int(after["retry_count"] or 0),
+        state=str(after.state),
+        retry_count=int(after.retry_count or 0),
         subbands=n,
-        expected_subbands=int(row["expected_subbands"] or 16),
+        expected_subbands=int(row.expected_subbands or 16),
         recovered=recovered,
     )

@@ -224,9 +224,7 @@ def scan_once(
     total.ingest.merge(stale)
     if finalize:
         with db.read() as conn:
-            collecting = [
-                g["group_id"] for g in iq.list_groups(conn, state="collecting", limit=10**9)
-            ]
+            collecting = [g.group_id for g in iq.list_groups(conn, state="collecting", limit=10**9)]
         if collecting:
             forced = settings.model_copy(
                 update={"ingest": settings.ingest.model_copy(update={"collect_timeout_s": 1e-9})}

@@ -254,7 +254,7 @@ class Worker:
             settings=cfg,
             dbs=self.dbs,
             group_id=group_id,
-            subband_paths={int(r["subband_idx"]): Path(r["file_path"]) for r in rows},
+            subband_paths={int(r.subband_idx): Path(r.file_path) for r in rows},
             workdir=workdir,
             progress=lambda msg: log.info("%s: %s", group_id, msg),
         )

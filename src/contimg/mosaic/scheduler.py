@@ -313,7 +313,7 @@ def run_once(
     if latest_gid is not None:
         latest_mjd = max(latest_mjd, _iso_to_mjd(latest_gid) + group_d)
     idle = latest_received is None or now - latest_received >= cfg.idle_close_s
-    done = [r for r in known.values() if r["state"] == "done"]
+    done = [r for r in known.values() if r.state == "done"]
 
     for window in plan_windows(
         epochs,
@@ -354,15 +354,15 @@ def run_once(
     return report
 
 
-def _already_mosaicked(window: Window, done: Sequence[dict[str, Any]]) -> bool:
+def _already_mosaicked(window: Window, done: Sequence[q.WindowRow]) -> bool:
     """True when every image of ``window`` lies in a window built already under another
     key (windows of the former UTC-aligned scheme, say): not built twice."""
     if not window.mid_mjds or not done:
         return False
     return all(
         any(
-            r["start_mjd"] <= mid < r["end_mjd"]
-            and r["dec_min_deg"] <= window.dec_centre_deg <= r["dec_max_deg"]
+            r.start_mjd <= mid < r.end_mjd
+            and r.dec_min_deg <= window.dec_centre_deg <= r.dec_max_deg
             for r in done
         )
         for mid in window.mid_mjds
@@ -383,22 +383,22 @@ def _remove_stale_temporaries(settings: Settings, *, now: float) -> None:
             continue
 
 
-def _retakable(row: dict[str, Any], *, now: float, settings: Settings) -> bool:
+def _retakable(row: q.WindowRow, *, now: float, settings: Settings) -> bool:
     cfg = settings.mosaic
-    if row["attempts"] >= cfg.max_attempts and row["state"] != "pending":
+    if row.attempts >= cfg.max_attempts and row.state != "pending":
         return False
-    if row["state"] in ("failed", "pending"):
+    if row.state in ("failed", "pending"):
         return True
     return bool(
-        row["state"] == "building"
-        and ((row["claimed_at"] or 0.0) < now - cfg.lease_s or holder_is_dead(row["claimed_by"]))
+        row.state == "building"
+        and ((row.claimed_at or 0.0) < now - cfg.lease_s or holder_is_dead(row.claimed_by))
     )
 
 
 def _claim(
     dbs: Databases,
     window: Window,
-    row: dict[str, Any] | None,
+    row: q.WindowRow | None,
     *,
     scheduler_id: str,
     now: float,
@@ -416,8 +416,8 @@ def _claim(
                 claimed_by=scheduler_id,
                 now=now,
             )
-        holder = row.get("claimed_by")
-        dead = [holder] if row["state"] == "building" and holder and holder_is_dead(holder) else []
+        holder = row.claimed_by
+        dead = [holder] if row.state == "building" and holder and holder_is_dead(holder) else []
         if dead:
             log.warning("window %s: its builder %s is gone; building it again", window.key, holder)
         return q.reclaim_window(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from contimg.db.engine import Databases
 from contimg.db.queries import photometry as pq
 from contimg.db.queries import products as prq
 from contimg.db.queries import variability as vq
+from contimg.db.queries.products import ImageRow
 from contimg.errors import ContimgError
 from contimg.imaging.fits import read_plane
 from contimg.photometry.measure import catalog_sources_in_image, measure
@@ -71,8 +72,8 @@ def process_image(
             )
         survey = qc.medians(pq.accepted_qc_rows(conn, exclude=key))
         field = (
-            qc.medians(pq.accepted_qc_rows(conn, exclude=key, field_name=info["field_name"]))
-            if info.get("field_name")
+            qc.medians(pq.accepted_qc_rows(conn, exclude=key, field_name=info.field_name))
+            if info.field_name
             else survey  # no field recorded: the noise is compared with every image's
         )
         qc.compare_with_survey(qc_res, survey, field)
@@ -129,7 +130,7 @@ def process_image(
         image_info = pq.image_row(conn, path=key)
         if image_info is not None:
             prq.set_ms_stage(
-                conn, path=str(image_info["ms_path"]), stage="photometry_complete", status="ok",
+                conn, path=str(image_info.ms_path), stage="photometry_complete", status="ok",
                 now=now,
             )  # fmt: skip
     report(
@@ -162,16 +163,16 @@ def _reject_unmeasurable(
             vq.upsert_stats(conn, rows=stats_rows)
             vq.upsert_sums(conn, rows=sums_rows)
         prq.set_ms_stage(
-            conn, path=str(info["ms_path"]), stage="photometry_complete", status="ok", now=now
+            conn, path=str(info.ms_path), stage="photometry_complete", status="ok", now=now
         )
     report(f"photometry: {Path(key).name} rejected by quality control, not measured: "
            + "; ".join(qc_res.reasons))  # fmt: skip
     return ImageResult(key, 0, 0, None, 0, 0)
 
 
-def _centre(info: Mapping[str, Any]) -> tuple[float, float] | None:
+def _centre(info: ImageRow) -> tuple[float, float] | None:
     """The image centre (RA, Dec in degrees) from its ``images`` row, if recorded."""
-    ra, dec = info.get("center_ra_deg"), info.get("center_dec_deg")
+    ra, dec = info.center_ra_deg, info.center_dec_deg
     if ra is None or dec is None:
         return None
     return float(ra) % 360.0, float(dec)

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -184,16 +185,29 @@ class SurveyMedians:
     norm_factor: float | None
 
 
-def medians(rows: list[dict[str, Any]]) -> SurveyMedians:
+class QcValues(Protocol):
+    """What :func:`medians` reads of an accepted image's QC row (``image_qc``)."""
+
+    @property
+    def noise_jy(self) -> float | None: ...
+    @property
+    def beam_major_arcsec(self) -> float | None: ...
+    @property
+    def beam_minor_arcsec(self) -> float | None: ...
+    @property
+    def norm_factor(self) -> float | None: ...
+
+
+def medians(rows: Sequence[QcValues]) -> SurveyMedians:
     """Medians of the accepted images' QC rows."""
 
-    def med(key: str) -> float | None:
-        vals = [float(r[key]) for r in rows if r.get(key) is not None]
+    def med(values: Iterable[float | None]) -> float | None:
+        vals = [float(v) for v in values if v is not None]
         return float(np.median(vals)) if len(vals) >= MIN_HISTORY else None
 
     return SurveyMedians(
-        len(rows), med("noise_jy"), med("beam_major_arcsec"), med("beam_minor_arcsec"),
-        med("norm_factor"),
+        len(rows), med(r.noise_jy for r in rows), med(r.beam_major_arcsec for r in rows),
+        med(r.beam_minor_arcsec for r in rows), med(r.norm_factor for r in rows),
     )  # fmt: skip
 
 

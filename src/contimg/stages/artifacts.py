@@ -27,10 +27,10 @@ def artifacts_from_db(ctx: StageContext) -> dict[str, Any]:
         )
     ctx.artifacts.update(
         ms_path=ms_path,
-        mid_mjd=row["mid_mjd"],
-        pointing_ra_deg=row["pointing_ra_deg"],
-        pointing_dec_deg=row["pointing_dec_deg"],
-        field_name=row["field_name"],
+        mid_mjd=row.mid_mjd,
+        pointing_ra_deg=row.pointing_ra_deg,
+        pointing_dec_deg=row.pointing_dec_deg,
+        field_name=row.field_name,
     )
     return ctx.artifacts
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from contimg.calibration import dp3 as d
 from contimg.calibration.fallback import when_no_set
@@ -38,6 +37,7 @@ from contimg.calibration.registry import CalSet
 from contimg.calibration.solve import dp3_runner, group_transits, solve_transit
 from contimg.db.queries import calibration as cq
 from contimg.db.queries import products as pq
+from contimg.db.queries.products import MsRow
 from contimg.errors import ContimgError
 from contimg.stages.artifacts import artifacts_from_db
 from contimg.stages.base import Phase, StageContext, StageDeferred
@@ -71,15 +71,15 @@ class CalibrateStage:
                 ctx.settings, ctx.dbs, runner, ms_row=row, calibrator=transits[0].name,
                 timings=ctx.timings_s, progress=ctx.progress,
             )  # fmt: skip
-        dec = float(row["pointing_dec_deg"])
-        chosen = lookup_set(ctx.dbs, ctx.settings, mjd=float(row["mid_mjd"]), dec_deg=dec)
+        obs = row.observation()
+        chosen = lookup_set(ctx.dbs, ctx.settings, mjd=obs.mid_mjd, dec_deg=obs.pointing_dec_deg)
         if chosen is None:
             chosen = self._no_set(ctx, row=row)
             if chosen is None:
                 return
         if not flagged:
             d.flag(runner, ms, aoflagger=cs.aoflagger)
-        missing = [t["path"] for t in chosen.tables if not Path(t["path"]).is_file()]
+        missing = [t.path for t in chosen.tables if not Path(t.path).is_file()]
         if missing:
             raise ContimgError(
                 f"calibration set {chosen.set_name} lists tables that do not exist: "
@@ -91,7 +91,7 @@ class CalibrateStage:
         d.apply(
             runner,
             ms,
-            [(t["table_type"], Path(t["path"])) for t in chosen.tables],
+            [(t.table_type, Path(t.path)) for t in chosen.tables],
             label="apply",
         )
         with ctx.dbs.products.write() as conn:
@@ -101,7 +101,7 @@ class CalibrateStage:
         ctx.artifacts["cal_set"] = chosen.set_name
         ctx.artifacts["cal_extrapolated"] = chosen.extrapolated
 
-    def _no_set(self, ctx: StageContext, *, row: dict[str, Any]) -> CalSet | None:
+    def _no_set(self, ctx: StageContext, *, row: MsRow) -> CalSet | None:
         """No set covers the group: wait for a coming transit, else fall back or fail.
 
         Returns the fallback set to apply, or None to go on uncalibrated.

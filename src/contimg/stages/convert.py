@@ -77,7 +77,7 @@ class ConvertStage:
             return False
         with ctx.dbs.products.read() as conn:
             row = q.get_ms(conn, path=str(ms_path))
-        if row is None or row["status"] != "ok" or row["mid_mjd"] is None:
+        if row is None or row.status != "ok" or row.mid_mjd is None:
             return False
         built = ms_path.stat().st_mtime
         try:

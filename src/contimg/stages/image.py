@@ -36,7 +36,7 @@ class ImageStage:
             row = pq.get_ms(conn, path=str(ms))
         if row is None:
             raise ContimgError(f"group {ctx.group_id}: {ms} has no ms_index row")
-        calibrated = int(row["cal_applied"] or 0) == 1
+        calibrated = int(row.cal_applied or 0) == 1
         if not calibrated and not ctx.settings.imaging.allow_uncalibrated:
             raise ContimgError(
                 f"group {ctx.group_id}: {ms} is not calibrated (cal_applied = 0); refusing to "
@@ -52,12 +52,13 @@ class ImageStage:
         for product in (products.image, products.residual):
             add_mjd_obs(product)
         pbcor = Path(f"{prefix}-image-pb.fits")
+        obs = row.observation()
         pointings = drift_pointings(
-            ra_deg=float(row["pointing_ra_deg"]),
-            dec_deg=float(row["pointing_dec_deg"]),
-            mid_mjd=float(row["mid_mjd"]),
-            start_mjd=float(row["start_mjd"]),
-            end_mjd=float(row["end_mjd"]),
+            ra_deg=obs.pointing_ra_deg,
+            dec_deg=obs.pointing_dec_deg,
+            mid_mjd=obs.mid_mjd,
+            start_mjd=obs.start_mjd,
+            end_mjd=obs.end_mjd,
         )
         pb_correct(products.image, pbcor, pointings=pointings, pb_cut=ctx.settings.imaging.pb_cut)
         noise = residual_noise_jy(products.residual)
@@ -66,8 +67,8 @@ class ImageStage:
             ms_path=ms,
             paths={"image": products.image, "pbcor": pbcor, "residual": products.residual},
             noise_jy=noise,
-            field_name=str(row["field_name"]),
-            integration_s=(float(row["end_mjd"]) - float(row["start_mjd"])) * 86400.0,
+            field_name=str(row.field_name),
+            integration_s=(obs.end_mjd - obs.start_mjd) * 86400.0,
             now=now,
         )
         with ctx.dbs.products.write() as conn:

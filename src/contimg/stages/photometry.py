@@ -47,11 +47,11 @@ def _image_and_mjd(ctx: StageContext) -> tuple[Path, float]:
                 f"group {ctx.group_id}: no ms_index row for {ms_path}; "
                 "run conversion and imaging first"
             )
-        by_type = {r["type"]: r["path"] for r in rows}
+        by_type = {r.type: r.path for r in rows}
         if chosen is None:
             chosen = by_type.get("pbcor") or by_type.get("image")
         if mid is None:
-            mid = ms["mid_mjd"]
+            mid = ms.mid_mjd
     if chosen is None:
         raise ContimgError(f"group {ctx.group_id}: no image recorded; run imaging first")
     if mid is None:

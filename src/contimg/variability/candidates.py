@@ -41,15 +41,15 @@ def auto_flag(
     """
     current = eq.open_candidate(conn, source_id=source_id, flag_type=flag_type)
     if current is not None:
-        if significance > float(current["significance"]):
+        if significance > float(current.significance):
             eq.raise_significance(
-                conn, candidate_id=int(current["id"]), significance=significance,
+                conn, candidate_id=int(current.id), significance=significance,
                 reason=reason_json(reason),
             )  # fmt: skip
             return 1
         return 0
     closed = eq.latest_closed(conn, source_id=source_id, flag_type=flag_type)
-    if closed is not None and significance <= float(closed["significance"]):
+    if closed is not None and significance <= float(closed.significance):
         return 0
     eq.insert_candidate(
         conn, source_id=source_id, flag_type=flag_type, significance=significance, now=now,
@@ -70,7 +70,9 @@ def user_flag(
     th_sig = None
     with dbs.products.write() as conn:
         stats = vq.get_stats(conn, source_id=source_id)
-        if stats is None:
+        if stats is not None:
+            th_sig = stats.sigma_deviation or 0.0
+        else:
             (rows, sums), _ = recompute_sources(
                 conn, [source_id], th=ese_rules.EseThresholds(), now=now
             )
@@ -81,13 +83,12 @@ def user_flag(
                 )
             vq.upsert_stats(conn, rows=rows)
             vq.upsert_sums(conn, rows=sums)
-            stats = rows[0]
-        th_sig = stats.get("sigma_deviation") or 0.0
+            th_sig = rows[0].get("sigma_deviation") or 0.0
         current = eq.open_candidate(conn, source_id=source_id, flag_type="user")
         if current is not None:
-            notes = ese_rules.append_note(current["notes"], note, author=author, at=now)
-            eq.update_candidate(conn, candidate_id=int(current["id"]), values={"notes": notes})
-            return int(current["id"])
+            notes = ese_rules.append_note(current.notes, note, author=author, at=now)
+            eq.update_candidate(conn, candidate_id=int(current.id), values={"notes": notes})
+            return int(current.id)
         return eq.insert_candidate(
             conn, source_id=source_id, flag_type="user", significance=float(th_sig), now=now,
             flagged_by=author, notes=ese_rules.append_note(None, note, author=author, at=now),
@@ -102,7 +103,7 @@ def set_candidate_status(
     note: str,
     author: str,
     now: float | None = None,
-) -> dict[str, Any]:
+) -> eq.CandidateRow:
     """Move a candidate through the workflow, appending a dated note; returns the row."""
     now = time.time() if now is None else now
     status = ese_rules.normalise_status(status)
@@ -110,22 +111,22 @@ def set_candidate_status(
         row = eq.get_candidate(conn, candidate_id=candidate_id)
         if row is None:
             raise NotFoundError(f"ESE candidate {candidate_id} does not exist")
-        old = str(row["status"] or "active")
+        old = str(row.status or "active")
         try:
             ese_rules.check_transition(old, status)
         except ValueError as exc:
             raise ContimgError(f"candidate {candidate_id}: {exc}") from None
         if status == "active":
-            other = eq.open_candidate(conn, source_id=row["source_id"], flag_type=row["flag_type"])
+            other = eq.open_candidate(conn, source_id=row.source_id, flag_type=row.flag_type)
             if other is not None:
                 raise ContimgError(
-                    f"candidate {candidate_id}: source {row['source_id']} already has an active "
-                    f"{row['flag_type']!r} candidate ({other['id']}); add notes there instead"
+                    f"candidate {candidate_id}: source {row.source_id} already has an active "
+                    f"{row.flag_type!r} candidate ({other.id}); add notes there instead"
                 )
         values: dict[str, Any] = {
             "status": status,
             "notes": ese_rules.append_note(
-                row["notes"], note, author=author, at=now, change=f"{old}->{status}"
+                row.notes, note, author=author, at=now, change=f"{old}->{status}"
             ),
         }
         if status == "investigated":

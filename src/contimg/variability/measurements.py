@@ -49,7 +49,7 @@ def stats_row(
     }
 
 
-def is_good(flags: int, err: float | None, peak: float | None) -> bool:
+def is_good(flags: int | None, err: float | None, peak: float | None) -> bool:
     """Whether a measurement counts for variability: no bad flag, a finite peak, err > 0."""
     return (
         not (int(flags or 0) & BAD_MASK)

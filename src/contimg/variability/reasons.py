@@ -72,11 +72,11 @@ def variability_reason_from_db(
 ) -> dict[str, Any]:  # fmt: skip
     good = [
         r for r in pq.source_measurements(conn, source_ids=[sid])
-        if is_good(r["flags"], r["peak_err_jyb"], r["peak_jyb"])
+        if is_good(r.flags, r.peak_err_jyb, r.peak_jyb)
     ]  # fmt: skip
     return variability_reason(
-        sig, thr, n_obs, chi2, th, [float(r["mjd"] or 0.0) for r in good],
-        [1e3 * r["peak_jyb"] for r in good], [1e3 * r["peak_err_jyb"] for r in good],
+        sig, thr, n_obs, chi2, th, [float(r.mjd or 0.0) for r in good],
+        [1e3 * r.peak_jyb for r in good], [1e3 * float(r.peak_err_jyb or 0.0) for r in good],
     )  # fmt: skip
 
 

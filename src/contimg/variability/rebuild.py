@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,15 +23,15 @@ def recompute_sources(
     stats_rows: list[dict[str, Any]] = []
     sums_rows: list[dict[str, Any]] = []
     found: list[Found] = []
-    by_source: dict[str, list[dict[str, Any]]] = {}
+    by_source: dict[str, list[pq.Measurement]] = {}
     for r in rows:
-        by_source.setdefault(r["source_id"], []).append(r)
+        by_source.setdefault(r.source_id, []).append(r)
     for sid, meas in by_source.items():
-        good = [r for r in meas if is_good(r["flags"], r["peak_err_jyb"], r["peak_jyb"])]
+        good = [r for r in meas if is_good(r.flags, r.peak_err_jyb, r.peak_jyb)]
         if not good:
             continue
-        f = [1e3 * r["peak_jyb"] for r in good]
-        s = [1e3 * r["peak_err_jyb"] for r in good]
+        f = [1e3 * r.peak_jyb for r in good]
+        s = [1e3 * float(r.peak_err_jyb or 0.0) for r in good]  # is_good: err > 0
         state = RunningSums()
         state.extend(f, s)
         st = state.stats()
@@ -39,21 +40,21 @@ def recompute_sources(
             sid,
             f[-1],
             s[-1],
-            last["mjd"],
-            last["measured_at"],
-            last["ra_deg"],
-            last["dec_deg"],
-            last["nvss_flux_mjy"],
+            math.nan if last.mjd is None else last.mjd,  # stats_row does not read it
+            last.measured_at,
+            last.ra_deg,
+            last.dec_deg,
+            last.nvss_flux_mjy,
         )
-        last_mjd = max((r["mjd"] for r in good if r["mjd"] is not None), default=None)
-        last_at = max(r["measured_at"] for r in good)
+        last_mjd = max((r.mjd for r in good if r.mjd is not None), default=None)
+        last_at = max(r.measured_at for r in good)
         stats_rows.append(stats_row(g, st, last_mjd=last_mjd, last_at=last_at, now=now))
         sums_rows.append({
-            "source_id": sid, "state": state.to_text(), "last_good_mjd": last["mjd"],
+            "source_id": sid, "state": state.to_text(), "last_good_mjd": last.mjd,
             "last_good_flux_mjy": f[-1], "last_good_err_mjy": s[-1], "updated_at": now,
         })  # fmt: skip
         var_sig = ese_rules.variability_significance(st.n_obs, st.chi2_nu, st.sigma_deviation, th)
-        mjds = [float(r["mjd"] or 0.0) for r in good]
+        mjds = [float(r.mjd or 0.0) for r in good]
         if var_sig is not None:
             thr = float(ese_rules.variability_threshold(st.n_obs, th))
             assert st.chi2_nu is not None

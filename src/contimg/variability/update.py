@@ -82,11 +82,11 @@ def update_variability(
             if nb is None:
                 continue
             sig = ese_rules.rapid_change_significance(
-                1e3 * nb["peak_jyb"], 1e3 * nb["peak_err_jyb"], g.f_mjy, g.s_mjy, th,
+                1e3 * nb.peak_jyb, 1e3 * nb.peak_err_jyb, g.f_mjy, g.s_mjy, th,
                 float(rapid_thr[i]),
             )  # fmt: skip
             if sig is not None:
-                pair = sorted([(float(nb["mjd"]), 1e3 * nb["peak_jyb"]), (g.mjd, g.f_mjy)])
+                pair = sorted([(float(nb.mjd), 1e3 * nb.peak_jyb), (g.mjd, g.f_mjy)])
                 reason = rapid_reason(sig, float(rapid_thr[i]), int(bs.n_obs[i]), th, *pair)
                 found_at.setdefault(i, []).append((g.source_id, "rapid_change", sig, reason))
     for i in np.flatnonzero(var_flag).tolist():

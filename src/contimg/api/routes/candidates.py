@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 
-from contimg.api.candidates import candidates_for, ese_rules_of, with_points
+from contimg.api.candidates import candidate_or_404, ese_rules_of, with_points
 from contimg.api.deps import (
     TEXT_PATTERN,
     FormatParam,
@@ -22,13 +22,13 @@ from contimg.api.deps import (
     State,
     WriteAccess,
     export_response,
+    found_or_404,
     sort_param,
 )
 from contimg.api.schemas import NoteIn, StatusChange
 from contimg.db.queries import api_views, listing, patterns
 from contimg.db.queries import ese as eq
 from contimg.db.queries.listing import Filter
-from contimg.errors import NotFoundError
 from contimg.models import (
     CandidateFlag,
     CandidateStatusIn,
@@ -108,10 +108,10 @@ is a few thousand rows; grouping happens in Python after one indexed query)."""
 
 
 def group_by_source(
-    rows: Sequence[dict[str, Any]], built: Sequence[ESECandidate]
+    rows: Sequence[listing.ListingRow], built: Sequence[ESECandidate]
 ) -> list[SourceCandidates]:
     """One SourceCandidates per source of ``rows`` (candidate rows) / ``built``."""
-    by: dict[str, list[tuple[dict[str, Any], ESECandidate]]] = defaultdict(list)
+    by: dict[str, list[tuple[listing.ListingRow, ESECandidate]]] = defaultdict(list)
     for r, c in zip(rows, built, strict=True):
         by[c.source_id].append((r, c))
     out = []
@@ -244,10 +244,7 @@ def with_sources(
 
 @router.get("/{candidate_id}", response_model=ESECandidate, summary="ESE candidate")
 def get_candidate(db: ProductsDb, settings: SettingsDep, candidate_id: CandidateId) -> ESECandidate:
-    found = candidates_for(db, settings, [Filter("id", "eq", candidate_id)], limit=1)
-    if not found:
-        raise NotFoundError(f"no ESE candidate with id {candidate_id}")
-    return found[0]
+    return candidate_or_404(db, settings, candidate_id)
 
 
 @router.post(
@@ -267,7 +264,7 @@ def change_status(state: State, candidate_id: CandidateId, body: StatusChange) -
         note=body.note,
         author=body.author,
     )
-    return get_candidate(state.dbs.products, state.settings, candidate_id)
+    return candidate_or_404(state.dbs.products, state.settings, candidate_id)
 
 
 @router.post(
@@ -281,9 +278,10 @@ def add_note(
 ) -> ESECandidate:
     """Append a dated note (notes are kept, never overwritten)."""
     with db.write() as conn:
-        row = eq.get_candidate(conn, candidate_id=candidate_id)
-        if row is None:
-            raise NotFoundError(f"no ESE candidate with id {candidate_id}")
-        notes = ese_rules.append_note(row["notes"], body.note, author=body.author, at=time.time())
+        row = found_or_404(
+            eq.get_candidate(conn, candidate_id=candidate_id),
+            f"no ESE candidate with id {candidate_id}",
+        )
+        notes = ese_rules.append_note(row.notes, body.note, author=body.author, at=time.time())
         eq.update_candidate(conn, candidate_id=candidate_id, values={"notes": notes})
-    return get_candidate(db, settings, candidate_id)
+    return candidate_or_404(db, settings, candidate_id)

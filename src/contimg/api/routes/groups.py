@@ -16,6 +16,7 @@ from contimg.api.deps import (
     ReadAccess,
     WriteAccess,
     export_response,
+    load_or_404,
     page_of,
     sort_param,
 )
@@ -23,7 +24,6 @@ from contimg.api.schemas import GroupDetail, IngestFile, RetryResult, StageTimin
 from contimg.db.queries import api_views, ingest, listing
 from contimg.db.queries.listing import Filter, like_prefix
 from contimg.db.queries.status import to_recent_group
-from contimg.errors import NotFoundError
 from contimg.ingest.queue import retry_group as retry_group_in_queue
 from contimg.models import (
     GROUP_STATES,
@@ -95,13 +95,13 @@ def group_states() -> list[str]:
 def get_group(db: IngestDb, group_id: GroupId) -> GroupDetail:
     """A group with its subband files and sizes, per-stage timings and error."""
     with db.read() as conn:
-        found = listing.first_row(conn, api_views.GROUPS, column="group_id", value=group_id)
-        if found is None:
-            raise NotFoundError(f"no group {group_id!r} in the ingest queue")
-        raw = ingest.group_row(conn, group_id=group_id) or {}
+        group = load_or_404(
+            conn, api_views.GROUPS, column="group_id", value=group_id, convert=to_recent_group,
+            missing=f"no group {group_id!r} in the ingest queue",
+        )  # fmt: skip
+        raw = ingest.group_row(conn, group_id=group_id)
         files = [SubbandFileRow.model_validate(f) for f in ingest.subbands(conn, group_id=group_id)]
         metrics = ingest.metrics_row(conn, group_id=group_id)
-    group = to_recent_group(found)
     perf = PerformanceMetricsRow.model_validate(metrics) if metrics else None
     present = {f.subband_idx for f in files}
     return GroupDetail(
@@ -111,12 +111,15 @@ def get_group(db: IngestDb, group_id: GroupId) -> GroupDetail:
         missing_subbands=[i for i in range(group.expected_subbands) if i not in present],
         performance=perf,
         stage_timings=[
-            StageTiming(stage=c.removesuffix("_time"), seconds=metrics.get(c) if metrics else None)
+            StageTiming(
+                stage=c.removesuffix("_time"), seconds=metrics.seconds(c) if metrics else None
+            )
             for c in ingest.STAGE_COLUMNS
         ],
-        lease_owner=raw.get("lease_owner"),
-        lease_expires_at=raw.get("lease_expires_at"),
-        next_attempt_at=raw.get("next_attempt_at"),
+        # None if the row went meanwhile (a collecting group renamed to its canonical id)
+        lease_owner=raw.lease_owner if raw else None,
+        lease_expires_at=raw.lease_expires_at if raw else None,
+        next_attempt_at=raw.next_attempt_at if raw else None,
     )
 
 

@@ -60,7 +60,7 @@ def stage_times(
     start, end = _window(since, until, bin_s)
     with db.read() as conn:
         rows = api_views.stage_times_binned(conn, since=start, until=end, bin_s=bin_s)
-    return [StageTimesPoint.model_validate(r) for r in rows]
+    return [StageTimesPoint.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.get("/throughput", response_model=Throughput, summary="Throughput vs arrivals")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
@@ -189,8 +190,8 @@ def get_image(db: ProductsDb, settings: SettingsDep, image_id: ImageId) -> Image
         qc_row = phot_queries.get_image_qc(conn, image_path=row.path)
     qc = None
     if qc_row is not None:
-        reasons = json.loads(qc_row["reasons"]) if qc_row.get("reasons") else []
-        qc = ImageQc.model_validate({**qc_row, "reasons": reasons})
+        reasons = json.loads(qc_row.reasons) if qc_row.reasons else []
+        qc = ImageQc.model_validate({**asdict(qc_row), "reasons": reasons})
     try:
         files.check_file(settings, row.path)
         available = True

@@ -4,13 +4,13 @@ variability scatter data, the master catalog, and flagging a source."""
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import TypeAdapter
 
-from contimg.api.candidates import candidates_for
+from contimg.api.candidates import candidate_or_404, candidates_for
 from contimg.api.deps import (
     TEXT_PATTERN,
     CatalogDb,
@@ -50,7 +50,7 @@ F = Annotated[float | None, Query(allow_inf_nan=False)]
 _LIGHT_CURVE = TypeAdapter(LightCurve)
 
 
-def to_source_item(r: dict[str, Any]) -> SourceListItem:
+def to_source_item(r: listing.ListingRow) -> SourceListItem:
     """A ``variability_stats`` row as the API's source item."""
     return SourceListItem(
         source_id=r["source_id"],
@@ -147,7 +147,7 @@ def variability_scatter(
             conn, api_views.VARIABILITY, query, limit=max_points, offset=0
         )
 
-    def v_index(r: dict[str, Any]) -> float | None:
+    def v_index(r: listing.ListingRow) -> float | None:
         mean, std = r["mean_flux_mjy"], r["std_flux_mjy"]
         if mean is None or std is None or mean == 0:
             return None
@@ -209,7 +209,9 @@ def light_curve(db: ProductsDb, source_id: SourceId) -> Response:
     # infinities become null): ~0.7 ms for 500 points, against ~1.8 ms for json.dumps
     # with a per-value clean-up (docs/api.md).
     body = _LIGHT_CURVE.dump_json(
-        _LIGHT_CURVE.validate_python({"source_id": source_id, "points": points})
+        _LIGHT_CURVE.validate_python(
+            {"source_id": source_id, "points": points}, from_attributes=True
+        )
     )
     return Response(body, media_type="application/json")
 
@@ -225,7 +227,7 @@ def flag_source(state: State, source_id: SourceId, body: FlagIn) -> ESECandidate
     """Flag a source by hand (flag type 'user', significance its sigma_deviation).
     Flagging a source that already has an open user flag appends the note to it."""
     cid = user_flag(state.dbs, source_id=source_id, note=body.note, author=body.flagged_by)
-    return candidates_for(state.dbs.products, state.settings, [Filter("id", "eq", cid)], limit=1)[0]
+    return candidate_or_404(state.dbs.products, state.settings, cid)
 
 
 # -------------------------------------------------------------------- photometry

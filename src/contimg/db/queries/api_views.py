@@ -3,6 +3,7 @@ and the columns a client may filter and sort on. See :mod:`listing`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ from contimg.db.products import (
     variability_stats,
 )
 from contimg.db.queries import patterns
-from contimg.db.queries.listing import Listing
+from contimg.db.queries.listing import Listing, ListingRow
 from contimg.db.types import BIGINT
 
 
@@ -242,7 +243,7 @@ def export_columns(lst: Listing) -> list[str]:
     return out
 
 
-def export_row(lst: Listing, row: dict[str, Any]) -> dict[str, Any]:
+def export_row(lst: Listing, row: ListingRow) -> ListingRow:
     """One listing row as exported (units converted, columns renamed)."""
     units = EXPORT_UNITS.get(lst.name)
     if not units:
@@ -262,9 +263,25 @@ def _bin(col: sa.ColumnElement[Any], bin_s: float) -> sa.ColumnElement[Any]:
     return sa.func.floor(col / bin_s) * bin_s
 
 
+@dataclass(frozen=True, slots=True)
+class StageTimesBin:
+    """Mean seconds per stage of the groups recorded in one time bin."""
+
+    bin_start: float
+    n_groups: int
+    conversion_time: float | None
+    concat_time: float | None
+    k_solve_time: float | None
+    bp_solve_time: float | None
+    g_solve_time: float | None
+    imaging_time: float | None
+    photometry_time: float | None
+    total_time: float | None
+
+
 def stage_times_binned(
     conn: sa.Connection, *, since: float, until: float, bin_s: float
-) -> list[dict[str, Any]]:
+) -> list[StageTimesBin]:
     """Mean seconds of each stage over the groups recorded in each time bin
     (``recorded_at`` in [since, until)), oldest bin first."""
     pm = performance_metrics
@@ -287,7 +304,7 @@ def stage_times_binned(
         .group_by(b)
         .order_by(b)
     )
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    return [StageTimesBin(**r) for r in conn.execute(stmt).mappings()]
 
 
 def throughput_binned(
@@ -327,10 +344,10 @@ def throughput_binned(
 # ------------------------------------------------------------------ light curve
 
 
-def light_curve(conn: sa.Connection, *, source_id: str) -> list[dict[str, Any]]:
+def light_curve(conn: sa.Connection, *, source_id: str) -> list[patterns.LightCurveRow]:
     """The API's light curve: the specification's flux time series of a source (mJy,
     oldest first, with the image's field and noise) plus, per point, the image's id
     and path, the quality flags and the raw (un-normalised) flux and error. One
     statement with :func:`patterns.flux_timeseries`
     (:func:`patterns.light_curve_statement`)."""
-    return patterns.light_curve_rows(conn, source_id=source_id, extended=True)
+    return patterns.light_curve_rows(conn, source_id=source_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +12,21 @@ from sqlalchemy.engine import Connection
 
 from contimg.db.cal_registry import caltables
 from contimg.db.ingest import ingest_queue
+
+
+@dataclass(frozen=True, slots=True)
+class CaltableRow:
+    """A ``caltables`` row (columns in table order)."""
+
+    id: int
+    set_name: str
+    path: str
+    table_type: str
+    order_index: int
+    valid_start_mjd: float
+    valid_end_mjd: float
+    created_at: float
+    active: int | None
 
 
 def replace_set(conn: Connection, *, set_name: str, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -22,27 +38,27 @@ def replace_set(conn: Connection, *, set_name: str, rows: Sequence[Mapping[str, 
         conn.execute(caltables.insert().values(**{**row, "set_name": set_name}))
 
 
-def set_rows(conn: Connection, *, set_name: str) -> list[dict[str, Any]]:
+def set_rows(conn: Connection, *, set_name: str) -> list[CaltableRow]:
     """The tables of ``set_name`` in apply order."""
     result = conn.execute(
         sa.select(caltables)
         .where(caltables.c.set_name == set_name)
         .order_by(caltables.c.order_index)
     ).mappings()
-    return [dict(r) for r in result]
+    return [CaltableRow(**r) for r in result]
 
 
-def all_rows(conn: Connection, *, active_only: bool = False) -> list[dict[str, Any]]:
+def all_rows(conn: Connection, *, active_only: bool = False) -> list[CaltableRow]:
     """Every ``caltables`` row (optionally only active ones), by set then order."""
     stmt = sa.select(caltables).order_by(caltables.c.set_name, caltables.c.order_index)
     if active_only:
         stmt = stmt.where(caltables.c.active == 1)
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    return [CaltableRow(**r) for r in conn.execute(stmt).mappings()]
 
 
 def candidate_rows(
     conn: Connection, *, mjd: float, max_extrapolate_days: float
-) -> list[dict[str, Any]]:
+) -> list[CaltableRow]:
     """Active rows whose window lies within ``max_extrapolate_days`` of ``mjd`` (a superset
     of what the lookup rule can pick; the rule itself is in :mod:`contimg.calibration.registry`)."""
     result = conn.execute(
@@ -52,7 +68,7 @@ def candidate_rows(
             caltables.c.valid_end_mjd >= mjd - max_extrapolate_days,
         )
     ).mappings()
-    return [dict(r) for r in result]
+    return [CaltableRow(**r) for r in result]
 
 
 def set_active(conn: Connection, *, set_name: str, active: bool) -> int:

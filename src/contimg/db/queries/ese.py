@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +12,36 @@ from contimg.db.products import ese_candidates as e
 from contimg.db.products import variability_stats
 
 
-def open_candidate(conn: Connection, *, source_id: str, flag_type: str) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class CandidateRow:
+    """An ``ese_candidates`` row (columns in table order)."""
+
+    id: int
+    source_id: str
+    flagged_at: float
+    flagged_by: str | None
+    significance: float
+    flag_type: str
+    notes: str | None
+    status: str | None
+    investigated_at: float | None
+    dismissed_at: float | None
+    reason: str | None
+    """JSON text (products_0007): why it was flagged."""
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateListRow(CandidateRow):
+    """A candidate with its source's statistics (an inner join, so the position is set)."""
+
+    ra_deg: float
+    dec_deg: float
+    n_obs: int | None
+    chi2_nu: float | None
+    sigma_deviation: float | None
+
+
+def open_candidate(conn: Connection, *, source_id: str, flag_type: str) -> CandidateRow | None:
     """The active candidate of a source and flag type, if any."""
     found = (
         conn.execute(
@@ -22,10 +52,10 @@ def open_candidate(conn: Connection, *, source_id: str, flag_type: str) -> dict[
         .mappings()
         .first()
     )
-    return dict(found) if found is not None else None
+    return CandidateRow(**found) if found is not None else None
 
 
-def latest_closed(conn: Connection, *, source_id: str, flag_type: str) -> dict[str, Any] | None:
+def latest_closed(conn: Connection, *, source_id: str, flag_type: str) -> CandidateRow | None:
     """The most recent investigated/dismissed candidate of a source and type."""
     found = (
         conn.execute(
@@ -37,7 +67,7 @@ def latest_closed(conn: Connection, *, source_id: str, flag_type: str) -> dict[s
         .mappings()
         .first()
     )
-    return dict(found) if found is not None else None
+    return CandidateRow(**found) if found is not None else None
 
 
 def insert_candidate(
@@ -82,14 +112,14 @@ def raise_significance(
     )
 
 
-def get_candidate(conn: Connection, *, candidate_id: int) -> dict[str, Any] | None:
+def get_candidate(conn: Connection, *, candidate_id: int) -> CandidateRow | None:
     found = conn.execute(sa.select(e).where(e.c.id == candidate_id)).mappings().first()
-    return dict(found) if found is not None else None
+    return CandidateRow(**found) if found is not None else None
 
 
 def list_candidates(
     conn: Connection, *, status: str | None = None, source_id: str | None = None, limit: int = 100
-) -> list[dict[str, Any]]:
+) -> list[CandidateListRow]:
     """Candidates, newest first, with the source's statistics."""
     stmt = (
         sa.select(
@@ -108,7 +138,7 @@ def list_candidates(
         stmt = stmt.where(e.c.status == status)
     if source_id is not None:
         stmt = stmt.where(e.c.source_id == source_id)
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    return [CandidateListRow(**r) for r in conn.execute(stmt).mappings()]
 
 
 def update_candidate(conn: Connection, *, candidate_id: int, values: dict[str, Any]) -> None:

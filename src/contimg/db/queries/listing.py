@@ -32,6 +32,14 @@ from contimg.errors import ContimgError
 
 Op = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "like", "is_null", "not_null"]
 
+ListingRow = Mapping[str, Any]
+"""One row of a listing: output column name -> value.
+
+Generic on purpose: every :class:`Listing` (a dozen tables and joins, see
+:mod:`api_views`) has its own columns, so the helpers here cannot name one row type;
+the caller that knows the listing converts the row to its API model. ``Any`` rather
+than ``object`` values because the column types depend on the listing too."""
+
 
 class ListingError(ContimgError):
     """A filter or sort named a column or operator the listing does not allow.
@@ -219,27 +227,25 @@ def count(conn: Connection, listing: Listing, query: Query) -> int:
 
 def list_page(
     conn: Connection, listing: Listing, query: Query, *, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[ListingRow], int]:
     """One page of the filtered, sorted result and the count of the whole result."""
     if limit < 0 or offset < 0:
         raise ListingError("limit and offset must not be negative", field="limit")
     stmt = _ordered(listing, _filtered(listing, query), query).limit(limit).offset(offset)
-    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    rows: list[ListingRow] = [dict(r) for r in conn.execute(stmt).mappings()]
     total = count(conn, listing, query)
     return rows, total
 
 
 def rows(
     conn: Connection, listing: Listing, query: Query, *, limit: int, offset: int = 0
-) -> list[dict[str, Any]]:
+) -> list[ListingRow]:
     """One page of the filtered, sorted result (without counting the whole result)."""
     stmt = _ordered(listing, _filtered(listing, query), query).limit(limit).offset(offset)
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
-def first_row(
-    conn: Connection, listing: Listing, *, column: str, value: Any
-) -> dict[str, Any] | None:
+def first_row(conn: Connection, listing: Listing, *, column: str, value: Any) -> ListingRow | None:
     """The first row of ``listing`` whose ``column`` equals ``value`` (no count query)."""
     query = Query.build([Filter(column, "eq", value)])
     stmt = _ordered(listing, _filtered(listing, query), query).limit(1)
@@ -249,7 +255,7 @@ def first_row(
 
 def iter_rows(
     conn: Connection, listing: Listing, query: Query, *, chunk: int = 2000
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[ListingRow]:
     """Every row of the filtered, sorted result, fetched ``chunk`` rows at a time."""
     stmt = _ordered(listing, _filtered(listing, query), query)
     result = conn.execution_options(yield_per=chunk).execute(stmt).mappings()
@@ -266,7 +272,7 @@ def plain(value: Any) -> Any:
     return value
 
 
-def write_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Iterator[str]:
+def write_csv(rows: Iterable[ListingRow], columns: Sequence[str]) -> Iterator[str]:
     """CSV text (header first), a chunk of lines at a time. NULL is an empty cell."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -280,7 +286,7 @@ def write_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Iter
     yield buf.getvalue()
 
 
-def write_json(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Iterator[str]:
+def write_json(rows: Iterable[ListingRow], columns: Sequence[str]) -> Iterator[str]:
     """A JSON array of objects, a chunk of rows at a time (NULL and NaN are null)."""
     yield "["
     first = True

@@ -7,7 +7,6 @@ polling these marks: each is an indexed MAX or a COUNT over a small table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -63,9 +62,56 @@ def product_marks(conn: Connection) -> ProductMarks:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class GroupChange:
+    """A group whose ``last_update`` moved (:func:`groups_updated_since`)."""
+
+    group_id: str
+    state: str
+    last_update: float
+    retry_count: int | None
+    error_message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewImage:
+    """An ``images`` row added (:func:`images_after`)."""
+
+    id: int
+    path: str
+    ms_path: str
+    type: str
+    field_name: str | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class NewMosaic:
+    """A ``mosaics`` row added (:func:`mosaics_after`)."""
+
+    id: int
+    name: str
+    path: str
+    start_mjd: float
+    end_mjd: float
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateChange:
+    """A candidate created or moved (:func:`candidates_changed`)."""
+
+    id: int
+    source_id: str
+    flag_type: str
+    significance: float
+    status: str | None
+    flagged_at: float
+
+
 def groups_updated_since(
     conn: Connection, *, last_update: float, limit: int = 500
-) -> list[dict[str, Any]]:
+) -> list[GroupChange]:
     """Groups whose ``last_update`` is newer than ``last_update``, oldest change first."""
     q = ingest_queue
     stmt = (
@@ -74,10 +120,10 @@ def groups_updated_since(
         .order_by(q.c.last_update, q.c.group_id)
         .limit(limit)
     )
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    return [GroupChange(**r) for r in conn.execute(stmt).mappings()]
 
 
-def images_after(conn: Connection, *, image_id: int, limit: int = 500) -> list[dict[str, Any]]:
+def images_after(conn: Connection, *, image_id: int, limit: int = 500) -> list[NewImage]:
     """Images with an id above ``image_id``."""
     i = images
     stmt = (
@@ -86,10 +132,10 @@ def images_after(conn: Connection, *, image_id: int, limit: int = 500) -> list[d
         .order_by(i.c.id)
         .limit(limit)
     )
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    return [NewImage(**r) for r in conn.execute(stmt).mappings()]
 
 
-def mosaics_after(conn: Connection, *, mosaic_id: int, limit: int = 500) -> list[dict[str, Any]]:
+def mosaics_after(conn: Connection, *, mosaic_id: int, limit: int = 500) -> list[NewMosaic]:
     """Mosaics with an id above ``mosaic_id``."""
     m = mosaics
     stmt = (
@@ -98,12 +144,12 @@ def mosaics_after(conn: Connection, *, mosaic_id: int, limit: int = 500) -> list
         .order_by(m.c.id)
         .limit(limit)
     )
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    return [NewMosaic(**r) for r in conn.execute(stmt).mappings()]
 
 
 def candidates_changed(
     conn: Connection, *, candidate_id: int, since: float, limit: int = 500
-) -> list[dict[str, Any]]:
+) -> list[CandidateChange]:
     """Candidates created (id above ``candidate_id``) or flagged, investigated or
     dismissed after ``since`` (Unix seconds)."""
     e = ese_candidates
@@ -122,4 +168,4 @@ def candidates_changed(
         .order_by(e.c.id)
         .limit(limit)
     )
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    return [CandidateChange(**r) for r in conn.execute(stmt).mappings()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,7 +67,17 @@ def live_rate(conn: Connection, *, now: float, window_s: float = RATE_WINDOW_S) 
     )
 
 
-def stage_histograms(conn: Connection) -> dict[str, dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class StageHistogram:
+    """One timing column's histogram: rows with a value, their sum (s) and, per bound
+    of :data:`STAGE_BUCKETS_S`, the cumulative count of rows at or below it."""
+
+    count: int
+    sum: float
+    buckets: list[tuple[float, int]]
+
+
+def stage_histograms(conn: Connection) -> dict[str, StageHistogram]:
     """Per ``performance_metrics`` column: cumulative bucket counts, count and sum."""
     pm = performance_metrics
     cols: list[sa.ColumnElement[Any]] = []
@@ -81,15 +92,13 @@ def stage_histograms(conn: Connection) -> dict[str, dict[str, Any]]:
                 )
             )
     row = conn.execute(sa.select(*cols)).mappings().one()
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, StageHistogram] = {}
     for name in HISTOGRAM_COLUMNS:
-        out[name] = {
-            "count": int(row[f"{name}__n"]),
-            "sum": float(row[f"{name}__sum"]),
-            "buckets": [
-                (bound, int(row[f"{name}__b{i}"])) for i, bound in enumerate(STAGE_BUCKETS_S)
-            ],
-        }
+        out[name] = StageHistogram(
+            count=int(row[f"{name}__n"]),
+            sum=float(row[f"{name}__sum"]),
+            buckets=[(bound, int(row[f"{name}__b{i}"])) for i, bound in enumerate(STAGE_BUCKETS_S)],
+        )
     return out
 
 

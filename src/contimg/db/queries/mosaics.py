@@ -44,6 +44,48 @@ class InputImage:
     cellsize_arcsec: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class MosaicRow:
+    """A ``mosaics`` row (columns in table order)."""
+
+    id: int
+    path: str
+    name: str
+    created_at: float
+    start_mjd: float
+    end_mjd: float
+    integration_sec: float | None
+    n_images: int | None
+    center_ra_deg: float | None
+    center_dec_deg: float | None
+    dec_min_deg: float | None
+    dec_max_deg: float | None
+    noise_jy: float | None
+    beam_major_arcsec: float | None
+    beam_minor_arcsec: float | None
+    beam_pa_deg: float | None
+    n_sources: int | None
+    thumbnail_path: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRow:
+    """A ``mosaic_windows`` row (columns in table order)."""
+
+    window_key: str
+    start_mjd: float
+    end_mjd: float
+    dec_min_deg: float
+    dec_max_deg: float
+    state: str
+    claimed_by: str | None
+    claimed_at: float | None
+    attempts: int
+    mosaic_path: str | None
+    error_message: str | None
+    updated_at: float
+
+
 def select_input_images(
     conn: Connection,
     *,
@@ -130,7 +172,7 @@ def latest_observation_end_mjd(conn: Connection) -> float | None:
 
 def get_mosaic(
     conn: Connection, *, path: str | None = None, name: str | None = None
-) -> dict[str, Any] | None:
+) -> MosaicRow | None:
     """The ``mosaics`` row with this path (or, else, the newest with this name)."""
     query = sa.select(mosaics)
     if path is not None:
@@ -140,7 +182,7 @@ def get_mosaic(
     else:
         raise ValueError("give a path or a name")
     row = conn.execute(query.limit(1)).first()
-    return None if row is None else dict(row._mapping)
+    return None if row is None else MosaicRow(**row._mapping)
 
 
 def save_mosaic(conn: Connection, *, row: Mapping[str, Any]) -> int:
@@ -161,14 +203,14 @@ def save_mosaic(conn: Connection, *, row: Mapping[str, Any]) -> int:
 
 def list_mosaics_in_range(
     conn: Connection, *, start_mjd: float | None = None, end_mjd: float | None = None
-) -> list[dict[str, Any]]:
+) -> list[MosaicRow]:
     """Mosaics overlapping ``[start_mjd, end_mjd]`` (either bound optional), oldest first."""
     query = sa.select(mosaics).order_by(mosaics.c.start_mjd, mosaics.c.id)
     if start_mjd is not None:
         query = query.where(mosaics.c.end_mjd >= start_mjd)
     if end_mjd is not None:
         query = query.where(mosaics.c.start_mjd <= end_mjd)
-    return [dict(r._mapping) for r in conn.execute(query)]
+    return [MosaicRow(**r._mapping) for r in conn.execute(query)]
 
 
 # --- mosaic_windows claims ----------------------------------------------------------------
@@ -304,20 +346,20 @@ def finish_window(
     return bool(conn.execute(stmt).rowcount == 1)
 
 
-def window_states(conn: Connection, *, since_mjd: float) -> dict[str, dict[str, Any]]:
+def window_states(conn: Connection, *, since_mjd: float) -> dict[str, WindowRow]:
     """Every window row starting at or after ``since_mjd``, by key."""
     rows = conn.execute(sa.select(mosaic_windows).where(mosaic_windows.c.start_mjd >= since_mjd))
-    return {r.window_key: dict(r._mapping) for r in rows}
+    return {r.window_key: WindowRow(**r._mapping) for r in rows}
 
 
-def list_windows(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
+def list_windows(conn: Connection, *, limit: int = 50) -> list[WindowRow]:
     """The newest window rows (by start), newest first."""
     rows = conn.execute(
         sa.select(mosaic_windows)
         .order_by(mosaic_windows.c.start_mjd.desc(), mosaic_windows.c.window_key)
         .limit(limit)
     )
-    return [dict(r._mapping) for r in rows]
+    return [WindowRow(**r._mapping) for r in rows]
 
 
 # --- ingest-queue facts (ingest database) ---------------------------------------------------

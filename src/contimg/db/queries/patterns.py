@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter
@@ -13,6 +13,33 @@ from contimg.db.queries import api_views, listing
 from contimg.models import EseCandidateWithSource, LightCurvePoint, RecentMosaic
 
 _LIGHT_CURVE = TypeAdapter(list[LightCurvePoint])
+
+
+class FluxPoint(NamedTuple):
+    """A row of the specification's flux time series (:func:`light_curve_statement`)."""
+
+    mjd: float | None
+    flux_mjy: float
+    error_mjy: float | None
+    snr: float | None
+    field_name: str | None
+    image_noise_mjy: float | None
+
+
+class LightCurveRow(NamedTuple):
+    """A row of the API's light curve: :class:`FluxPoint` plus the image and raw flux."""
+
+    mjd: float | None
+    flux_mjy: float
+    error_mjy: float | None
+    snr: float | None
+    field_name: str | None
+    image_noise_mjy: float | None
+    image_id: int
+    image_path: str
+    flags: int | None
+    raw_flux_mjy: float | None
+    raw_error_mjy: float | None
 
 
 def ese_candidates_with_sources(
@@ -75,22 +102,25 @@ _SPEC_LIGHT_CURVE = light_curve_statement()
 _API_LIGHT_CURVE = light_curve_statement(extended=True)
 
 
-def light_curve_rows(
-    conn: Connection, *, source_id: str, extended: bool = False
-) -> list[dict[str, Any]]:
-    """The rows of :func:`light_curve_statement` for ``source_id`` as plain dicts,
+def light_curve_rows(conn: Connection, *, source_id: str) -> list[LightCurveRow]:
+    """The rows of the extended :func:`light_curve_statement` for ``source_id``,
     fetched in one go."""
-    result = conn.execute(
-        _API_LIGHT_CURVE if extended else _SPEC_LIGHT_CURVE, {"source_id": source_id}
-    )
-    keys = list(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result.all()]
+    result = conn.execute(_API_LIGHT_CURVE, {"source_id": source_id})
+    return [LightCurveRow(*row) for row in result.all()]
+
+
+def flux_points(conn: Connection, *, source_id: str) -> list[FluxPoint]:
+    """The rows of the specification's :func:`light_curve_statement` for ``source_id``."""
+    result = conn.execute(_SPEC_LIGHT_CURVE, {"source_id": source_id})
+    return [FluxPoint(*row) for row in result.all()]
 
 
 def flux_timeseries(conn: Connection, *, source_id: str) -> list[LightCurvePoint]:
     """A source's light curve in mJy, oldest first (with the image's field and noise)."""
     # The dashboard's hottest read: validate the whole list in one pass.
-    return _LIGHT_CURVE.validate_python(light_curve_rows(conn, source_id=source_id))
+    return _LIGHT_CURVE.validate_python(
+        flux_points(conn, source_id=source_id), from_attributes=True
+    )
 
 
 def recent_mosaics(conn: Connection, *, limit: int = 20, offset: int = 0) -> list[RecentMosaic]:

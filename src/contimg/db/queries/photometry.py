@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from contimg.db.products import (
     photometry,
 )
 from contimg.db.queries.bulk import insert_many
+from contimg.db.queries.products import ImageRow
 
 PHOTOMETRY_COLUMNS: tuple[str, ...] = (
     "image_path",
@@ -40,6 +42,85 @@ PHOTOMETRY_COLUMNS: tuple[str, ...] = (
 """Columns written by :func:`replace_image_photometry`, in row-tuple order."""
 
 
+@dataclass(frozen=True, slots=True)
+class ImageWithMjd(ImageRow):
+    """An ``images`` row with its Measurement Set's ``mid_mjd`` (None: no MS row)."""
+
+    mid_mjd: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PhotometryTableRow:
+    """A ``photometry`` row (columns in table order)."""
+
+    id: int
+    image_path: str
+    source_id: str
+    ra_deg: float
+    dec_deg: float
+    nvss_flux_mjy: float | None
+    peak_jyb: float
+    peak_err_jyb: float | None
+    snr: float | None
+    measured_at: float
+    mjd: float | None
+    sep_from_center_deg: float | None
+    flags: int | None
+    raw_peak_jyb: float | None
+    raw_peak_err_jyb: float | None
+    norm_factor: float | None
+    norm_factor_err: float | None
+
+
+class Measurement(NamedTuple):
+    """What the statistics are rebuilt from, per ``photometry`` row
+    (:func:`source_measurements`; a tuple, as a full rebuild reads every row)."""
+
+    id: int
+    source_id: str
+    ra_deg: float
+    dec_deg: float
+    nvss_flux_mjy: float | None
+    peak_jyb: float
+    peak_err_jyb: float | None
+    raw_peak_jyb: float | None
+    flags: int | None
+    mjd: float | None
+    measured_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class NormalisationRow:
+    """An ``image_normalisation`` row (columns in table order)."""
+
+    image_path: str
+    factor: float | None
+    factor_err: float | None
+    n_refs: int
+    n_rejected: int
+    computed_at: float
+    noise_scale: float | None = None
+    noise_pairs: int | None = None
+    noise_pair_image: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QcRow:
+    """An ``image_qc`` row (columns in table order)."""
+
+    image_path: str
+    status: str
+    reasons: str | None
+    """JSON array of the reasons for a rejection."""
+    noise_jy: float | None
+    beam_major_arcsec: float | None
+    beam_minor_arcsec: float | None
+    beam_pa_deg: float | None
+    blanked_fraction: float | None
+    norm_factor: float | None
+    checked_at: float
+
+
 def replace_image_photometry(
     conn: Connection, *, image_path: str, rows: Sequence[Sequence[Any]]
 ) -> list[str]:
@@ -59,7 +140,7 @@ def replace_image_photometry(
     return sorted(set(old))
 
 
-def image_row(conn: Connection, *, path: str) -> dict[str, Any] | None:
+def image_row(conn: Connection, *, path: str) -> ImageWithMjd | None:
     """The ``images`` row of ``path`` with its MS's ``mid_mjd``, or None."""
     found = (
         conn.execute(
@@ -70,22 +151,22 @@ def image_row(conn: Connection, *, path: str) -> dict[str, Any] | None:
         .mappings()
         .first()
     )
-    return dict(found) if found is not None else None
+    return ImageWithMjd(**found) if found is not None else None
 
 
-def image_measurements(conn: Connection, *, image_path: str) -> list[dict[str, Any]]:
+def image_measurements(conn: Connection, *, image_path: str) -> list[PhotometryTableRow]:
     """All photometry rows of one image, by source id."""
     rows = conn.execute(
         sa.select(photometry)
         .where(photometry.c.image_path == image_path)
         .order_by(photometry.c.source_id)
     ).mappings()
-    return [dict(r) for r in rows]
+    return [PhotometryTableRow(**r) for r in rows]
 
 
 def source_measurements(
     conn: Connection, *, source_ids: Sequence[str] | None = None
-) -> list[dict[str, Any]]:
+) -> list[Measurement]:
     """Photometry rows (``source_id``, ``mjd``, ``id``, fluxes, flags, ...) in
     (source, mjd, id) order; all sources when ``source_ids`` is None."""
     cols = [
@@ -101,18 +182,17 @@ def source_measurements(
         photometry.c.mjd,
         photometry.c.measured_at,
     ]
-    out: list[dict[str, Any]] = []
+    out: list[Measurement] = []
     order = (photometry.c.source_id, photometry.c.mjd, photometry.c.id)
     if source_ids is None:
-        rows = conn.execute(sa.select(*cols).order_by(*order)).mappings()
-        return [dict(r) for r in rows]
+        return [Measurement(*r) for r in conn.execute(sa.select(*cols).order_by(*order))]
     ids = list(source_ids)
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         rows = conn.execute(
             sa.select(*cols).where(photometry.c.source_id.in_(chunk)).order_by(*order)
-        ).mappings()
-        out.extend(dict(r) for r in rows)
+        )
+        out.extend(Measurement(*r) for r in rows)
     return out
 
 
@@ -281,7 +361,7 @@ def raw_measurements(
     return out
 
 
-def get_image_normalisation(conn: Connection, *, image_path: str) -> dict[str, Any] | None:
+def get_image_normalisation(conn: Connection, *, image_path: str) -> NormalisationRow | None:
     found = (
         conn.execute(
             sa.select(image_normalisation).where(image_normalisation.c.image_path == image_path)
@@ -289,7 +369,7 @@ def get_image_normalisation(conn: Connection, *, image_path: str) -> dict[str, A
         .mappings()
         .first()
     )
-    return dict(found) if found is not None else None
+    return NormalisationRow(**found) if found is not None else None
 
 
 def insert_photometry(conn: Connection, *, rows: Sequence[Sequence[Any]]) -> int:
@@ -303,16 +383,16 @@ def record_image_qc(conn: Connection, *, row: Mapping[str, Any]) -> None:
     conn.execute(image_qc.insert().values(**dict(row)))
 
 
-def get_image_qc(conn: Connection, *, image_path: str) -> dict[str, Any] | None:
+def get_image_qc(conn: Connection, *, image_path: str) -> QcRow | None:
     found = conn.execute(sa.select(image_qc).where(image_qc.c.image_path == image_path))
     row = found.mappings().first()
-    return dict(row) if row is not None else None
+    return QcRow(**row) if row is not None else None
 
 
 def accepted_qc_rows(
     conn: Connection, *, limit: int = 100, exclude: str | None = None,
     field_name: str | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[QcRow]:  # fmt: skip
     """The most recently checked accepted images' QC rows (the survey's reference),
     leaving out ``exclude`` (the image being checked again); only images of
     ``field_name`` when given."""
@@ -330,7 +410,7 @@ def accepted_qc_rows(
         .order_by(image_qc.c.checked_at.desc())
         .limit(limit)
     ).mappings()
-    return [dict(r) for r in rows]
+    return [QcRow(**r) for r in rows]
 
 
 def rejected_image_paths(conn: Connection, *, paths: Sequence[str]) -> set[str]:

@@ -7,14 +7,87 @@ group never duplicates rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from contimg.db.products import images, ms_index, photometry
+from contimg.errors import ContimgError
 
 MS_STAGES = ("converted", "calibrated", "imaged", "photometry_complete")
+
+
+@dataclass(frozen=True, slots=True)
+class MsObservation:
+    """The times and meridian pointing of a converted Measurement Set (MJD, degrees)."""
+
+    start_mjd: float
+    end_mjd: float
+    mid_mjd: float
+    pointing_ra_deg: float
+    pointing_dec_deg: float
+
+
+@dataclass(frozen=True, slots=True)
+class MsRow:
+    """An ``ms_index`` row (columns in table order)."""
+
+    path: str
+    start_mjd: float | None
+    end_mjd: float | None
+    mid_mjd: float | None
+    processed_at: float | None
+    status: str | None
+    stage: str | None
+    stage_updated_at: float | None
+    cal_applied: int | None
+    imagename: str | None
+    field_name: str | None
+    pointing_ra_deg: float | None
+    pointing_dec_deg: float | None
+
+    def observation(self) -> MsObservation:
+        """The times and pointing conversion records (NULL columns: :class:`ContimgError`)."""
+        values = {
+            "start_mjd": self.start_mjd,
+            "end_mjd": self.end_mjd,
+            "mid_mjd": self.mid_mjd,
+            "pointing_ra_deg": self.pointing_ra_deg,
+            "pointing_dec_deg": self.pointing_dec_deg,
+        }
+        missing = [k for k, v in values.items() if v is None]
+        if missing:
+            raise ContimgError(f"ms_index row of {self.path} has no {', '.join(missing)}")
+        return MsObservation(**{k: float(v) for k, v in values.items() if v is not None})
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRow:
+    """An ``images`` row (columns in table order)."""
+
+    id: int
+    path: str
+    ms_path: str
+    created_at: float
+    type: str
+    format: str | None
+    beam_major_arcsec: float | None
+    beam_minor_arcsec: float | None
+    beam_pa_deg: float | None
+    noise_jy: float | None
+    dynamic_range: float | None
+    pbcor: int | None
+    field_name: str | None
+    center_ra_deg: float | None
+    center_dec_deg: float | None
+    imsize_x: int | None
+    imsize_y: int | None
+    cellsize_arcsec: float | None
+    freq_ghz: float | None
+    bandwidth_mhz: float | None
+    integration_sec: float | None
 
 
 def upsert_ms(conn: Connection, *, row: Mapping[str, Any]) -> None:
@@ -28,10 +101,10 @@ def upsert_ms(conn: Connection, *, row: Mapping[str, Any]) -> None:
         conn.execute(ms_index.update().where(ms_index.c.path == path).values(**values))
 
 
-def get_ms(conn: Connection, *, path: str) -> dict[str, Any] | None:
-    """The ``ms_index`` row of ``path`` as a dict, or None."""
+def get_ms(conn: Connection, *, path: str) -> MsRow | None:
+    """The ``ms_index`` row of ``path``, or None."""
     found = conn.execute(sa.select(ms_index).where(ms_index.c.path == path)).mappings().first()
-    return dict(found) if found is not None else None
+    return MsRow(**found) if found is not None else None
 
 
 def set_ms_stage(
@@ -85,12 +158,12 @@ def replace_images(conn: Connection, *, ms_path: str, rows: Sequence[Mapping[str
             conn.execute(images.update().where(images.c.path == path).values(**values))
 
 
-def images_for_ms(conn: Connection, *, ms_path: str) -> list[dict[str, Any]]:
+def images_for_ms(conn: Connection, *, ms_path: str) -> list[ImageRow]:
     """All ``images`` rows made from ``ms_path``, ordered by type."""
     result = conn.execute(
         sa.select(images).where(images.c.ms_path == ms_path).order_by(images.c.type)
     ).mappings()
-    return [dict(r) for r in result]
+    return [ImageRow(**r) for r in result]
 
 
 def product_counts(conn: Connection) -> dict[str, int]:

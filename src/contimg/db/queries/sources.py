@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -38,6 +39,26 @@ HEALPIX_COLUMNS: tuple[str, ...] = ("hpx", "x", "y", "z", *SOURCE_COLUMNS)
 ``sources`` row."""
 
 _COLS = ", ".join(f"s.{c}" for c in SOURCE_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildRow:
+    """A ``catalog_builds`` row (columns in table order)."""
+
+    build_id: int
+    built_at: float
+    match_radius_arcsec: float
+    nvss_path: str
+    first_path: str | None
+    vlass_path: str | None
+    n_nvss: int
+    n_first: int | None
+    n_vlass: int | None
+    n_first_matched: int | None
+    n_vlass_matched: int | None
+    healpix_order: int
+    duration_s: float | None
+    contimg_version: str | None
 
 
 def _relation(name: str) -> str:
@@ -354,14 +375,14 @@ def catalog_counts(conn: Connection) -> dict[str, int]:
     return out
 
 
-def latest_build(conn: Connection) -> dict[str, Any] | None:
-    """The newest ``catalog_builds`` row as a dict, or None for a catalog never built."""
+def latest_build(conn: Connection) -> BuildRow | None:
+    """The newest ``catalog_builds`` row, or None for a catalog never built."""
     row = (
         conn.execute(sa.select(catalog_builds).order_by(catalog_builds.c.build_id.desc()).limit(1))
         .mappings()
         .first()
     )
-    return dict(row) if row is not None else None
+    return BuildRow(**row) if row is not None else None
 
 
 def catalog_is_empty(conn: Connection) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
@@ -14,6 +15,38 @@ from contimg.db.products import variability_stats, variability_sums
 
 STATS_COLUMNS: tuple[str, ...] = tuple(c.name for c in variability_stats.c)
 SUMS_COLUMNS: tuple[str, ...] = tuple(c.name for c in variability_sums.c)
+
+
+@dataclass(frozen=True, slots=True)
+class StatsRow:
+    """A ``variability_stats`` row (columns in table order)."""
+
+    source_id: str
+    ra_deg: float
+    dec_deg: float
+    nvss_flux_mjy: float | None
+    n_obs: int | None
+    mean_flux_mjy: float | None
+    std_flux_mjy: float | None
+    min_flux_mjy: float | None
+    max_flux_mjy: float | None
+    chi2_nu: float | None
+    sigma_deviation: float | None
+    eta_metric: float | None
+    last_measured_at: float | None
+    last_mjd: float | None
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    """A good measurement next to a time (:func:`neighbours`; its WHERE makes every
+    column non-NULL)."""
+
+    id: int
+    mjd: float
+    peak_jyb: float
+    peak_err_jyb: float
 
 
 def _upsert(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -105,13 +138,13 @@ def get_sums(conn: Connection, *, source_ids: Sequence[str]) -> dict[str, SumsRo
     return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
 
-def get_stats(conn: Connection, *, source_id: str) -> dict[str, Any] | None:
+def get_stats(conn: Connection, *, source_id: str) -> StatsRow | None:
     found = (
         conn.execute(sa.select(variability_stats).where(variability_stats.c.source_id == source_id))
         .mappings()
         .first()
     )
-    return dict(found) if found is not None else None
+    return StatsRow(**found) if found is not None else None
 
 
 def delete_sums_and_orphan_stats(conn: Connection, *, keep_ids: Sequence[str]) -> int:
@@ -138,7 +171,7 @@ def delete_sums_and_orphan_stats(conn: Connection, *, keep_ids: Sequence[str]) -
 
 def neighbours(
     conn: Connection, *, source_id: str, mjd: float, bad_mask: int, exclude_id: int | None = None
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+) -> tuple[Neighbour | None, Neighbour | None]:
     """The good measurements just before and just after ``mjd`` of one source."""
     from contimg.db.products import photometry as p
 
@@ -159,4 +192,4 @@ def neighbours(
         .mappings()
         .first()
     )
-    return (dict(before) if before else None, dict(after) if after else None)
+    return (Neighbour(**before) if before else None, Neighbour(**after) if after else None)

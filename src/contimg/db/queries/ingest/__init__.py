@@ -13,6 +13,7 @@ the package: ``from contimg.db.queries import ingest as iq``.
 from __future__ import annotations
 
 from contimg.db.queries.ingest.files import (
+    FileLogRow,
     FileRow,
     file_rows,
     file_status,
@@ -32,6 +33,10 @@ from contimg.db.queries.ingest.groups import (
     ACTIVE_STATES,
     STAGE_COLUMNS,
     STATES,
+    GroupListRow,
+    GroupRow,
+    MetricsRow,
+    SubbandRow,
     add_subband,
     count_by_state,
     create_group,
@@ -66,7 +71,12 @@ __all__ = [
     "ACTIVE_STATES",
     "STAGE_COLUMNS",
     "STATES",
+    "FileLogRow",
     "FileRow",
+    "GroupListRow",
+    "GroupRow",
+    "MetricsRow",
+    "SubbandRow",
     "add_subband",
     "advance",
     "claim_next",

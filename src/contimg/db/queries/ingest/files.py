@@ -35,6 +35,26 @@ class FileRow:
     last_checked_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class FileLogRow:
+    """A whole ``ingest_files`` row (columns in table order)."""
+
+    file_path: str
+    file_name: str
+    subband_idx: int
+    obs_time: float
+    file_size: int | None
+    stable_count: int
+    status: str
+    reason: str | None
+    group_id: str | None
+    dec_deg: float | None
+    start_jd: float | None
+    end_jd: float | None
+    first_seen_at: float
+    last_checked_at: float
+
+
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i : i + _CHUNK]
@@ -232,18 +252,18 @@ def groups_near(
     return [(str(g), float(lo), float(hi)) for g, lo, hi in rows]
 
 
-def group_file_rows(conn: Connection, *, group_id: str) -> list[dict[str, Any]]:
+def group_file_rows(conn: Connection, *, group_id: str) -> list[FileLogRow]:
     """Every file-log row of a group (accepted and rejected), by subband."""
     rows = conn.execute(
         sa.select(ingest_files).where(f.group_id == group_id).order_by(f.subband_idx, f.obs_time)
     )
-    return [dict(r._mapping) for r in rows]
+    return [FileLogRow(**r._mapping) for r in rows]
 
 
-def rejected_files(conn: Connection, *, group_id: str) -> list[dict[str, Any]]:
+def rejected_files(conn: Connection, *, group_id: str) -> list[FileLogRow]:
     rows = conn.execute(
         sa.select(ingest_files)
         .where(f.group_id == group_id, f.status == "rejected")
         .order_by(f.subband_idx)
     )
-    return [dict(r._mapping) for r in rows]
+    return [FileLogRow(**r._mapping) for r in rows]

@@ -7,8 +7,10 @@ PostgreSQL (see :mod:`contimg.db.queries.ingest`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import EllipsisType
 from typing import Any
 
@@ -36,9 +38,73 @@ q = ingest_queue.c
 f = ingest_files.c
 
 
-def group_row(conn: Connection, *, group_id: str) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class GroupRow:
+    """An ``ingest_queue`` row (columns in table order)."""
+
+    group_id: str
+    state: str
+    received_at: float
+    last_update: float
+    expected_subbands: int | None
+    has_calibrator: int | None
+    calibrators: str | None
+    """JSON array of the matched calibrator transits."""
+    retry_count: int | None
+    error_message: str | None
+    lease_owner: str | None
+    lease_expires_at: float | None
+    heartbeat_at: float | None
+    next_attempt_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupListRow(GroupRow):
+    """A group with the number of its registered subband files (:func:`list_groups`)."""
+
+    n_subbands: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubbandRow:
+    """A ``subband_files`` row (columns in table order)."""
+
+    id: int
+    group_id: str
+    subband_idx: int
+    file_path: str
+    file_size: int | None
+    discovered_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsRow:
+    """A ``performance_metrics`` row (columns in table order)."""
+
+    id: int
+    group_id: str
+    writer_type: str | None
+    conversion_time: float | None
+    concat_time: float | None
+    k_solve_time: float | None
+    bp_solve_time: float | None
+    g_solve_time: float | None
+    imaging_time: float | None
+    photometry_time: float | None
+    total_time: float | None
+    recorded_at: float
+
+    def seconds(self, column: str) -> float | None:
+        """The value of a timing column: one of :data:`STAGE_COLUMNS` or ``total_time``."""
+        if column not in (*STAGE_COLUMNS, "total_time"):
+            raise KeyError(column)
+        value: float | None = getattr(self, column)
+        return value
+
+
+def group_row(conn: Connection, *, group_id: str) -> GroupRow | None:
     row = conn.execute(sa.select(ingest_queue).where(q.group_id == group_id)).first()
-    return None if row is None else dict(row._mapping)
+    return None if row is None else GroupRow(**row._mapping)
 
 
 def group_state(conn: Connection, *, group_id: str) -> str | None:
@@ -62,8 +128,7 @@ def rename_group(conn: Connection, *, old: str, new: str) -> None:
     """Give a collecting group a new id, moving its subband and file-log rows with it."""
     row = group_row(conn, group_id=old)
     assert row is not None
-    row["group_id"] = new
-    conn.execute(ingest_queue.insert().values(**row))
+    conn.execute(ingest_queue.insert().values(**{**dataclasses.asdict(row), "group_id": new}))
     conn.execute(subband_files.update().where(subband_files.c.group_id == old).values(group_id=new))
     conn.execute(ingest_files.update().where(f.group_id == old).values(group_id=new))
     conn.execute(
@@ -99,13 +164,13 @@ def add_subband(
     )
 
 
-def subbands(conn: Connection, *, group_id: str) -> list[dict[str, Any]]:
+def subbands(conn: Connection, *, group_id: str) -> list[SubbandRow]:
     rows = conn.execute(
         sa.select(subband_files)
         .where(subband_files.c.group_id == group_id)
         .order_by(subband_files.c.subband_idx)
     )
-    return [dict(r._mapping) for r in rows]
+    return [SubbandRow(**r._mapping) for r in rows]
 
 
 def subband_count(conn: Connection, *, group_id: str) -> int:
@@ -192,7 +257,7 @@ def count_by_state(conn: Connection) -> dict[str, int]:
     return counts
 
 
-def list_groups(conn: Connection, *, state: str | None, limit: int) -> list[dict[str, Any]]:
+def list_groups(conn: Connection, *, state: str | None, limit: int) -> list[GroupListRow]:
     """Groups (newest first) with their subband counts."""
     n_sub = (
         sa.select(sa.func.count())
@@ -203,11 +268,11 @@ def list_groups(conn: Connection, *, state: str | None, limit: int) -> list[dict
     stmt = sa.select(ingest_queue, n_sub).order_by(q.group_id.desc()).limit(limit)
     if state is not None:
         stmt = stmt.where(q.state == state)
-    return [dict(r._mapping) for r in conn.execute(stmt)]
+    return [GroupListRow(**r._mapping) for r in conn.execute(stmt)]
 
 
-def metrics_row(conn: Connection, *, group_id: str) -> dict[str, Any] | None:
+def metrics_row(conn: Connection, *, group_id: str) -> MetricsRow | None:
     row = conn.execute(
         sa.select(performance_metrics).where(performance_metrics.c.group_id == group_id)
     ).first()
-    return None if row is None else dict(row._mapping)
+    return None if row is None else MetricsRow(**row._mapping)

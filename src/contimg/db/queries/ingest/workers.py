@@ -62,6 +62,33 @@ def claim_next(conn: Connection, *, worker_id: str, now: float, lease_s: float) 
     return str(group_id)
 
 
+def _let_go(
+    conn: Connection,
+    *,
+    group_id: str,
+    worker_id: str,
+    now: float,
+    state: str,
+    error_message: str | None,
+    next_attempt_at: float | None,
+) -> bool:
+    """Move a group ``worker_id`` holds to ``state`` and drop its lease; False if the
+    worker no longer holds it (nothing changes then)."""
+    stmt = (
+        ingest_queue.update()
+        .where(q.group_id == group_id, q.lease_owner == worker_id, q.state.in_(ACTIVE_STATES))
+        .values(
+            state=state,
+            error_message=error_message,
+            next_attempt_at=next_attempt_at,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_update=now,
+        )
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
 def renew_lease(
     conn: Connection, *, group_id: str, worker_id: str, now: float, lease_s: float
 ) -> bool:
@@ -99,19 +126,11 @@ def complete(
 
     ``note`` (caveats such as extrapolated calibration) becomes its ``error_message``.
     """
-    stmt = (
-        ingest_queue.update()
-        .where(q.group_id == group_id, q.lease_owner == worker_id, q.state.in_(ACTIVE_STATES))
-        .values(
-            state="completed",
-            error_message=note,
-            lease_owner=None,
-            lease_expires_at=None,
-            next_attempt_at=None,
-            last_update=now,
-        )
-    )
-    if conn.execute(stmt).rowcount != 1:
+    held = _let_go(
+        conn, group_id=group_id, worker_id=worker_id, now=now, state="completed",
+        error_message=note, next_attempt_at=None,
+    )  # fmt: skip
+    if not held:
         return False
     conn.execute(performance_metrics.delete().where(performance_metrics.c.group_id == group_id))
     values: dict[str, Any] = {col: timings_s.get(col) for col in STAGE_COLUMNS}
@@ -171,19 +190,10 @@ def defer(
     conn: Connection, *, group_id: str, worker_id: str, now: float, reason: str, retry_at: float
 ) -> bool:
     """Put a held group back to pending (no retry counted), not offered before ``retry_at``."""
-    stmt = (
-        ingest_queue.update()
-        .where(q.group_id == group_id, q.lease_owner == worker_id, q.state.in_(ACTIVE_STATES))
-        .values(
-            state="pending",
-            error_message=reason,
-            next_attempt_at=retry_at,
-            lease_owner=None,
-            lease_expires_at=None,
-            last_update=now,
-        )
-    )
-    return conn.execute(stmt).rowcount == 1
+    return _let_go(
+        conn, group_id=group_id, worker_id=worker_id, now=now, state="pending",
+        error_message=reason, next_attempt_at=retry_at,
+    )  # fmt: skip
 
 
 def release(conn: Connection, *, group_id: str, worker_id: str, now: float, reason: str) -> bool:
