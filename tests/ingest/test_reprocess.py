@@ -232,8 +232,8 @@ def test_a_request_from_queueing_to_done(fast: Settings, idb: Database, tmp_path
     with idb.read() as conn:
         row = iq.group_row(conn, group_id=ids[0])
     assert row is not None
-    assert (row["state"], row["retry_count"], row["last_update"]) == ("pending", 0, 5.0)
-    assert row["error_message"] == "queued again by contimg reprocess (t)"
+    assert (row.state, row.retry_count, row.last_update) == ("pending", 0, 5.0)
+    assert row.error_message == "queued again by contimg reprocess (t)"
     assert rp.progress(idb, run_tag="t") == {"pending": 3}
 
     workdir = tmp_path / "work" / ids[0]

@@ -45,23 +45,35 @@ def confused_by_brighter(
     out = np.zeros(ra.shape, dtype=bool)
     near = radius_deg if ratio > 0 else 0.0
     far = sidelobe_radius_deg if (e is not None and sidelobe_level > 0) else 0.0
-    reach = max(near, far)
-    if reach <= 0 or ra.size < 2:
+    if max(near, far) <= 0 or ra.size < 2:
+        return out
+    # Only sources bright enough to confuse the faintest one are centres of a search.
+    floor = max(float(np.min(f)), 0.0)
+    loud = np.zeros(ra.shape, dtype=bool)
+    if near > 0:
+        loud |= f >= ratio * floor
+    if far > 0 and e is not None:
+        loud |= (f * sidelobe_level >= float(np.min(e))) & (f >= max(ratio, 1.0) * floor)
+    loud &= f > 0
+    centres = np.flatnonzero(loud)
+    if centres.size == 0:
         return out
     xyz = np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=1)
-    tree = cKDTree(xyz)
-    for j in np.flatnonzero(f > 0):
-        idx = np.array(tree.query_ball_point(xyz[j], 2.0 * np.sin(np.radians(reach) / 2.0)))
-        idx = idx[idx != j]
-        if idx.size == 0:
-            continue
-        chord_ij = np.linalg.norm(xyz[idx] - xyz[j], axis=1)
-        d = np.degrees(2.0 * np.arcsin(np.clip(chord_ij / 2.0, 0.0, 1.0)))
-        hit = (d <= near) & (f[j] >= ratio * np.maximum(f[idx], 0.0)) if near > 0 else False
-        if far > 0 and e is not None:
-            loud = (f[j] * sidelobe_level >= e[idx]) & (f[j] >= max(ratio, 1.0) * f[idx])
-            hit = hit | ((d <= far) & loud)
-        out[idx[np.asarray(hit, dtype=bool)]] = True
+    reach = 2.0 * np.sin(np.radians(max(near, far)) / 2.0)
+    pairs = cKDTree(xyz[centres]).sparse_distance_matrix(
+        cKDTree(xyz), reach, output_type="coo_matrix"
+    )
+    j = centres[pairs.row]
+    i = pairs.col
+    keep = i != j
+    j, i = j[keep], i[keep]
+    d = np.degrees(2.0 * np.arcsin(np.clip(pairs.data[keep] / 2.0, 0.0, 1.0)))
+    hit = np.zeros(i.shape, dtype=bool)
+    if near > 0:
+        hit |= (d <= near) & (f[j] >= ratio * np.maximum(f[i], 0.0))
+    if far > 0 and e is not None:
+        hit |= (d <= far) & (f[j] * sidelobe_level >= e[i]) & (f[j] >= max(ratio, 1.0) * f[i])
+    out[i[hit]] = True
     return out
 
 
