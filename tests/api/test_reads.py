@@ -11,8 +11,10 @@ import pytest
 from astropy.io import fits
 from PIL import Image
 
+from contimg.api.schemas import LightCurvePointOut
 from contimg.db.engine import Databases
 from contimg.db.queries import patterns
+from contimg.science.flags import PhotFlag
 from tests.api.data import DEC0, MJD0, RA0, STATES, Deployment, sid
 from tests.api.testclient import TestClient
 
@@ -256,6 +258,7 @@ def test_light_curve_is_spec_query(client: TestClient, deployment: Deployment) -
     assert pts[0]["image_id"] == deployment.image_ids[0]
     assert pts[0]["image_path"] == deployment.image_paths[0] and pts[0]["flags"] == 0
     assert pts[0]["raw_flux_mjy"] is None  # the test rows were never normalised
+    assert pts[0]["used"] is True and pts[0]["flag_names"] == []
     # The spec's query, column for column.
     dbs = deployment_dbs(deployment)
     with dbs.products.read() as conn:
@@ -446,3 +449,17 @@ def test_candidates_one_row_per_source(
     assert [r["source_id"] for r in active["data"]] == [sid(1)]
     fast = client.get(f"{V1}/candidates/by-source", params={"flag_type": "rapid_change"}).json()
     assert [len(r["flags"]) for r in fast["data"]] == [1]
+
+
+def test_light_curve_points_say_whether_the_statistics_use_them() -> None:
+    base = {"mjd": 60000.0, "flux_mjy": 10.0, "error_mjy": 1.0, "snr": 10.0, "field_name": None,
+            "image_noise_mjy": 1.0, "image_id": 1, "image_path": "/x.fits", "raw_flux_mjy": None,
+            "raw_error_mjy": None}  # fmt: skip
+    blended = LightCurvePointOut(**base, flags=int(PhotFlag.BLENDED)).model_dump()
+    assert blended["used"] is True and blended["flag_names"] == ["BLENDED"]
+    confused = LightCurvePointOut(
+        **base, flags=int(PhotFlag.BLENDED | PhotFlag.CONFUSED)
+    ).model_dump()
+    assert confused["used"] is False and confused["flag_names"] == ["BLENDED", "CONFUSED"]
+    no_error = LightCurvePointOut(**{**base, "error_mjy": None}, flags=0).model_dump()
+    assert no_error["used"] is False

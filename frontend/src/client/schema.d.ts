@@ -1693,6 +1693,11 @@ export interface components {
             /** Field Name */
             field_name: string | null;
             /**
+             * Flag Names
+             * @description Names of the quality bits set, e.g. ['BLENDED', 'CONFUSED'].
+             */
+            readonly flag_names: string[];
+            /**
              * Flags
              * @description Quality bits (docs/photometry.md).
              */
@@ -1716,6 +1721,11 @@ export interface components {
             raw_flux_mjy: number | null;
             /** Snr */
             snr: number | null;
+            /**
+             * Used
+             * @description True when the point enters the light-curve statistics and the ESE rules (no bad quality bit, a positive error).
+             */
+            readonly used: boolean;
         };
         /**
          * LiveRate

@@ -27,22 +27,23 @@ function LightCurvePlot({ lc }: { lc: LightCurve }) {
   const fig = useMemo(() => {
     const s = series(pts, mode);
     const x = pts.map((p) => (xUtc ? new Date(((p.mjd as number) - 40587) * 86400000).toISOString() : p.mjd));
-    // the baseline: weighted mean of the good (unflagged) measurements
-    const good = pts.filter((p) => !p.flags);
+    // the baseline: weighted mean of the measurements the statistics use
+    const good = pts.filter((p) => p.used);
     const mu = weightedMean(good.length ? good : pts);
     const base = mode === "relative" ? 1 : mode === "normalised" ? mu : null;
     const text = pts.map(
       (p, i) =>
         `MJD ${fmtMjd(p.mjd)}<br>${fmtMjdUtc(p.mjd)} UTC<br>${fmtSig(s.y[i], 4)} ± ${fmtSig(s.err[i], 2)} ${s.unit}` +
         `<br>S/N ${fmtFixed(p.snr, 1)} · field ${p.field_name ?? "–"}<br>image rms ${fmtSig(p.image_noise_mjy, 3)} mJy/beam` +
-        (p.flags ? `<br>flags ${p.flags} (excluded from statistics)` : "") +
+        (p.flag_names.length ? `<br>flags ${p.flag_names.join(", ")}` : "") +
+        (p.used ? "" : "<br>not used in the statistics") +
         `<br>image #${p.image_id} (click to open)`,
     );
-    const pick = (flagged: boolean) => pts.map((p, i) => (Boolean(p.flags) === flagged ? i : -1)).filter((i) => i >= 0);
+    const pick = (flagged: boolean) => pts.map((p, i) => (!p.used === flagged ? i : -1)).filter((i) => i >= 0);
     const trace = (idx: number[], flagged: boolean) => ({
       type: "scatter",
       mode: "markers",
-      name: flagged ? "flagged" : "measurements",
+      name: flagged ? "not used (quality flags)" : "measurements",
       x: idx.map((i) => x[i]),
       y: idx.map((i) => s.y[i]),
       customdata: idx.map((i) => pts[i].image_id),
@@ -185,7 +186,8 @@ function Epochs({ lc, ra, dec }: { lc: LightCurve; ra: number; dec: number }) {
             </span>
             <div>MJD {fmtMjd(p.mjd, 3)}</div>
             <div className="muted">
-              {fmtSig(p.flux_mjy, 3)} mJy{p.flags ? " · flagged" : ""}
+              {fmtSig(p.flux_mjy, 3)} mJy{p.used ? "" : " · not used"}
+              {p.flag_names.length ? ` · ${p.flag_names.join(", ")}` : ""}
             </div>
           </Link>
         ))}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from contimg.models import (
     CalibrationSet,
@@ -20,6 +20,7 @@ from contimg.models import (
     SourceVariabilityStats,
     SubbandFileRow,
 )
+from contimg.science.flags import BAD_MASK, describe
 
 NoNul = r"^[^\x00]*$"
 
@@ -193,6 +194,19 @@ class LightCurvePointOut(LightCurvePoint):
     flags: int | None = Field(description="Quality bits (docs/photometry.md).")
     raw_flux_mjy: float | None = Field(description="Before differential normalisation.")
     raw_error_mjy: float | None
+
+    @computed_field(description="Names of the quality bits set, e.g. ['BLENDED', 'CONFUSED'].")  # type: ignore[prop-decorator]
+    @property
+    def flag_names(self) -> list[str]:
+        return describe(self.flags or 0)
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="True when the point enters the light-curve statistics and the ESE rules "
+        "(no bad quality bit, a positive error)."
+    )
+    @property
+    def used(self) -> bool:
+        return not ((self.flags or 0) & BAD_MASK) and bool(self.error_mjy and self.error_mjy > 0)
 
 
 class LightCurve(BaseModel):
