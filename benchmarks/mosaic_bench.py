@@ -63,7 +63,7 @@ def make_inputs(workdir: Path, n_images: int) -> Path:
     """Write the images and a SQLite deployment under ``workdir``; return the home."""
     sys.path.insert(0, str(REPO))
     from tests.conftest import init_databases
-    from tests.mosaic import synth
+    from tests.factories import mosaic as synth
 
     from contimg.config import get_settings
     from contimg.imaging.wsclean import PRESET_GRID

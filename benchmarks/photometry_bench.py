@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.science.synth import make_image
+from tests.factories.images import make_image
 
 from contimg.science.photometry import forced_photometry, pixel_beam_covariance
 from contimg.science.variability import RunningSums, hull_vertices, update_batch

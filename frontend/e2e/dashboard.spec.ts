@@ -299,7 +299,7 @@ test("live: a new group and a status change appear within 5 s without reload", a
   await expect(page.getByTestId("groups-table").locator("tbody tr")).toHaveCount(s.n_groups);
   const before = s.n_groups;
   const added = JSON.parse(
-    execFileSync(`${repo}.venv/bin/python`, [`${repo}tests/ui/seed.py`, E2E_HOME, "--add-group"]).toString(),
+    execFileSync(`${repo}.venv/bin/python`, [`${repo}tests/factories/ui.py`, E2E_HOME, "--add-group"]).toString(),
   ) as { group_id: string; inserted_at: number };
   // 5 s from the database write (the seeding process's start-up is not the page's business)
   const remaining = Math.max(500, added.inserted_at * 1000 + 5_000 - Date.now());

@@ -9,8 +9,8 @@ import pytest
 from contimg.api import create_app
 from contimg.config import Settings
 from contimg.db.engine import Databases
-from tests.api.data import Deployment, populate
 from tests.api.testclient import TestClient
+from tests.factories.api import Deployment, populate
 
 TOKEN = "test-token-0123456789"
 

@@ -17,7 +17,7 @@ from contimg.api import create_app
 from contimg.config import Settings
 from contimg.db import ingest, products
 from contimg.db.engine import Databases
-from tests.api.data import MJD0, STATES, Deployment, sid
+from tests.factories.api import MJD0, STATES, Deployment, sid
 
 
 def _free_port() -> int:

@@ -73,7 +73,7 @@ def test_database_paths_outside_products_are_404(
 ) -> None:
     """An image row whose path lies outside the product directories (or is a
     symlink leading out) is never served."""
-    from tests.api.data import write_fits
+    from tests.factories.api import write_fits
 
     outside = tmp_path / "elsewhere" / "x.fits"
     write_fits(outside)

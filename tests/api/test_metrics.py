@@ -16,8 +16,8 @@ from contimg.db import ingest, products
 from contimg.db.engine import Databases
 from contimg.db.queries.metrics import busy_seconds
 from contimg.telescope import DSA110
-from tests.api.data import Deployment
 from tests.api.testclient import TestClient
+from tests.factories.api import Deployment
 
 
 def _scrape(client: TestClient) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:

@@ -15,8 +15,8 @@ from contimg.api.schemas import LightCurvePointOut
 from contimg.db.engine import Databases
 from contimg.db.queries import patterns
 from contimg.science.flags import PhotFlag
-from tests.api.data import DEC0, MJD0, RA0, STATES, Deployment, sid
 from tests.api.testclient import TestClient
+from tests.factories.api import DEC0, MJD0, RA0, STATES, Deployment, sid
 
 V1 = "/api/v1"
 

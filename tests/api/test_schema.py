@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from contimg.api import create_app
 from contimg.config import Settings
 from tests.api.conftest import TOKEN
-from tests.api.data import populate
 from tests.conftest import init_databases
+from tests.factories.api import populate
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

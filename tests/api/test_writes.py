@@ -11,8 +11,8 @@ import pytest
 from contimg.api import create_app
 from contimg.api.auth import load_or_create_token, token_path
 from contimg.config import Settings
-from tests.api.data import MJD0, STATES, Deployment, sid
 from tests.api.testclient import TestClient
+from tests.factories.api import MJD0, STATES, Deployment, sid
 
 V1 = "/api/v1"
 

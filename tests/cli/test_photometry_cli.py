@@ -18,7 +18,7 @@ from contimg.db.engine import Databases
 from contimg.db.products import ese_candidates, variability_stats
 from contimg.stages.photometry import PhotometryStage
 from tests.factories import context, make_field, write_epoch, write_synth_fits
-from tests.science.synth import make_image
+from tests.factories.images import make_image
 
 
 def _root(settings: Settings) -> list[str]:

@@ -2,7 +2,7 @@
 
 - :func:`group_id`, :func:`source_id`, :func:`populate`: a few linked rows in every
   spec table (the foreign keys respected);
-- :func:`write_synth_fits`: a FITS file of a :class:`tests.science.synth.SynthImage`
+- :func:`write_synth_fits`: a FITS file of a :class:`tests.factories.images.SynthImage`
   (its WCS and restoring beam in the header);
 - :class:`Field`, :func:`make_field`, :func:`write_epoch`, :func:`context`: a small
   field of catalog sources and a series of synthetic pb-corrected images of it,
@@ -43,7 +43,7 @@ from contimg.db.queries import products as prq
 from contimg.ingest.names import TIMESTAMP_FORMAT, subband_file_name
 from contimg.stages.base import StageContext
 from contimg.telescope import DSA110
-from tests.science.synth import SynthImage, make_image
+from tests.factories.images import SynthImage, make_image
 
 # ------------------------------------------------------------- database rows
 

@@ -1,6 +1,6 @@
 """A small simulated deployment for the dashboard's end-to-end tests.
 
-``python tests/ui/seed.py HOME`` creates the four databases under ``HOME`` (with
+``python tests/factories/ui.py HOME`` creates the four databases under ``HOME`` (with
 ``contimg db init``) and fills them through the db Table objects with a simulated
 day of DSA-110 operation, anchored on the current time:
 
@@ -19,7 +19,7 @@ day of DSA-110 operation, anchored on the current time:
 * four calibration sets (one covering now, one expired, one inactive, one older);
 * two mosaics (FITS, noise-weighted mean of their images) with PNG thumbnails.
 
-``python tests/ui/seed.py HOME --add-group`` adds one new pending group now (the
+``python tests/factories/ui.py HOME --add-group`` adds one new pending group now (the
 live-update test uses it to see a page change without reload).
 """
 

@@ -12,7 +12,7 @@ from contimg.errors import ContimgError
 from contimg.imaging.fits import read_fits_image, read_header, read_plane
 from contimg.science.photometry import forced_photometry
 from tests.factories import write_synth_fits
-from tests.science.synth import make_image
+from tests.factories.images import make_image
 
 
 def test_read_fits_image_4d(tmp_path: Path) -> None:

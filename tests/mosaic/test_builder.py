@@ -17,8 +17,7 @@ from contimg.db.products import mosaics
 from contimg.errors import ContimgError
 from contimg.mosaic.builder import build_mosaic
 from contimg.telescope import DSA110
-
-from . import synth
+from tests.factories import mosaic as synth
 
 START = 61000.0  # 2025-11-21T00:00 UTC
 DAY_S = 86_400.0

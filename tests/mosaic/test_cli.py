@@ -9,8 +9,7 @@ from typer.testing import CliRunner
 from contimg.cli import app
 from contimg.config import Settings
 from contimg.db.engine import Databases
-
-from . import synth
+from tests.factories import mosaic as synth
 
 START = 61000.0  # 2025-11-21T00:00:00 UTC
 TINY = synth.SynthConfig(

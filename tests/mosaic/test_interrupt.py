@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from contimg.config import Settings
 from contimg.db.engine import Databases
 from contimg.db.products import mosaic_windows, mosaics
+from tests.factories import mosaic as synth
 
-from . import synth
 from .test_scheduler import START
 
 pytestmark = pytest.mark.timeout(300)

@@ -11,8 +11,7 @@ from contimg.db.engine import Databases
 from contimg.db.products import mosaic_windows, mosaics
 from contimg.db.queries import mosaics as q
 from contimg.mosaic.scheduler import lst_hours, plan_windows, run_once, window_of
-
-from . import synth
+from tests.factories import mosaic as synth
 
 START = window_of(61000.0, window_s=86_400.0)[1]
 """2025-11-21T03:51:29 UTC, when the mean LST at DSA-110 is 0 h: an LST-hour boundary."""

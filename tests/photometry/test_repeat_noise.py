@@ -24,7 +24,7 @@ from contimg.db.queries import products as prq
 from contimg.photometry.image import process_image
 from contimg.science.flags import BAD_MASK
 from tests.factories import CELL, DEC0, N_PIX, RA0, write_synth_fits
-from tests.science.synth import make_image
+from tests.factories.images import make_image
 
 RMS_STATIC = 1e-3
 RMS_FRESH = 1e-3

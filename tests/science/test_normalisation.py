@@ -7,7 +7,7 @@ import pytest
 
 from contimg.science.normalisation import apply_correction, baseline, image_correction
 from contimg.science.photometry import forced_photometry
-from tests.science.synth import make_image
+from tests.factories.images import make_image
 
 
 def test_baseline_rules() -> None:

@@ -12,7 +12,7 @@ from contimg.science.photometry import (
     forced_photometry,
     pixel_beam_covariance,
 )
-from tests.science.synth import make_image, rotated_wcs
+from tests.factories.images import make_image, rotated_wcs
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Seed a fresh simulated deployment and run ``contimg serve`` on it (for Playwright).
 
 ``python tests/ui/serve_seeded.py --home DIR --port 8765`` removes DIR, seeds it with
-:mod:`tests.ui.seed`, writes the seed summary to ``DIR/seed.json`` and replaces
+:mod:`tests.factories.ui`, writes the seed summary to ``DIR/seed.json`` and replaces
 itself with ``contimg --home DIR serve`` (write token from CONTIMG_API__WRITE_TOKEN).
 """
 
@@ -14,9 +14,9 @@ import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from seed import CONTIMG, seed
+from tests.factories.ui import CONTIMG, seed
 
 
 def main() -> None:
