@@ -93,6 +93,34 @@ def bench_photometry(n_photutils: int) -> None:
         f"(timed on {n}, scaled x{res.x_pix.size / n:.0f})"
     )
     print(f"  ratio photutils / contimg : {t_pu / t_ours:.0f}x")
+    bench_confusion(t_ours)
+
+
+def bench_confusion(t_photometry: float) -> None:
+    """The CONFUSED test on 10,000 sources of a full-array image (NVSS-like counts)."""
+    from contimg.science.confusion import confused_by_brighter, default_sidelobe_level
+
+    rng = np.random.default_rng(7)
+    n = 10_000
+    ra = 150.0 + rng.uniform(-1.7, 1.7, n) / np.cos(np.radians(50.0))
+    dec = 50.0 + rng.uniform(-1.7, 1.7, n)
+    flux = 5e-3 * rng.uniform(0.0, 1.0, n) ** (-1.0 / 1.5)  # N(>S) ~ S^-1.5 above 5 mJy
+    err = rng.uniform(0.36e-3, 1.0e-3, n)  # full array, 1/pb inside the half-power radius
+    beam = 25.0 / 3600.0
+    level = default_sidelobe_level(96)
+
+    def run() -> None:
+        confused_by_brighter(ra, dec, flux, radius_deg=5 * beam, ratio=10.0, err=err,
+                             sidelobe_level=level, sidelobe_radius_deg=25 * beam)  # fmt: skip
+
+    wall, cpu = best_of(run)
+    frac = float(np.mean(confused_by_brighter(
+        ra, dec, flux, radius_deg=5 * beam, ratio=10.0, err=err, sidelobe_level=level,
+        sidelobe_radius_deg=25 * beam,
+    )))  # fmt: skip
+    share = 100 * cpu / t_photometry
+    print(f"  confusion test, 10,000     : {cpu:.3f} s CPU, {wall:.3f} s wall "
+          f"({100 * frac:.1f} % flagged; {share:.0f} % of the photometry's CPU)")  # fmt: skip
 
 
 def _state_with_history(rng: np.random.Generator, n_epochs: int) -> RunningSums:
