@@ -356,6 +356,10 @@ class PhotometrySettings(BaseModel):
     repeat_noise_max_offset_deg: float = Field(
         0.2, gt=0, description="An earlier image counts as the same pointing within this."
     )
+    repeat_noise_lookback_days: float = Field(
+        1.5, gt=0,
+        description="A source's previous measurement is paired if at most this much older.",
+    )  # fmt: skip
     repeat_noise_min_pairs: int = Field(
         30, ge=5, description="Fewer faint (SNR < 5) pairs: the rms map is used as it is."
     )

@@ -58,15 +58,27 @@ def _field(dbs: Databases) -> tuple[np.ndarray, np.ndarray, list[str], int]:
     return pos, flux, ids, n_ref
 
 
-def _epoch(dbs: Databases, workdir: Path, pos: np.ndarray, flux: np.ndarray, k: int) -> Path:
+def _mid(k: int, two_pointings: bool) -> float:
+    # one pointing: once a sidereal day; two: pointings A and B alternate, half a day apart
+    return 60000.0 + (0.5 if two_pointings else 0.99727) * k
+
+
+def _epoch(
+    dbs: Databases, workdir: Path, pos: np.ndarray, flux: np.ndarray, k: int,
+    two_pointings: bool = False,
+) -> Path:  # fmt: skip
+    """Epoch ``k``: the same sky plus the pointing's repeating pattern plus fresh noise.
+    With ``two_pointings`` odd epochs are recorded as another pointing (0.5 deg east)
+    whose repeating pattern is another one."""
+    other = two_pointings and k % 2 == 1
     static = make_image(n_pix=N_PIX, cell_arcsec=CELL, ra_deg=RA0, dec_deg=DEC0,
                         positions_px=np.zeros((0, 2)), fluxes_jyb=np.zeros(0),
-                        rms_jyb=RMS_STATIC, seed=77)  # fmt: skip
+                        rms_jyb=RMS_STATIC, seed=78 if other else 77)  # fmt: skip
     fresh = make_image(n_pix=N_PIX, cell_arcsec=CELL, ra_deg=RA0, dec_deg=DEC0, positions_px=pos,
                        fluxes_jyb=flux, rms_jyb=RMS_FRESH, seed=500 + k)  # fmt: skip
     im = dataclasses.replace(fresh, data=(fresh.data + static.data).astype(np.float32))
     path = write_synth_fits(workdir / f"e{k:02d}-image-pb.fits", im, PBRA=RA0, PBDEC=DEC0)
-    mid = 60000.0 + 0.99727 * k
+    mid = _mid(k, two_pointings)
     ms_path = str(workdir / f"e{k:02d}.ms")
     with dbs.products.write() as conn:
         row = {"path": ms_path, "mid_mjd": mid, "start_mjd": mid - 0.002, "end_mjd": mid + 0.002,
@@ -76,12 +88,14 @@ def _epoch(dbs: Databases, workdir: Path, pos: np.ndarray, flux: np.ndarray, k: 
             conn, ms_path=ms_path,
             rows=[{"path": str(path), "ms_path": ms_path, "created_at": 1.7e9 + k, "type": "pbcor",
                    "pbcor": 1, "beam_major_arcsec": im.beam.major_arcsec,
-                   "center_ra_deg": RA0, "center_dec_deg": DEC0}],
+                   "center_ra_deg": RA0 + (0.5 if other else 0.0), "center_dec_deg": DEC0}],
         )  # fmt: skip
     return path
 
 
-def _run(settings: Settings, dbs: Databases, tmp: Path) -> tuple[list[float | None], float]:
+def _run(
+    settings: Settings, dbs: Databases, tmp: Path, *, two_pointings: bool = False
+) -> tuple[list[float | None], float]:
     """The stored noise scales and the faint sources' light-curve pull std (confusion
     flags off: every faint source here is within 25 beams of a reference 15-50x brighter)."""
     phot = settings.photometry.model_copy(update={"confusion_ratio": 0.0, "sidelobe_level": 0.0})
@@ -89,8 +103,8 @@ def _run(settings: Settings, dbs: Databases, tmp: Path) -> tuple[list[float | No
     pos, flux, ids, n_ref = _field(dbs)
     (tmp / "p").mkdir()
     for k in range(N_EPOCHS):
-        path = _epoch(dbs, tmp / "p", pos, flux, k)
-        process_image(dbs, settings, image_path=path, mid_mjd=60000.0 + 0.99727 * k)
+        path = _epoch(dbs, tmp / "p", pos, flux, k, two_pointings)
+        process_image(dbs, settings, image_path=path, mid_mjd=_mid(k, two_pointings))
     with dbs.products.read() as conn:
         scales = [
             None if s is None else float(s)
@@ -143,3 +157,14 @@ def test_without_it_the_rms_map_overstates_the_light_curve_noise(
     scales, pull_std = _run(off, dbs, tmp_path)
     assert all(s is None for s in scales)
     assert pull_std < 0.85, pull_std  # the errors hold the static pattern too
+
+
+def test_a_light_curve_that_mixes_pointings_keeps_the_rms_map_errors(
+    settings: Settings, dbs: Databases, tmp_path: Path
+) -> None:
+    # Each source's previous measurement is at the other pointing, whose pattern differs:
+    # the light curve does scatter by the patterns, so no error is scaled down.
+    scales, pull_std = _run(settings, dbs, tmp_path, two_pointings=True)
+    assert all(s is None for s in scales), scales
+    # two interleaved offsets: scatter^2 = fresh^2 + static^2 / 2 of the rms map's 2 x 1^2
+    assert 0.75 < pull_std < 1.0, pull_std

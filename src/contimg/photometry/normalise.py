@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from contimg.config import PhotometrySettings
 from contimg.db.queries import photometry as pq
 from contimg.photometry.measure import Measured
+from contimg.science.crossmatch import angular_separation_deg
 from contimg.science.flags import RAW_BAD_MASK, PhotFlag
 from contimg.science.noise import RepeatNoise, repeat_noise_scale
 from contimg.science.normalisation import (
@@ -120,13 +121,13 @@ def normalise_image(
     rn, pair_image = (None, None)
     model_err = m.raw_err
     if cfg.repeat_noise and centre_deg is not None:
-        rn, pair_image = repeat_noise(
+        rn, pair_image, same = repeat_noise(
             conn, image_path=image_path, m=m, good_raw=good_raw, mjd=mjd, factor=corr.factor,
             centre_deg=centre_deg, cfg=cfg,
         )  # fmt: skip
         if rn is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
-                model_err = m.raw_err * rn.factor(m.raw / m.raw_err)
+                model_err = m.raw_err * np.where(same, rn.factor(m.raw / m.raw_err), 1.0)
             corr = correction(model_err) or corr
     pq.record_image_normalisation(
         conn, image_path=image_path, factor=corr.factor, factor_err=corr.factor_err,
@@ -141,35 +142,47 @@ def normalise_image(
 def repeat_noise(
     conn: Connection, *, image_path: str, m: Measured, good_raw: np.ndarray, mjd: float,
     factor: float, centre_deg: tuple[float, float], cfg: PhotometrySettings,
-) -> tuple[RepeatNoise | None, str | None]:  # fmt: skip
-    """The image's repeat-noise factors against the latest earlier image of its pointing.
+) -> tuple[RepeatNoise | None, str | None, np.ndarray]:  # fmt: skip
+    """The image's repeat-noise factors, and which sources they apply to.
 
-    Both images' fluxes are normalised (this one's by ``factor``) before they are
-    compared. Returns the factors (None: no earlier image of this pointing, or too
-    few sources measured well in both) and the earlier image's path.
+    Each source is paired with its latest earlier good measurement (within
+    ``repeat_noise_lookback_days``): the pair its light curve will hold. Only pairs
+    from an image of the same pointing (centre within ``repeat_noise_max_offset_deg``)
+    cancel the repeating pattern, so the factors are measured on those, and apply to
+    those sources only: a source whose previous measurement came from another pointing
+    (another group of the same day, say) keeps the rms map's error, which holds the
+    pattern its light curve does see. Both images' fluxes are normalised (this one's by
+    ``factor``). Returns the factors (None: too few same-pointing pairs), the earlier
+    image most pairs came from, and a mask of the sources the factors apply to.
     """
-    earlier = pq.latest_image_at_pointing(
-        conn, ra_deg=centre_deg[0], dec_deg=centre_deg[1],
-        max_offset_deg=cfg.repeat_noise_max_offset_deg, before_mjd=mjd, exclude=image_path,
-    )  # fmt: skip
-    if earlier is None:
-        return None, None
+    same = np.zeros(len(m.entries), dtype=bool)
     idx = [i for i in range(len(m.entries)) if good_raw[i]]
-    then = pq.raw_measurements(
-        conn, image_path=earlier, source_ids=[m.entries[i].source_id for i in idx]
-    )
+    then = pq.earlier_measurements(
+        conn, source_ids=[m.entries[i].source_id for i in idx], before_mjd=mjd,
+        after_mjd=mjd - cfg.repeat_noise_lookback_days, bad_mask=RAW_BAD_MASK,
+        exclude=image_path,
+    )  # fmt: skip
+    centres = pq.image_centres(conn, paths=sorted({p.image_path for p in then.values()}))
+    at_pointing = {
+        path for path, (ra, dec) in centres.items()
+        if float(angular_separation_deg(centre_deg[0], centre_deg[1], ra, dec))
+        <= cfg.repeat_noise_max_offset_deg
+    }  # fmt: skip
     now_i: list[int] = []
     prev: list[tuple[float, float]] = []
+    images: dict[str, int] = {}
     for i in idx:
         p = then.get(m.entries[i].source_id)
-        if p is None or p.flags & RAW_BAD_MASK or not p.norm_factor:
+        if p is None or p.image_path not in at_pointing or not p.norm_factor:
             continue
+        same[i] = True
         now_i.append(i)
         prev.append((p.raw_jyb / p.norm_factor, p.raw_err_jyb / p.norm_factor))
+        images[p.image_path] = images.get(p.image_path, 0) + 1
     if not now_i:
-        return None, earlier
+        return None, None, same
     rn = repeat_noise_scale(
         m.raw[now_i] / factor, m.raw_err[now_i] / factor,
         [f for f, _ in prev], [e for _, e in prev], min_pairs=cfg.repeat_noise_min_pairs,
     )  # fmt: skip
-    return rn, earlier
+    return rn, max(images, key=lambda k: images[k]), same

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -284,80 +283,58 @@ def record_image_normalisation(
     )
 
 
-class RawPoint(NamedTuple):
-    """One stored raw measurement: flux and error (Jy/beam), flag bits, the image's c."""
+class EarlierPoint(NamedTuple):
+    """A source's latest earlier good raw measurement: flux and error (Jy/beam), the
+    image's correction c (None: not normalised) and the image."""
 
     raw_jyb: float
     raw_err_jyb: float
-    flags: int
     norm_factor: float | None
+    image_path: str
 
 
-def latest_image_at_pointing(
-    conn: Connection, *, ra_deg: float, dec_deg: float, max_offset_deg: float,
-    before_mjd: float, exclude: str,
-) -> str | None:  # fmt: skip
-    """The latest image accepted by quality control, observed before ``before_mjd``,
-    whose centre is within ``max_offset_deg`` of (ra, dec) (the same pointing on an
-    earlier day), or None."""
-    cos_dec = max(math.cos(math.radians(dec_deg)), 1e-3)
-    dra = min(180.0, max_offset_deg / cos_dec)
-    lo, hi = (ra_deg - dra) % 360.0, (ra_deg + dra) % 360.0
-    ra = images.c.center_ra_deg
-    ra_cond = sa.and_(ra >= lo, ra <= hi) if lo <= hi else sa.or_(ra >= lo, ra <= hi)
-    rows = conn.execute(
-        sa.select(images.c.path, images.c.center_ra_deg, images.c.center_dec_deg)
-        .select_from(
-            images.join(ms_index, images.c.ms_path == ms_index.c.path).join(
-                image_qc, image_qc.c.image_path == images.c.path
-            )
-        )
-        .where(
-            image_qc.c.status == "ok",
-            images.c.path != exclude,
-            ms_index.c.mid_mjd < before_mjd,
-            images.c.center_dec_deg.between(dec_deg - max_offset_deg, dec_deg + max_offset_deg),
-            ra_cond,
-        )
-        .order_by(ms_index.c.mid_mjd.desc())
-        .limit(50)
-    ).all()
-    for path, r, d in rows:
-        if r is None or d is None:
-            continue
-        if _separation_deg(ra_deg, dec_deg, float(r), float(d)) <= max_offset_deg:
-            return str(path)
-    return None
-
-
-def _separation_deg(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
-    a1, d1, a2, d2 = map(math.radians, (ra1, dec1, ra2, dec2))
-    h = math.sin((d2 - d1) / 2) ** 2 + math.cos(d1) * math.cos(d2) * math.sin((a2 - a1) / 2) ** 2
-    return math.degrees(2.0 * math.asin(min(1.0, math.sqrt(h))))
-
-
-def raw_measurements(
-    conn: Connection, *, image_path: str, source_ids: Sequence[str]
-) -> dict[str, RawPoint]:
-    """The raw measurements of ``source_ids`` in one image (those with a raw value)."""
-    out: dict[str, RawPoint] = {}
+def earlier_measurements(
+    conn: Connection, *, source_ids: Sequence[str], before_mjd: float, after_mjd: float,
+    bad_mask: int, exclude: str,
+) -> dict[str, EarlierPoint]:  # fmt: skip
+    """Each source's latest measurement with ``after_mjd <= mjd < before_mjd``, a raw
+    value and no bit of ``bad_mask``, outside image ``exclude``."""
+    out: dict[str, tuple[float, EarlierPoint]] = {}
     ids = list(source_ids)
+    p = photometry.c
     for i in range(0, len(ids), 500):
         rows = conn.execute(
-            sa.select(
-                photometry.c.source_id, photometry.c.raw_peak_jyb,
-                photometry.c.raw_peak_err_jyb, photometry.c.flags, photometry.c.norm_factor,
-            ).where(
-                photometry.c.image_path == image_path,
-                photometry.c.source_id.in_(ids[i : i + 500]),
-                photometry.c.raw_peak_jyb.is_not(None),
-                photometry.c.raw_peak_err_jyb.is_not(None),
+            sa.select(p.source_id, p.mjd, p.raw_peak_jyb, p.raw_peak_err_jyb, p.norm_factor,
+                      p.image_path)
+            .where(
+                p.source_id.in_(ids[i : i + 500]), p.mjd < before_mjd, p.mjd >= after_mjd,
+                p.raw_peak_jyb.is_not(None), p.raw_peak_err_jyb.is_not(None),
+                p.flags.op("&")(bad_mask) == 0, p.image_path != exclude,
             )
         )  # fmt: skip
-        for sid, raw, err, flags, c in rows:
-            out[str(sid)] = RawPoint(
-                float(raw), float(err), int(flags or 0), float(c) if c is not None else None
+        for sid, mjd, raw, err, c, img in rows:
+            key = str(sid)
+            if key not in out or float(mjd) > out[key][0]:
+                point = EarlierPoint(
+                    float(raw), float(err), float(c) if c is not None else None, str(img)
+                )
+                out[key] = (float(mjd), point)
+    return {k: v[1] for k, v in out.items()}
+
+
+def image_centres(conn: Connection, *, paths: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """RA, Dec (deg) of the centres of those images that record one."""
+    out: dict[str, tuple[float, float]] = {}
+    ps = list(paths)
+    for i in range(0, len(ps), 500):
+        rows = conn.execute(
+            sa.select(images.c.path, images.c.center_ra_deg, images.c.center_dec_deg).where(
+                images.c.path.in_(ps[i : i + 500])
             )
+        )
+        for path, ra, dec in rows:
+            if ra is not None and dec is not None:
+                out[str(path)] = (float(ra) % 360.0, float(dec))
     return out
 
 
