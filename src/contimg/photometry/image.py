@@ -179,6 +179,9 @@ def _centre(info: ImageRow) -> tuple[float, float] | None:
 
 
 def array_sidelobe_level(settings: Settings) -> float:
-    """The confusion test's sidelobe level for the array of the imaging preset."""
+    """The confusion test's sidelobe level: ``photometry.sidelobe_level`` when set, else
+    the one for the array of the imaging preset."""
+    if settings.photometry.sidelobe_level is not None:
+        return settings.photometry.sidelobe_level
     n_ant = PRESET_ANTENNAS.get(settings.imaging.preset, DSA110.n_antennas_typical)
     return default_sidelobe_level(n_ant)

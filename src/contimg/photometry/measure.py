@@ -90,10 +90,10 @@ class Measured:
 
 def measure(
     image: FitsImage, entries: Sequence[CatalogEntry], cfg: PhotometrySettings,
-    *, sidelobe_level: float | None = None,
+    *, sidelobe_level: float = 0.0,
 ) -> Measured:  # fmt: skip
     """Forced photometry of ``entries`` on ``image`` with primary-beam and confusion flags
-    (``sidelobe_level``: the array's, when ``cfg.sidelobe_level`` is unset; else 0)."""
+    (``sidelobe_level``: the confusion test's; 0 turns its sidelobe part off)."""
     ra = np.array([e.ra_deg for e in entries], dtype=np.float64)
     dec = np.array([e.dec_deg for e in entries], dtype=np.float64)
     cra, cdec = image_centre_deg(image)
@@ -118,7 +118,6 @@ def measure(
         peak_jyb=res.peak_jyb, err_jyb=res.peak_err_jyb, flags=res.flags,
     )  # fmt: skip
     flags = res.flags.copy()
-    level = sidelobe_level or 0.0
     # Catalogue fluxes (Jy) against the rms-map errors: both are primary-beam corrected
     # (a neighbour's sidelobes are divided by about the same beam response).
     beam_deg = image.beam.major_arcsec / 3600.0
@@ -126,7 +125,7 @@ def measure(
         ra, dec, 1e-3 * np.array([e.nvss_flux_mjy or 0.0 for e in entries]),
         ratio=cfg.confusion_ratio, radius_deg=cfg.confusion_radius_beams * beam_deg,
         err=res.peak_err_jyb,
-        sidelobe_level=cfg.sidelobe_level if cfg.sidelobe_level is not None else level,
+        sidelobe_level=sidelobe_level,
         sidelobe_radius_deg=cfg.sidelobe_radius_beams * beam_deg,
     )  # fmt: skip
     flags[confused] |= int(PhotFlag.CONFUSED)

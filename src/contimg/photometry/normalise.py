@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -168,21 +169,19 @@ def repeat_noise(
         if float(angular_separation_deg(centre_deg[0], centre_deg[1], ra, dec))
         <= cfg.repeat_noise_max_offset_deg
     }  # fmt: skip
-    now_i: list[int] = []
-    prev: list[tuple[float, float]] = []
-    images: dict[str, int] = {}
-    for i in idx:
-        p = then.get(m.entries[i].source_id)
-        if p is None or p.image_path not in at_pointing or not p.norm_factor:
-            continue
-        same[i] = True
-        now_i.append(i)
-        prev.append((p.raw_jyb / p.norm_factor, p.raw_err_jyb / p.norm_factor))
-        images[p.image_path] = images.get(p.image_path, 0) + 1
-    if not now_i:
+    # (index here, earlier normalised flux and error, earlier image) of each pair
+    pairs = [
+        (i, p.raw_jyb / p.norm_factor, p.raw_err_jyb / p.norm_factor, p.image_path)
+        for i in idx
+        if (p := then.get(m.entries[i].source_id)) is not None
+        and p.image_path in at_pointing and p.norm_factor
+    ]  # fmt: skip
+    if not pairs:
         return None, None, same
+    now_i = [q[0] for q in pairs]
+    same[now_i] = True
     rn = repeat_noise_scale(
-        m.raw[now_i] / factor, m.raw_err[now_i] / factor,
-        [f for f, _ in prev], [e for _, e in prev], min_pairs=cfg.repeat_noise_min_pairs,
+        m.raw[now_i] / factor, m.raw_err[now_i] / factor, [q[1] for q in pairs],
+        [q[2] for q in pairs], min_pairs=cfg.repeat_noise_min_pairs,
     )  # fmt: skip
-    return rn, max(images, key=lambda k: images[k]), same
+    return rn, Counter(q[3] for q in pairs).most_common(1)[0][0], same
