@@ -363,6 +363,56 @@ class PhotometrySettings(BaseModel):
     repeat_noise_min_pairs: int = Field(
         30, ge=5, description="Fewer faint (SNR < 5) pairs: the rms map is used as it is."
     )
+    repeat_noise_images: int = Field(
+        10,
+        ge=1,
+        description=(
+            "The factor applied is the median of the faintest bin's factor over this many "
+            "latest images of the pointing (this one included; within "
+            "repeat_noise_history_days): one image's ~80 pairs measure it to ~15 %, and a "
+            "low draw would make a dip look more significant than it is (1: the image's own)."
+        ),
+    )
+    repeat_noise_history_days: float = Field(
+        30.0, gt=0,
+        description="Earlier images' factors, and a source's earlier pointings, count for "
+        "this long.",
+    )  # fmt: skip
+    pointing_history: int = Field(
+        20,
+        ge=1,
+        description=(
+            "Pointings a light curve holds are counted over a source's latest this many "
+            "measurements (this one included): terms that repeat at a pointing scatter a "
+            "light curve over n pointings by (1 - 1/n) of their variance."
+        ),
+    )
+    pointing_systematic: float = Field(
+        0.006,
+        ge=0,
+        lt=1,
+        description=(
+            "Flux error of the imaging chain that changes with the pointing (CLEAN and "
+            "gridding of a source at another place in the field and on the pixel grid), as "
+            "a fraction of the flux at the beam centre; it grows as 1 / (beam response). "
+            "Measured between two pointings of a noiseless ci sky "
+            "(benchmarks/imaging_flux_bench.py), the multiplicative part (the additive "
+            "part is confusion, which the rms map holds): 0.8 % at beam response >= 0.5, "
+            "2.8 % at 0.3-0.5, 2.0 % at 0.2-0.3. A revisit of the same pointing repeats it: "
+            "added in quadrature to the error times (1 - 1/n) for a light curve over n "
+            "pointings (0: never added)."
+        ),
+    )
+    pointing_systematic_resolved: float = Field(
+        0.018,
+        ge=0,
+        lt=1,
+        description=(
+            "The same for sources the catalogue resolves (resolved_flag): their peak "
+            "depends more on where CLEAN puts their structure. Measured: 2.6 % at beam "
+            "response >= 0.5, 4.9 % at 0.3-0.5, 6.6 % at 0.2-0.3 (20-40 arcsec Gaussians)."
+        ),
+    )
     ese_sigma_deviation: float = Field(5.0, gt=0)
     ese_chi2_nu: float = Field(3.0, gt=0)
     ese_min_obs: int = Field(5, ge=2)

@@ -22,7 +22,9 @@ from contimg.db.engine import Databases
 from contimg.db.products import image_normalisation, photometry
 from contimg.db.queries import products as prq
 from contimg.photometry.image import process_image
+from contimg.science.beams import airy_power
 from contimg.science.flags import BAD_MASK
+from contimg.telescope import DSA110
 from tests.factories import CELL, DEC0, N_PIX, RA0, write_synth_fits
 from tests.factories.images import make_image
 
@@ -49,7 +51,7 @@ def _field(dbs: Databases) -> tuple[np.ndarray, np.ndarray, list[str], int]:
         [
             {
                 "source_id": sid, "ra_deg": float(im.ra_deg[k]), "dec_deg": float(im.dec_deg[k]),
-                "s_nvss": max(6.0, 1e3 * float(flux[k])), "snr_nvss": 100.0 if k < n_ref else 8.0,
+                "s_nvss": max(0.006, float(flux[k])), "snr_nvss": 100.0 if k < n_ref else 8.0,
                 "resolved_flag": 0, "confusion_flag": 0,
             }
             for k, sid in enumerate(ids)
@@ -168,3 +170,103 @@ def test_a_light_curve_that_mixes_pointings_keeps_the_rms_map_errors(
     assert all(s is None for s in scales), scales
     # two interleaved offsets: scatter^2 = fresh^2 + static^2 / 2 of the rms map's 2 x 1^2
     assert 0.75 < pull_std < 1.0, pull_std
+
+
+def _bright_errors(
+    settings: Settings, dbs: Databases, tmp: Path, *, two_pointings: bool
+) -> list[tuple[float, float, float, float, float, float]]:
+    """(peak_err, raw, raw_err, c, sigma_c, beam response) of the bright references after
+    the first epoch, with the scatter term off so that the error is the model's alone."""
+    phot = settings.photometry.model_copy(
+        update={"confusion_ratio": 0.0, "sidelobe_level": 0.0, "scale_scatter": False,
+                "pointing_systematic": 0.007}
+    )  # fmt: skip
+    settings = settings.model_copy(update={"photometry": phot})
+    pos, flux, ids, n_ref = _field(dbs)
+    (tmp / "p").mkdir()
+    for k in range(4):
+        path = _epoch(dbs, tmp / "p", pos, flux, k, two_pointings)
+        process_image(dbs, settings, image_path=path, mid_mjd=_mid(k, two_pointings))
+    p, n = photometry.c, image_normalisation.c
+    with dbs.products.read() as conn:
+        first = conn.execute(sa.select(sa.func.min(p.image_path))).scalar_one()
+        rows = conn.execute(
+            sa.select(p.peak_err_jyb, p.raw_peak_jyb, p.raw_peak_err_jyb, p.norm_factor,
+                      n.factor_err, p.sep_from_center_deg)
+            .join(image_normalisation, n.image_path == p.image_path)
+            .where(p.source_id.in_(ids[:n_ref]), p.image_path != first)
+        ).all()  # fmt: skip
+    # the beam the photometry used: centred on the images' PBRA, PBDEC (their centre)
+    return [
+        (*(float(v) for v in r[:5]),
+         float(airy_power(math.radians(r[5]), DSA110.centre_freq_hz,
+                          dish_diameter_m=DSA110.dish_diameter_m)))
+        for r in rows
+    ]  # fmt: skip
+
+
+def test_a_source_last_seen_from_another_pointing_carries_the_pointing_systematic(
+    settings: Settings, dbs: Databases, tmp_path: Path
+) -> None:
+    rows = _bright_errors(settings, dbs, tmp_path, two_pointings=True)
+    assert len(rows) >= 3 * 25
+    for err, raw, raw_err, c, sc, pb in rows:
+        # 0.7 % of the flux at the beam centre, growing as 1 / (beam response); a light
+        # curve over 2 pointings sees half its variance (1 - 1/2)
+        sys = math.sqrt(0.5) * 0.007 * raw / pb
+        expected = math.hypot(math.hypot(raw_err, sys) / c, raw * sc / c**2)
+        assert math.isclose(err, expected, rel_tol=1e-4), (err, expected)
+        assert err > 1.05 * math.hypot(raw_err / c, raw * sc / c**2)  # SNR > 70: it shows
+
+
+def test_a_revisit_of_the_same_pointing_does_not(
+    settings: Settings, dbs: Databases, tmp_path: Path
+) -> None:
+    # The revisit repeats the pointing's own flux error: no light-curve scatter from it.
+    # (The repeat-noise factor may lower the thermal term; nothing is added to it.)
+    rows = _bright_errors(settings, dbs, tmp_path, two_pointings=False)
+    assert len(rows) >= 3 * 25
+    for err, raw, raw_err, c, sc, _pb in rows:
+        assert err <= math.hypot(raw_err / c, raw * sc / c**2) * (1 + 1e-9)
+        assert err < math.hypot(math.hypot(raw_err, 0.007 * raw) / c, raw * sc / c**2) / 1.1
+
+
+def test_a_low_factor_is_raised_to_the_pointings_median(
+    settings: Settings, dbs: Databases, tmp_path: Path
+) -> None:
+    # One image measures the factor from its pairs to ~15 %: a low draw would shrink every
+    # error in it, and a dip there would look more significant than it is.
+    phot = settings.photometry.model_copy(
+        update={"confusion_ratio": 0.0, "sidelobe_level": 0.0, "scale_scatter": False,
+                "pointing_systematic": 0.0, "pointing_systematic_resolved": 0.0}
+    )  # fmt: skip
+    settings = settings.model_copy(update={"photometry": phot})
+    pos, flux, ids, n_ref = _field(dbs)
+    (tmp_path / "p").mkdir()
+    paths = []
+    for k in range(N_EPOCHS):
+        paths.append(str(_epoch(dbs, tmp_path / "p", pos, flux, k)))
+        process_image(dbs, settings, image_path=Path(paths[-1]), mid_mjd=_mid(k, False))
+    p, n = photometry.c, image_normalisation.c
+    with dbs.products.read() as conn:
+        scales = dict(conn.execute(sa.select(n.image_path, n.noise_scale)).all())
+        sigma_c = dict(conn.execute(sa.select(n.image_path, n.factor_err)).all())
+        rows = conn.execute(
+            sa.select(p.source_id, p.image_path, p.peak_err_jyb, p.raw_peak_jyb,
+                      p.raw_peak_err_jyb, p.norm_factor)
+            .where(p.source_id.in_(ids[n_ref:]), p.image_path.in_(paths[-2:]))
+        ).all()  # fmt: skip
+    measured = [float(scales[q]) for q in paths[1:]]
+    assert np.ptp(measured) > 0.01  # the images' own draws differ
+    # a low draw is raised to the pointing's median; a high one is kept
+    pooled = max(float(np.median(measured)), measured[-1])
+    prev = {r[0]: float(r[3]) / float(r[4]) for r in rows if r[1] == paths[-2]}
+    checked = 0
+    for sid, img, err, raw, raw_err, c in rows:
+        if img != paths[-1] or abs(prev.get(sid, 99.0)) >= 4.0:
+            continue  # the faintest bin only: chosen by the previous measurement's SNR
+        sc = float(sigma_c[img])
+        expected = math.hypot(raw_err * pooled / c, raw * sc / c**2)
+        assert math.isclose(err, expected, rel_tol=1e-6), (err, expected)
+        checked += 1
+    assert checked >= 50

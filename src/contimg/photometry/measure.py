@@ -26,6 +26,8 @@ class CatalogEntry:
     dec_deg: float
     nvss_flux_mjy: float | None
     is_reference: bool = False
+    resolved: bool = False
+    """The catalogue resolves it (``resolved_flag``: FIRST deconvolved major axis > 6")."""
 
 
 def catalog_sources_in_image(
@@ -42,12 +44,15 @@ def catalog_sources_in_image(
         dbs.master_sources, wcs=image.wcs, shape=shape, relation="final_references"
     )
     out: dict[str, CatalogEntry] = {}
+
+    def entry_of(src: Any) -> CatalogEntry:
+        return CatalogEntry(src.source_id, src.ra_deg, src.dec_deg, src.flux_mjy,
+                            resolved=src.resolved_flag == 1)  # fmt: skip
+
     for src, _, _ in hits:
-        out[src.source_id] = CatalogEntry(src.source_id, src.ra_deg, src.dec_deg, src.flux_mjy)
+        out[src.source_id] = entry_of(src)
     for src, _, _ in refs:
-        entry = out.setdefault(
-            src.source_id, CatalogEntry(src.source_id, src.ra_deg, src.dec_deg, src.flux_mjy)
-        )
+        entry = out.setdefault(src.source_id, entry_of(src))
         entry.is_reference = True
     return sorted(out.values(), key=lambda e: e.source_id)
 

@@ -322,6 +322,74 @@ def earlier_measurements(
     return {k: v[1] for k, v in out.items()}
 
 
+def recent_centres(
+    conn: Connection, *, source_ids: Sequence[str], before_mjd: float, after_mjd: float,
+    bad_mask: int, limit: int,
+) -> dict[str, list[tuple[float, float]]]:  # fmt: skip
+    """Image centres (RA, Dec, deg) of each source's latest ``limit`` good measurements
+    with ``after_mjd <= mjd < before_mjd``, newest first."""
+    p, i = photometry.c, images.c
+    ids = list(source_ids)
+    out: dict[str, list[tuple[float, float]]] = {}
+    for k in range(0, len(ids), 500):
+        rank = (
+            sa.func.row_number().over(partition_by=p.source_id, order_by=p.mjd.desc()).label("rank")
+        )
+        inner = (
+            sa.select(p.source_id, i.center_ra_deg, i.center_dec_deg, rank)
+            .select_from(photometry.join(images, images.c.path == p.image_path))
+            .where(
+                p.source_id.in_(ids[k : k + 500]), p.mjd < before_mjd, p.mjd >= after_mjd,
+                p.flags.op("&")(bad_mask) == 0, p.raw_peak_jyb.is_not(None),
+                i.center_ra_deg.is_not(None), i.center_dec_deg.is_not(None),
+            )
+            .subquery()
+        )  # fmt: skip
+        rows = conn.execute(
+            sa.select(inner.c.source_id, inner.c.center_ra_deg, inner.c.center_dec_deg)
+            .where(inner.c.rank <= limit)
+            .order_by(inner.c.source_id, inner.c.rank)
+        )
+        for sid, ra, dec in rows:
+            out.setdefault(str(sid), []).append((float(ra) % 360.0, float(dec)))
+    return out
+
+
+class NoiseScaleRow(NamedTuple):
+    """An earlier image's own repeat-noise scale, its observation time and centre."""
+
+    image_path: str
+    mid_mjd: float
+    noise_scale: float
+    ra_deg: float
+    dec_deg: float
+
+
+def recent_noise_scales(
+    conn: Connection, *, before_mjd: float, after_mjd: float
+) -> list[NoiseScaleRow]:
+    """Images observed in ``[after_mjd, before_mjd)`` that recorded a repeat-noise scale,
+    newest first."""
+    n, i, m = image_normalisation.c, images.c, ms_index.c
+    rows = conn.execute(
+        sa.select(n.image_path, m.mid_mjd, n.noise_scale, i.center_ra_deg, i.center_dec_deg)
+        .select_from(
+            image_normalisation.join(images, images.c.path == n.image_path).join(
+                ms_index, ms_index.c.path == i.ms_path
+            )
+        )
+        .where(
+            n.noise_scale.is_not(None), m.mid_mjd < before_mjd, m.mid_mjd >= after_mjd,
+            i.center_ra_deg.is_not(None), i.center_dec_deg.is_not(None),
+        )
+        .order_by(m.mid_mjd.desc())
+    )  # fmt: skip
+    return [
+        NoiseScaleRow(str(p), float(t), float(v), float(ra) % 360.0, float(dec))
+        for p, t, v, ra, dec in rows
+    ]
+
+
 def image_centres(conn: Connection, *, paths: Sequence[str]) -> dict[str, tuple[float, float]]:
     """RA, Dec (deg) of the centres of those images that record one."""
     out: dict[str, tuple[float, float]] = {}
