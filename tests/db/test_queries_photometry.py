@@ -121,3 +121,16 @@ def test_photometry_replace_and_history(dbs: Databases) -> None:
             ],
         )
         assert pq.get_baselines(conn, source_ids=["S", "T"]) == {"S": 0.1}
+
+
+def test_a_baseline_set_twice_keeps_the_first(dbs: Databases) -> None:
+    # Two workers may set a source's baseline at once: the second insert must not fail
+    # the stage (it did: a unique violation on PostgreSQL), and baselines stay frozen.
+    row = {"source_id": "A", "baseline_jyb": 1.0, "n_epochs": 3, "first_mjd": 1.0,
+           "last_mjd": 3.0, "set_at": 5.0}  # fmt: skip
+    with dbs.products.write() as conn:
+        pq.insert_baselines(conn, rows=[row])
+    with dbs.products.write() as conn:
+        pq.insert_baselines(conn, rows=[{**row, "baseline_jyb": 2.0}, {**row, "source_id": "B"}])
+    with dbs.products.read() as conn:
+        assert pq.get_baselines(conn, source_ids=["A", "B"]) == {"A": 1.0, "B": 1.0}

@@ -311,3 +311,25 @@ def test_truncated_file_is_named(
     with pytest.raises(ContimgError, match=r"sb05\.hdf5"):
         convert_group(small_group, tmp_path / "g.ms", processes=processes)
     assert not (tmp_path / "g.ms").exists()
+
+
+@pytest.mark.tools
+def test_flagging_resumes_after_a_run_killed_while_writing_statistics(
+    small_group: dict[int, Path], tmp_path: Path
+) -> None:
+    """A flagging run killed while AOFlagger wrote its statistics subtables leaves them on
+    disk unknown to the main table; DP3 then failed on every retry ("RecordInterface:
+    field QUALITY_KIND_NAME is unknown", seen when a demo was stopped mid-group)."""
+    from contimg.calibration import dp3 as d
+
+    ms = tmp_path / "g.ms"
+    convert_group(small_group, ms)
+    runner = d.Dp3Runner(d.dp3_executable(None), log_dir=tmp_path / "logs")
+    d.flag(runner, ms, aoflagger=True)
+    with pt.table(str(ms), readonly=False, ack=False) as main:
+        for name in d.QUALITY_TABLES:
+            main.removekeyword(name)  # what the killed run left: the tables, no keywords
+    assert all((ms / name).is_dir() for name in d.QUALITY_TABLES)
+    d.flag(runner, ms, aoflagger=True)
+    with pt.table(str(ms), ack=False) as main:
+        assert set(d.QUALITY_TABLES) <= set(main.keywordnames())

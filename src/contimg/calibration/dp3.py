@@ -164,8 +164,45 @@ def write_skymodel(path: Path, cal: Calibrator, *, flux_jy: float, terms: list[f
     return path
 
 
+QUALITY_TABLES = (
+    "QUALITY_KIND_NAME",
+    "QUALITY_TIME_STATISTIC",
+    "QUALITY_FREQUENCY_STATISTIC",
+    "QUALITY_BASELINE_STATISTIC",
+)
+"""The statistics subtables AOFlagger writes into the MS it flags."""
+
+
+def drop_quality_tables(ms: Path) -> list[str]:
+    """Remove AOFlagger's statistics subtables from ``ms``; returns those removed.
+
+    A flagging run killed while it wrote them (a worker stopped mid-task) leaves a
+    subtable the main table does not know, and every later run on the MS fails with
+    "RecordInterface: field QUALITY_KIND_NAME is unknown". The next run writes them
+    afresh, so a retry can always start without them.
+    """
+    from casacore.tables import table
+
+    removed: list[str] = []
+    with table(str(ms), readonly=False, ack=False) as t:
+        known = set(t.keywordnames())
+        for name in QUALITY_TABLES:
+            if name in known:
+                t.removekeyword(name)
+                removed.append(name)
+    for name in QUALITY_TABLES:
+        if (ms / name).exists():
+            shutil.rmtree(ms / name)
+            if name not in removed:
+                removed.append(name)
+    return removed
+
+
 def flag(runner: Dp3Runner, ms: Path, *, aoflagger: bool) -> None:
-    """Flag autocorrelations and (optionally) RFI with AOFlagger; writes FLAG."""
+    """Flag autocorrelations and (optionally) RFI with AOFlagger; writes FLAG (and
+    AOFlagger's statistics subtables, replacing any a killed run left)."""
+    if aoflagger:
+        drop_quality_tables(ms)
     args = [f"msin={ms}", "msout=.", "pre.type=preflagger", "pre.corrtype=auto"]
     steps = ["pre"]
     if aoflagger:

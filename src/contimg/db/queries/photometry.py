@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from contimg.db.products import (
@@ -248,9 +249,12 @@ def get_baselines(conn: Connection, *, source_ids: Sequence[str]) -> dict[str, f
 
 
 def insert_baselines(conn: Connection, *, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Add new baselines (never replaces one: baselines are frozen once set)."""
+    """Add new baselines (never replaces one: baselines are frozen once set; when two
+    workers set a source's baseline at once, the first to commit keeps it)."""
     if rows:
-        conn.execute(normalisation_baselines.insert(), [dict(r) for r in rows])
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(normalisation_baselines).on_conflict_do_nothing(index_elements=["source_id"])
+        conn.execute(stmt, [dict(r) for r in rows])
 
 
 def record_image_normalisation(
