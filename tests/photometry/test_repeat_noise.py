@@ -95,18 +95,31 @@ def _epoch(
     return path
 
 
-def _run(
-    settings: Settings, dbs: Databases, tmp: Path, *, two_pointings: bool = False
-) -> tuple[list[float | None], float]:
-    """The stored noise scales and the faint sources' light-curve pull std (confusion
-    flags off: every faint source here is within 25 beams of a reference 15-50x brighter)."""
-    phot = settings.photometry.model_copy(update={"confusion_ratio": 0.0, "sidelobe_level": 0.0})
+def _observe(
+    settings: Settings, dbs: Databases, tmp: Path, *, n_epochs: int, two_pointings: bool,
+    **photometry: object,
+) -> tuple[list[str], list[str], int]:  # fmt: skip
+    """Process ``n_epochs`` epochs of the field with these photometry settings, confusion
+    flags off (every faint source here is within 25 beams of a reference 15-50x
+    brighter); returns the images' paths, the sources' ids and how many are references."""
+    phot = settings.photometry.model_copy(
+        update={"confusion_ratio": 0.0, "sidelobe_level": 0.0, **photometry}
+    )
     settings = settings.model_copy(update={"photometry": phot})
     pos, flux, ids, n_ref = _field(dbs)
     (tmp / "p").mkdir()
-    for k in range(N_EPOCHS):
-        path = _epoch(dbs, tmp / "p", pos, flux, k, two_pointings)
-        process_image(dbs, settings, image_path=path, mid_mjd=_mid(k, two_pointings))
+    paths = []
+    for k in range(n_epochs):
+        paths.append(str(_epoch(dbs, tmp / "p", pos, flux, k, two_pointings)))
+        process_image(dbs, settings, image_path=Path(paths[-1]), mid_mjd=_mid(k, two_pointings))
+    return paths, ids, n_ref
+
+
+def _run(
+    settings: Settings, dbs: Databases, tmp: Path, *, two_pointings: bool = False
+) -> tuple[list[float | None], float]:
+    """The stored noise scales and the faint sources' light-curve pull std."""
+    _, ids, n_ref = _observe(settings, dbs, tmp, n_epochs=N_EPOCHS, two_pointings=two_pointings)
     with dbs.products.read() as conn:
         scales = [
             None if s is None else float(s)
@@ -177,16 +190,10 @@ def _bright_errors(
 ) -> list[tuple[float, float, float, float, float, float]]:
     """(peak_err, raw, raw_err, c, sigma_c, beam response) of the bright references after
     the first epoch, with the scatter term off so that the error is the model's alone."""
-    phot = settings.photometry.model_copy(
-        update={"confusion_ratio": 0.0, "sidelobe_level": 0.0, "scale_scatter": False,
-                "pointing_systematic": 0.007}
+    _, ids, n_ref = _observe(
+        settings, dbs, tmp, n_epochs=4, two_pointings=two_pointings, scale_scatter=False,
+        pointing_systematic=0.007,
     )  # fmt: skip
-    settings = settings.model_copy(update={"photometry": phot})
-    pos, flux, ids, n_ref = _field(dbs)
-    (tmp / "p").mkdir()
-    for k in range(4):
-        path = _epoch(dbs, tmp / "p", pos, flux, k, two_pointings)
-        process_image(dbs, settings, image_path=path, mid_mjd=_mid(k, two_pointings))
     p, n = photometry.c, image_normalisation.c
     with dbs.products.read() as conn:
         first = conn.execute(sa.select(sa.func.min(p.image_path))).scalar_one()
@@ -236,17 +243,10 @@ def test_a_low_factor_is_raised_to_the_pointings_median(
 ) -> None:
     # One image measures the factor from its pairs to ~15 %: a low draw would shrink every
     # error in it, and a dip there would look more significant than it is.
-    phot = settings.photometry.model_copy(
-        update={"confusion_ratio": 0.0, "sidelobe_level": 0.0, "scale_scatter": False,
-                "pointing_systematic": 0.0, "pointing_systematic_resolved": 0.0}
+    paths, ids, n_ref = _observe(
+        settings, dbs, tmp_path, n_epochs=N_EPOCHS, two_pointings=False, scale_scatter=False,
+        pointing_systematic=0.0, pointing_systematic_resolved=0.0,
     )  # fmt: skip
-    settings = settings.model_copy(update={"photometry": phot})
-    pos, flux, ids, n_ref = _field(dbs)
-    (tmp_path / "p").mkdir()
-    paths = []
-    for k in range(N_EPOCHS):
-        paths.append(str(_epoch(dbs, tmp_path / "p", pos, flux, k)))
-        process_image(dbs, settings, image_path=Path(paths[-1]), mid_mjd=_mid(k, False))
     p, n = photometry.c, image_normalisation.c
     with dbs.products.read() as conn:
         scales = dict(conn.execute(sa.select(n.image_path, n.noise_scale)).all())

@@ -141,12 +141,12 @@ def normalise_image(
     rn, pair_image = (None, None)
     model_err = m.raw_err
     systematic = cfg.pointing_systematic > 0 or cfg.pointing_systematic_resolved > 0
-    if (cfg.repeat_noise or systematic) and centre_deg is not None:
-        found, pair_image, prev_snr = repeat_noise(
+    if cfg.repeat_noise and centre_deg is not None:
+        rn, pair_image, prev_snr = repeat_noise(
             conn, image_path=image_path, m=m, good_raw=good_raw, mjd=mjd, factor=corr.factor,
             centre_deg=centre_deg, cfg=cfg,
         )  # fmt: skip
-        rn = found if cfg.repeat_noise else None
+    if (rn is not None or systematic) and centre_deg is not None:
         # The terms that repeat at a pointing are a fixed offset per pointing: a light
         # curve over n pointings scatters by (1 - 1/n) of their variance about its mean.
         mix = 1.0 - 1.0 / pointings_seen(
@@ -266,9 +266,12 @@ def pooled_repeat_noise(
     """
     if cfg.repeat_noise_images <= 1:
         return rn
+    # newest first; the Dec band only narrows what the separation below tests
+    band = cfg.repeat_noise_max_offset_deg
     rows = pq.recent_noise_scales(
-        conn, before_mjd=mjd, after_mjd=mjd - cfg.repeat_noise_history_days
-    )  # newest first
+        conn, before_mjd=mjd, after_mjd=mjd - cfg.repeat_noise_history_days,
+        dec_min_deg=centre_deg[1] - band, dec_max_deg=centre_deg[1] + band,
+    )  # fmt: skip
     if not rows or rn.scale <= 0:
         return rn
     sep = angular_separation_deg(

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from contimg.db.ingest import ingest_queue
 from contimg.db.products import images, mosaic_windows, mosaics, ms_index
+from contimg.db.queries.bulk import dialect_insert
 
 PBCOR = "pbcor"
 
@@ -216,10 +216,6 @@ def list_mosaics_in_range(
 # --- mosaic_windows claims ----------------------------------------------------------------
 
 
-def _insert_ignore(conn: Connection) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-
-
 def claim_window(
     conn: Connection,
     *,
@@ -233,7 +229,7 @@ def claim_window(
 ) -> bool:
     """Claim a window never seen before (state 'building'); False if it already has a row."""
     stmt = (
-        _insert_ignore(conn)(mosaic_windows)
+        dialect_insert(conn, mosaic_windows)
         .values(
             window_key=window_key,
             start_mjd=start_mjd,

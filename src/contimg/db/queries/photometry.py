@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from contimg.db.products import (
@@ -18,7 +17,7 @@ from contimg.db.products import (
     normalisation_baselines,
     photometry,
 )
-from contimg.db.queries.bulk import insert_many
+from contimg.db.queries.bulk import dialect_insert, insert_many
 from contimg.db.queries.products import ImageRow
 
 PHOTOMETRY_COLUMNS: tuple[str, ...] = (
@@ -252,8 +251,9 @@ def insert_baselines(conn: Connection, *, rows: Sequence[Mapping[str, Any]]) -> 
     """Add new baselines (never replaces one: baselines are frozen once set; when two
     workers set a source's baseline at once, the first to commit keeps it)."""
     if rows:
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        stmt = insert(normalisation_baselines).on_conflict_do_nothing(index_elements=["source_id"])
+        stmt = dialect_insert(conn, normalisation_baselines).on_conflict_do_nothing(
+            index_elements=["source_id"]
+        )
         conn.execute(stmt, [dict(r) for r in rows])
 
 
@@ -370,10 +370,11 @@ class NoiseScaleRow(NamedTuple):
 
 
 def recent_noise_scales(
-    conn: Connection, *, before_mjd: float, after_mjd: float
-) -> list[NoiseScaleRow]:
-    """Images observed in ``[after_mjd, before_mjd)`` that recorded a repeat-noise scale,
-    newest first."""
+    conn: Connection, *, before_mjd: float, after_mjd: float, dec_min_deg: float,
+    dec_max_deg: float,
+) -> list[NoiseScaleRow]:  # fmt: skip
+    """Images observed in ``[after_mjd, before_mjd)`` with centres at Dec in
+    ``[dec_min_deg, dec_max_deg]`` that recorded a repeat-noise scale, newest first."""
     n, i, m = image_normalisation.c, images.c, ms_index.c
     rows = conn.execute(
         sa.select(n.image_path, m.mid_mjd, n.noise_scale, i.center_ra_deg, i.center_dec_deg)
@@ -384,7 +385,7 @@ def recent_noise_scales(
         )
         .where(
             n.noise_scale.is_not(None), m.mid_mjd < before_mjd, m.mid_mjd >= after_mjd,
-            i.center_ra_deg.is_not(None), i.center_dec_deg.is_not(None),
+            i.center_ra_deg.is_not(None), i.center_dec_deg.between(dec_min_deg, dec_max_deg),
         )
         .order_by(m.mid_mjd.desc())
     )  # fmt: skip
