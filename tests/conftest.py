@@ -96,6 +96,15 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def deployment_settings(**overrides: Any) -> Settings:
+    """Settings for a test deployment. The disk guard is off (``worker.min_free_gb = 0``):
+    a worker paused by a nearly full disk would make an unrelated test wait out its
+    timeout; tests/ingest/test_diskguard.py sets its own thresholds."""
+    s = get_settings(**overrides)
+    s.worker.min_free_gb = 0.0
+    return s
+
+
 @pytest.fixture
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """Settings of a fresh deployment under ``tmp_path`` on ``backend``; nothing created."""
@@ -103,13 +112,13 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
     if backend == "postgresql":
         url = request.getfixturevalue("pg_url")
         drop_pg_schemas(url)
-    return get_settings(home=tmp_path / "home", database_url=url)
+    return deployment_settings(home=tmp_path / "home", database_url=url)
 
 
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
     """Settings of a fresh SQLite deployment (for tests that are SQLite-specific)."""
-    return get_settings(home=tmp_path / "home")
+    return deployment_settings(home=tmp_path / "home")
 
 
 def init_databases(settings: Settings) -> Databases:

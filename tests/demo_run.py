@@ -108,6 +108,10 @@ class Demo:
             try:
                 if cond():
                     return
+                guard = self.get("/status").get("disk_guard") or {}
+                assert not guard.get("paused"), (
+                    f"{what}: the disk guard holds the demo's workers: {guard.get('reason')}"
+                )
             except httpx.TransportError:
                 pass  # the server is still starting
             assert time.monotonic() < deadline, f"{what}: not reached\n{self.tail()}"

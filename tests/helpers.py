@@ -72,6 +72,7 @@ def worker_env(
         CONTIMG_WORKER__STAGE_MODULES=json.dumps([stage_module]),
         CONTIMG_WORKER__BUILTIN_STAGES="false",
         CONTIMG_WORKER__POLL_INTERVAL_S="0.2",
+        CONTIMG_WORKER__MIN_FREE_GB=str(cfg.worker.min_free_gb),
         CONTIMG_TEST_RECORD_DIR=str(record_dir),
         OPENBLAS_NUM_THREADS="1",
     )

@@ -11,13 +11,13 @@ from typer.testing import CliRunner
 
 from contimg.api import create_app
 from contimg.cli import app
-from contimg.config import Settings, get_settings
+from contimg.config import Settings
 from contimg.db.engine import Database, open_database
 from contimg.db.ingest import ingest_files, ingest_queue, subband_files
 from contimg.db.queries import ingest as iq
 from contimg.errors import ConflictError, ContimgError, NotFoundError
 from tests.api.testclient import TestClient
-from tests.conftest import init_databases
+from tests.conftest import deployment_settings, init_databases
 from tests.factories import write_group
 
 runner = CliRunner()
@@ -108,7 +108,7 @@ def test_help_texts() -> None:
 
 def _deployment(home: Path) -> Settings:
     """A fresh SQLite deployment under ``home`` with a known write token."""
-    cfg = get_settings(home=home)
+    cfg = deployment_settings(home=home)
     cfg = cfg.model_copy(
         update={
             "ingest": cfg.ingest.model_copy(update={"settle_s": 0.05}),
