@@ -15,7 +15,7 @@ from contimg.imaging.fits import FitsImage
 from contimg.science.beams import airy_power, angular_separation_rad
 from contimg.science.confusion import confused_by_brighter
 from contimg.science.flags import PhotFlag
-from contimg.science.photometry import effective_beam_gain, forced_photometry
+from contimg.science.photometry import effective_beam_gain, forced_photometry, peak_fraction
 from contimg.telescope import DSA110
 
 
@@ -28,6 +28,8 @@ class CatalogEntry:
     is_reference: bool = False
     resolved: bool = False
     """The catalogue resolves it (``resolved_flag``: FIRST deconvolved major axis > 6")."""
+    size: tuple[float, float, float] | None = None
+    """FIRST deconvolved size: major, minor axes (arcsec), position angle (deg)."""
 
 
 def catalog_sources_in_image(
@@ -46,8 +48,12 @@ def catalog_sources_in_image(
     out: dict[str, CatalogEntry] = {}
 
     def entry_of(src: Any) -> CatalogEntry:
-        return CatalogEntry(src.source_id, src.ra_deg, src.dec_deg, src.flux_mjy,
-                            resolved=src.resolved_flag == 1)  # fmt: skip
+        size = (src.first_size_maj_arcsec, src.first_size_min_arcsec, src.first_size_pa_deg)
+        return CatalogEntry(
+            src.source_id, src.ra_deg, src.dec_deg, src.flux_mjy,
+            resolved=src.resolved_flag == 1,
+            size=None if size[0] is None else (size[0], size[1] or 0.0, size[2] or 0.0),
+        )  # fmt: skip
 
     for src, _, _ in hits:
         out[src.source_id] = entry_of(src)
@@ -124,10 +130,15 @@ def measure(
     )  # fmt: skip
     flags = res.flags.copy()
     # Catalogue fluxes (Jy) against the rms-map errors: both are primary-beam corrected
-    # (a neighbour's sidelobes are divided by about the same beam response).
+    # (a neighbour's sidelobes are divided by about the same beam response). A source is
+    # compared by its expected peak in this image's beam, a neighbour by its flux.
     beam_deg = image.beam.major_arcsec / 3600.0
+    flux = 1e-3 * np.array([e.nvss_flux_mjy or 0.0 for e in entries])
+    size = np.array([e.size or (0.0, 0.0, 0.0) for e in entries], dtype=np.float64)
+    size = size.reshape(len(entries), 3)
     confused = confused_by_brighter(
-        ra, dec, 1e-3 * np.array([e.nvss_flux_mjy or 0.0 for e in entries]),
+        ra, dec, flux,
+        peak=flux * peak_fraction(image.beam, size[:, 0], size[:, 1], size[:, 2]),
         ratio=cfg.confusion_ratio, radius_deg=cfg.confusion_radius_beams * beam_deg,
         err=res.peak_err_jyb,
         sidelobe_level=sidelobe_level,

@@ -24,6 +24,7 @@ def confused_by_brighter(
     err: ArrayLike | None = None,
     sidelobe_level: float = 0.0,
     sidelobe_radius_deg: float = 0.0,
+    peak: ArrayLike | None = None,
 ) -> NDArray[np.bool_]:
     """True for each source that a brighter neighbour confuses: one at least ``ratio``
     times brighter within ``radius_deg``, or (with ``err``) one as much brighter whose
@@ -31,16 +32,25 @@ def confused_by_brighter(
     sidelobes reach) is at least the source's own error, within ``sidelobe_radius_deg``. ``ratio``
     <= 0 and ``sidelobe_level`` <= 0 turn the two tests off.
 
+    A neighbour's sidelobes scale with its total flux, but what they corrupt is the
+    source's peak: with ``peak`` (the sources' expected peaks, Jy/beam in the unit of
+    ``flux``) a source is compared by its peak, a neighbour by its flux. A resolved
+    source, whose peak is a fraction of its flux, is so confused by a neighbour that
+    would not disturb a point source of the same flux.
+
     Parameters
     ----------
     ra_deg, dec_deg, flux : array_like
         Positions and apparent fluxes (NaN counts as 0), shape ``(n,)``.
     err : array_like, optional
         The sources' flux errors, in the unit of ``flux``, shape ``(n,)``.
+    peak : array_like, optional
+        The sources' expected peaks (default ``flux``), shape ``(n,)``.
     """
     ra = np.radians(np.asarray(ra_deg, dtype=np.float64))
     dec = np.radians(np.asarray(dec_deg, dtype=np.float64))
     f = np.nan_to_num(np.asarray(flux, dtype=np.float64), nan=0.0)
+    p = f if peak is None else np.nan_to_num(np.asarray(peak, dtype=np.float64), nan=0.0)
     e = None if err is None else np.nan_to_num(np.asarray(err, dtype=np.float64), nan=np.inf)
     out = np.zeros(ra.shape, dtype=bool)
     near = radius_deg if ratio > 0 else 0.0
@@ -48,7 +58,7 @@ def confused_by_brighter(
     if max(near, far) <= 0 or ra.size < 2:
         return out
     # Only sources bright enough to confuse the faintest one are centres of a search.
-    floor = max(float(np.min(f)), 0.0)
+    floor = max(float(np.min(p)), 0.0)
     loud = np.zeros(ra.shape, dtype=bool)
     if near > 0:
         loud |= f >= ratio * floor
@@ -70,9 +80,9 @@ def confused_by_brighter(
     d = np.degrees(2.0 * np.arcsin(np.clip(pairs.data[keep] / 2.0, 0.0, 1.0)))
     hit = np.zeros(i.shape, dtype=bool)
     if near > 0:
-        hit |= (d <= near) & (f[j] >= ratio * np.maximum(f[i], 0.0))
+        hit |= (d <= near) & (f[j] >= ratio * np.maximum(p[i], 0.0))
     if far > 0 and e is not None:
-        hit |= (d <= far) & (f[j] * sidelobe_level >= e[i]) & (f[j] >= max(ratio, 1.0) * f[i])
+        hit |= (d <= far) & (f[j] * sidelobe_level >= e[i]) & (f[j] >= max(ratio, 1.0) * p[i])
     out[i[hit]] = True
     return out
 

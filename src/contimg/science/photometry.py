@@ -74,6 +74,28 @@ class Beam:
         return np.asarray(smaj**2 * np.outer(u, u) + smin**2 * np.outer(v, v))
 
 
+def peak_fraction(
+    beam: Beam, major_arcsec: ArrayLike, minor_arcsec: ArrayLike, pa_deg: ArrayLike
+) -> NDArray[np.float64]:
+    """Peak (Jy/beam) over total flux (Jy) of Gaussian sources of deconvolved FWHM axes
+    ``major_arcsec`` x ``minor_arcsec`` at ``pa_deg`` (east of north) seen with ``beam``:
+    sqrt(det B / det(B + S)) of the covariances (the convolution keeps the total flux and
+    spreads it over the larger area). 1 for a point source; NaN or non-positive axes
+    count as a point. Shape of the broadcast inputs."""
+    maj = np.nan_to_num(np.asarray(major_arcsec, dtype=np.float64), nan=0.0).clip(min=0.0)
+    mnr = np.nan_to_num(np.asarray(minor_arcsec, dtype=np.float64), nan=0.0).clip(min=0.0)
+    mnr = np.minimum(mnr, maj)
+    pa = np.deg2rad(np.nan_to_num(np.asarray(pa_deg, dtype=np.float64), nan=0.0))
+    smaj2, smin2 = (maj * FWHM_TO_SIGMA) ** 2, (mnr * FWHM_TO_SIGMA) ** 2
+    sin, cos = np.sin(pa), np.cos(pa)
+    b = beam.sky_covariance()
+    # S = smaj2 u u^T + smin2 v v^T with u = (sin, cos), v = (cos, -sin).
+    xx = b[0, 0] + smaj2 * sin**2 + smin2 * cos**2
+    yy = b[1, 1] + smaj2 * cos**2 + smin2 * sin**2
+    xy = b[0, 1] + (smaj2 - smin2) * sin * cos
+    return np.asarray(np.sqrt(np.linalg.det(b) / (xx * yy - xy**2)))
+
+
 def beam_from_header(header: Any, *, origin: str = "header") -> Beam:
     """Read BMAJ/BMIN/BPA (degrees in FITS) into a :class:`Beam`."""
     try:
