@@ -25,7 +25,8 @@ additive part (confusion: the rms map holds it) and a multiplicative one
     .venv/bin/python benchmarks/imaging_flux_bench.py                 # pipeline settings
     .venv/bin/python benchmarks/imaging_flux_bench.py --variants all  # + the alternatives
 
-``--variants all`` adds: no baseline-dependent averaging, 2" cells (6144 px, the same
+``--variants all`` adds: CLEAN's own mask instead of the catalogue's (``auto-mask``, the
+pipeline before 2026-12-03), no baseline-dependent averaging, 2" cells (6144 px, the same
 field), a field twice as wide (8192 px), CLEAN deeper (auto-threshold 0.1, auto-mask
 3) or with a smaller major-cycle gain (0.5), and wideband deconvolution (4 output
 channels, a 2-term spectral fit). About 2 minutes a variant on 2 cores. The figures
@@ -62,10 +63,13 @@ class Variant:
 
 VARIANTS = {
     "pipeline": Variant("pipeline", {}),
+    "auto-mask": Variant("auto-mask", {"clean_mask": "auto"}),
     "no-bl-avg": Variant("no-bl-avg", {"baseline_averaging": 0.0}),
     "cell-2as": Variant("cell-2as", {"cell_arcsec": 2.0, "size_px": 6144}),
     "field-x2": Variant("field-x2", {"size_px": 8192}),
-    "deep-clean": Variant("deep-clean", {"auto_threshold": 0.1, "auto_mask": 3.0}),
+    "deep-clean": Variant(
+        "deep-clean", {"clean_mask": "auto", "auto_threshold": 0.1, "auto_mask": 3.0}
+    ),
     "mgain-0.5": Variant("mgain-0.5", {"mgain": 0.5}),
     "wideband": Variant(
         "wideband", {}, ("-channels-out", "4", "-join-channels", "-fit-spectral-pol", "2")
@@ -169,12 +173,33 @@ def image_and_measure(
 
     from contimg.calibration.pointing import drift_pointings
     from contimg.config import ImagingSettings
+    from contimg.imaging.mask import mask_header, phase_centre_deg, write_mask
     from contimg.imaging.products import pb_correct
-    from contimg.imaging.wsclean import wsclean_command
+    from contimg.imaging.wsclean import grid_for, wsclean_command
     from contimg.science.photometry import beam_from_header, forced_photometry
 
     settings = ImagingSettings(preset=preset, **variant.imaging)
-    cmd = wsclean_command(settings, ms_path=ms, prefix=prefix, data_column="DATA")
+    h = conv.header
+    pointings = drift_pointings(
+        ra_deg=conv.pointing_ra_deg,
+        dec_deg=conv.pointing_dec_deg,
+        mid_mjd=h.mid_mjd,
+        start_mjd=h.start_mjd,
+        end_mjd=h.end_mjd,
+    )
+    mask = None
+    if settings.clean_mask == "catalog":  # the pipeline's mask, the sky as its catalogue
+        size, cell = grid_for(settings)
+        ra0, dec0 = phase_centre_deg(ms)
+        mask = Path(f"{prefix}.clean-mask.fits")
+        write_mask(
+            mask_header(ra_deg=ra0, dec_deg=dec0, size_px=size, cell_arcsec=cell), settings,
+            pointings=pointings, out=mask,
+            ra_deg=[s["ra_deg"] for s in sources], dec_deg=[s["dec_deg"] for s in sources],
+            flux_mjy=[s["flux_1400_mjy"] for s in sources],
+            major_arcsec=[s.get("maj_arcsec") or 0.0 for s in sources],
+        )  # fmt: skip
+    cmd = wsclean_command(settings, ms_path=ms, prefix=prefix, data_column="DATA", mask=mask)
     cmd = [*cmd[:-1], *variant.extra_args, cmd[-1]]
     t0 = time.perf_counter()
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
@@ -184,14 +209,6 @@ def image_and_measure(
     image = Path(f"{prefix}-image.fits")
     if not image.is_file():
         image = Path(f"{prefix}-MFS-image.fits")
-    h = conv.header
-    pointings = drift_pointings(
-        ra_deg=conv.pointing_ra_deg,
-        dec_deg=conv.pointing_dec_deg,
-        mid_mjd=h.mid_mjd,
-        start_mjd=h.start_mjd,
-        end_mjd=h.end_mjd,
-    )
     pbcor = Path(f"{prefix}-pb.fits")
     pb_correct(image, pbcor, pointings=pointings, pb_cut=settings.pb_cut)
     with fits.open(pbcor) as hdul:

@@ -56,10 +56,20 @@ def grid_for(settings: ImagingSettings) -> tuple[int, float]:
 
 
 def wsclean_command(
-    settings: ImagingSettings, *, ms_path: Path, prefix: Path, data_column: str
+    settings: ImagingSettings,
+    *,
+    ms_path: Path,
+    prefix: Path,
+    data_column: str,
+    mask: Path | None = None,
 ) -> list[str]:
-    """The WSClean command line for ``ms_path`` writing ``<prefix>-*.fits``."""
+    """The WSClean command line for ``ms_path`` writing ``<prefix>-*.fits``; with
+    ``mask`` (a FITS image on WSClean's grid) CLEAN works inside it instead of finding
+    its own mask."""
     size, cell = grid_for(settings)
+    masking = (
+        ["-fits-mask", str(mask)] if mask is not None else ["-auto-mask", f"{settings.auto_mask:g}"]
+    )
     gridder = ["-use-wgridder"] if settings.gridder == "wgridder" else []
     if settings.baseline_averaging > 0:
         gridder += ["-baseline-averaging", f"{settings.baseline_averaging:g}"]
@@ -69,7 +79,7 @@ def wsclean_command(
         "-size", str(size), str(size),
         "-scale", f"{cell}asec",
         "-weight", "briggs", f"{settings.robust:g}",
-        "-auto-mask", f"{settings.auto_mask:g}",
+        *masking,
         "-auto-threshold", f"{settings.auto_threshold:g}",
         "-mgain", f"{settings.mgain:g}",
         "-niter", str(settings.niter),
@@ -90,6 +100,7 @@ def run_wsclean(
     ms_path: Path,
     prefix: Path,
     data_column: str,
+    mask: Path | None = None,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> WscleanProducts:
     """Image ``ms_path`` with WSClean; products are ``<prefix>-image.fits`` etc.
@@ -104,7 +115,9 @@ def run_wsclean(
         raise ContimgError(f"WSClean not found at {exe!r} (setting imaging.wsclean_executable)")
     for old in prefix.parent.glob(prefix.name + "-*"):
         old.unlink()
-    cmd = wsclean_command(settings, ms_path=ms_path, prefix=prefix, data_column=data_column)
+    cmd = wsclean_command(
+        settings, ms_path=ms_path, prefix=prefix, data_column=data_column, mask=mask
+    )
     log = prefix.with_name(prefix.name + ".wsclean.log")
     progress(f"imaging {ms_path.name} with WSClean ({data_column})")
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
