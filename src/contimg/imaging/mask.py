@@ -9,7 +9,7 @@ the same data). DSA-110 images a sky the catalogue already knows: cleaning only 
 catalogued sources keeps the components where the flux is. On 8 epochs of one pointing
 of the science benchmark, bright constant sources scattered by 0.66 % from epoch to
 epoch (after the image-wide part) instead of 0.98 %, and the image-wide part fell from
-1.08 % to 0.36 % (docs/imaging.md).
+1.08 % to 0.36 % (docs/photometry.md, "The flux error each pointing gives a source").
 
 A source missing from the catalogue (a new transient) is not cleaned; its flux stays
 in the residual, which the restored image keeps, so its peak is still measured.
