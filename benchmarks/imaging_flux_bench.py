@@ -173,9 +173,9 @@ def image_and_measure(
 
     from contimg.calibration.pointing import drift_pointings
     from contimg.config import ImagingSettings
-    from contimg.imaging.mask import mask_header, phase_centre_deg, write_mask
+    from contimg.imaging.mask import ms_mask_header, write_mask
     from contimg.imaging.products import pb_correct
-    from contimg.imaging.wsclean import grid_for, wsclean_command
+    from contimg.imaging.wsclean import wsclean_command
     from contimg.science.photometry import beam_from_header, forced_photometry
 
     settings = ImagingSettings(preset=preset, **variant.imaging)
@@ -189,12 +189,9 @@ def image_and_measure(
     )
     mask = None
     if settings.clean_mask == "catalog":  # the pipeline's mask, the sky as its catalogue
-        size, cell = grid_for(settings)
-        ra0, dec0 = phase_centre_deg(ms)
         mask = Path(f"{prefix}.clean-mask.fits")
         write_mask(
-            mask_header(ra_deg=ra0, dec_deg=dec0, size_px=size, cell_arcsec=cell), settings,
-            pointings=pointings, out=mask,
+            ms_mask_header(ms, settings), settings, pointings=pointings, out=mask,
             ra_deg=[s["ra_deg"] for s in sources], dec_deg=[s["dec_deg"] for s in sources],
             flux_mjy=[s["flux_1400_mjy"] for s in sources],
             major_arcsec=[s.get("maj_arcsec") or 0.0 for s in sources],

@@ -219,7 +219,7 @@ class ImagingSettings(BaseModel):
         "catalogued sources, then to auto_threshold; the automatic mask if the catalogue "
         "has none on the image) or 'auto' (WSClean's -auto-mask). On 8 epochs of one "
         "pointing the catalogue mask took bright sources' epoch-to-epoch scatter from "
-        "0.98 % to 0.66 % (docs/imaging.md).",
+        "0.98 % to 0.66 % (docs/photometry.md).",
     )
     clean_mask_min_apparent_mjy: float = Field(
         15.0, ge=0,

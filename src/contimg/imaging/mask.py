@@ -25,6 +25,7 @@ from astropy.io import fits
 
 from contimg.config import ImagingSettings
 from contimg.errors import ContimgError
+from contimg.imaging.wsclean import grid_for
 from contimg.science.beams import primary_beam_at
 from contimg.science.image import celestial_wcs
 from contimg.telescope import DSA110
@@ -65,6 +66,13 @@ def mask_header(*, ra_deg: float, dec_deg: float, size_px: int, cell_arcsec: flo
             h[f"CUNIT{k}"] = cunit
     h["RADESYS"], h["EQUINOX"] = "ICRS", 2000.0
     return h
+
+
+def ms_mask_header(ms_path: Path, settings: ImagingSettings) -> fits.Header:
+    """:func:`mask_header` of the image WSClean makes of ``ms_path`` with ``settings``."""
+    size, cell = grid_for(settings)
+    ra0, dec0 = phase_centre_deg(ms_path)
+    return mask_header(ra_deg=ra0, dec_deg=dec0, size_px=size, cell_arcsec=cell)
 
 
 def write_mask(

@@ -66,12 +66,24 @@ class Beam:
 
     def sky_covariance(self) -> NDArray[np.float64]:
         """2x2 Gaussian covariance (arcsec^2) in local (east, north) coordinates."""
-        smaj = self.major_arcsec * FWHM_TO_SIGMA
-        smin = self.minor_arcsec * FWHM_TO_SIGMA
-        pa = np.deg2rad(self.pa_deg)
-        u = np.array([np.sin(pa), np.cos(pa)])  # major axis direction (east, north)
-        v = np.array([np.cos(pa), -np.sin(pa)])
-        return np.asarray(smaj**2 * np.outer(u, u) + smin**2 * np.outer(v, v))
+        return gaussian_sky_covariance(self.major_arcsec, self.minor_arcsec, self.pa_deg)
+
+
+def gaussian_sky_covariance(
+    major_arcsec: ArrayLike, minor_arcsec: ArrayLike, pa_deg: ArrayLike
+) -> NDArray[np.float64]:
+    """Covariances (arcsec^2, local (east, north) coordinates) of elliptical Gaussians of
+    FWHM axes ``major_arcsec`` x ``minor_arcsec`` at ``pa_deg`` (east of north); shape of
+    the broadcast inputs + (2, 2)."""
+    smaj2 = (np.asarray(major_arcsec, dtype=np.float64) * FWHM_TO_SIGMA) ** 2
+    smin2 = (np.asarray(minor_arcsec, dtype=np.float64) * FWHM_TO_SIGMA) ** 2
+    pa = np.deg2rad(np.asarray(pa_deg, dtype=np.float64))
+    # major axis along u = (sin, cos), minor along v = (cos, -sin)
+    sin, cos = np.sin(pa), np.cos(pa)
+    xx = smaj2 * sin**2 + smin2 * cos**2
+    yy = smaj2 * cos**2 + smin2 * sin**2
+    xy = (smaj2 - smin2) * sin * cos
+    return np.stack([np.stack([xx, xy], axis=-1), np.stack([xy, yy], axis=-1)], axis=-2)
 
 
 def peak_fraction(
@@ -84,16 +96,10 @@ def peak_fraction(
     count as a point. Shape of the broadcast inputs."""
     maj = np.nan_to_num(np.asarray(major_arcsec, dtype=np.float64), nan=0.0).clip(min=0.0)
     mnr = np.nan_to_num(np.asarray(minor_arcsec, dtype=np.float64), nan=0.0).clip(min=0.0)
-    mnr = np.minimum(mnr, maj)
-    pa = np.deg2rad(np.nan_to_num(np.asarray(pa_deg, dtype=np.float64), nan=0.0))
-    smaj2, smin2 = (maj * FWHM_TO_SIGMA) ** 2, (mnr * FWHM_TO_SIGMA) ** 2
-    sin, cos = np.sin(pa), np.cos(pa)
+    pa = np.nan_to_num(np.asarray(pa_deg, dtype=np.float64), nan=0.0)
     b = beam.sky_covariance()
-    # S = smaj2 u u^T + smin2 v v^T with u = (sin, cos), v = (cos, -sin).
-    xx = b[0, 0] + smaj2 * sin**2 + smin2 * cos**2
-    yy = b[1, 1] + smaj2 * cos**2 + smin2 * sin**2
-    xy = b[0, 1] + (smaj2 - smin2) * sin * cos
-    return np.asarray(np.sqrt(np.linalg.det(b) / (xx * yy - xy**2)))
+    convolved = b + gaussian_sky_covariance(maj, np.minimum(mnr, maj), pa)
+    return np.asarray(np.sqrt(np.linalg.det(b) / np.linalg.det(convolved)))
 
 
 def beam_from_header(header: Any, *, origin: str = "header") -> Beam:

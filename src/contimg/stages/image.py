@@ -17,9 +17,9 @@ from contimg.config import ImagingSettings
 from contimg.db.engine import Database
 from contimg.db.queries import products as pq
 from contimg.errors import ContimgError
-from contimg.imaging.mask import mask_header, phase_centre_deg, write_mask
+from contimg.imaging.mask import ms_mask_header, write_mask
 from contimg.imaging.products import add_mjd_obs, image_rows, pb_correct, residual_noise_jy
-from contimg.imaging.wsclean import grid_for, run_wsclean
+from contimg.imaging.wsclean import run_wsclean
 from contimg.stages.artifacts import artifacts_from_db, is_calibrator_group
 from contimg.stages.base import Phase, StageContext
 
@@ -124,9 +124,8 @@ def write_catalog_mask(
     """Write the CLEAN mask of ``ms_path``'s image to ``out`` from the ``master_sources``
     catalogue (:func:`contimg.imaging.mask.write_mask`). Returns how many sources it
     holds; 0 writes nothing."""
-    size, cell = grid_for(settings)
-    ra0, dec0 = phase_centre_deg(ms_path)
-    header = mask_header(ra_deg=ra0, dec_deg=dec0, size_px=size, cell_arcsec=cell)
+    header = ms_mask_header(ms_path, settings)
+    size = int(header["NAXIS1"])
     hits = sources_in_image(master_sources, wcs=header, shape=(size, size))
     return write_mask(
         header, settings, pointings=pointings, out=out,
