@@ -444,6 +444,13 @@ class PhotometrySettings(BaseModel):
             "tested (0: fixed thresholds)."
         ),
     )  # fmt: skip
+    ese_trials_horizon: int = Field(
+        50, ge=1,
+        description="The trials of ese_false_alarm count a light curve as at least this "
+        "many measurements: it is tested again at every epoch, so a short one faces the "
+        "tests of its whole life (1: only the measurements so far, which lets the first "
+        "epochs of every light curve through at the lowest thresholds).",
+    )  # fmt: skip
 
 
 class Settings(BaseSettings):

@@ -440,6 +440,9 @@ class CandidateReason(BaseModel):
         None, description="Chance per constant light curve the threshold allows."
     )
     n_obs: int | None = Field(None, description="Good measurements in the light curve.")
+    trials_horizon: int | None = Field(
+        None, description="The trials counted at least this many measurements."
+    )
     chi2_nu: float | None = None
     chi2_threshold: float | None = None
     min_obs: int | None = None

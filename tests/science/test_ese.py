@@ -104,3 +104,30 @@ def test_vectorised_rapid_change_equals_the_scalar_rule() -> None:
             fired += 1
             assert many[i] == one, i
     assert fired > 100
+
+
+def test_the_trials_horizon_bounds_a_light_curves_chance_over_its_life() -> None:
+    """The pair test runs again at every new epoch of a growing light curve. Counting
+    only the pairs so far, a constant source's chance of ever passing by noise is the
+    harmonic sum p (1 + 1/2 + ... + 1/35) ~ 4.1 p over 36 epochs; counting at least the
+    horizon's 35 pairs it is at most p (Bonferroni)."""
+    from contimg.science.ese import rapid_threshold
+
+    rng = np.random.default_rng(14)
+    n_curves, n_epochs, p = 20_000, 36, 1e-2
+    f = rng.normal(0.0, 1.0, (n_curves, n_epochs))
+    vs = np.abs(np.diff(f, axis=1)) / np.sqrt(2.0)  # pair k is tested with k + 2 points
+    n_so_far = np.arange(2, n_epochs + 1)
+    rates = {}
+    for horizon in (1, n_epochs):
+        th = EseThresholds(rapid_vs=1.0, false_alarm=p, trials_horizon=horizon)
+        fired = np.any(vs >= rapid_threshold(n_so_far, th)[None, :], axis=1)
+        rates[horizon] = float(np.mean(fired))
+    assert rates[1] > 3.0 * p, rates
+    assert 0.8 * p < rates[n_epochs] <= 1.15 * p, rates
+    # once a light curve is longer than the horizon the thresholds are the same
+    th = EseThresholds(false_alarm=1e-4, trials_horizon=50)
+    assert rapid_threshold([4], th)[0] == rapid_threshold([50], th)[0] > 4.7
+    assert (
+        rapid_threshold([200], th)[0] == rapid_threshold([200], EseThresholds(false_alarm=1e-4))[0]
+    )

@@ -1283,6 +1283,11 @@ export interface components {
              * @description The significance threshold this light curve needed.
              */
             threshold: number;
+            /**
+             * Trials Horizon
+             * @description The trials counted at least this many measurements.
+             */
+            trials_horizon?: number | null;
         };
         /** CatalogConeItem */
         CatalogConeItem: {

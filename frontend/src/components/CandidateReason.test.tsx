@@ -39,4 +39,14 @@ describe("CandidateReasonView", () => {
     expect(el.textContent).toContain("|m| 0.410 ≥ 0.26");
     expect(el.textContent).toMatch(/200(\.0*)? → 130(\.0*)? mJy/);
   });
+
+  it("says when the trials counted the horizon rather than the measurements so far", () => {
+    render(
+      <CandidateReasonView
+        reason={{ rule: "rapid_change", significance: 6.5, threshold: 4.75, base_threshold: 4.3, false_alarm: 1e-4, trials_horizon: 50, m: 0.41, m_threshold: 0.26, epochs_mjd: [60950.5, 60951.5], fluxes_mjy: [200, 130], n_obs: 12 }}
+      />,
+    );
+    const el = screen.getByTestId("candidate-reason");
+    expect(el.textContent).toContain("raised for 50 measurements (the 12 so far, counted as the horizon's 50)");
+  });
 });

@@ -13,6 +13,9 @@ const RULES: Record<Reason["rule"], string> = {
 export function CandidateReasonView({ reason }: { reason: Reason }) {
   const raised = reason.base_threshold != null && reason.threshold > reason.base_threshold + 1e-9;
   const epochs = reason.epochs_mjd ?? [];
+  // The trials count at least the horizon's measurements (a light curve is tested again every epoch).
+  const counted = Math.max(reason.n_obs ?? 0, reason.trials_horizon ?? 0);
+  const byHorizon = reason.trials_horizon != null && reason.trials_horizon > (reason.n_obs ?? 0);
   return (
     <div className="small" data-testid="candidate-reason">
       <div>
@@ -21,9 +24,11 @@ export function CandidateReasonView({ reason }: { reason: Reason }) {
       <div>
         significance when flagged {fmtFixed(reason.significance, 2)} σ ≥ threshold {fmtFixed(reason.threshold, 2)} σ
         {raised && (
-          <span className="muted" title="The configured threshold, raised for the number of measurements tested so that a constant source passes it by chance with the probability given">
+          <span className="muted" title="The configured threshold, raised for the number of measurements tested (at least the trials horizon: a light curve is tested again at every epoch) so that a constant source passes it by chance with the probability given">
             {" "}
-            (configured {fmtFixed(reason.base_threshold, 2)} σ, raised for {reason.n_obs} measurements at a chance of {fmtSig(reason.false_alarm, 2)} per light curve)
+            (configured {fmtFixed(reason.base_threshold, 2)} σ, raised for {counted} measurements
+            {byHorizon ? ` (the ${reason.n_obs} so far, counted as the horizon's ${reason.trials_horizon})` : ""} at a chance of{" "}
+            {fmtSig(reason.false_alarm, 2)} per light curve)
           </span>
         )}
       </div>

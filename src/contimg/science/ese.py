@@ -61,6 +61,13 @@ class EseThresholds:
     noise alone; 0 keeps the fixed thresholds above. With ``p > 0`` the threshold of a
     light curve of N measurements is the larger of the fixed one and the |z| at which
     N tests (N - 1 pairs for 'rapid_change') have a chance ``p`` of any exceeding it."""
+    trials_horizon: int = 1
+    """N is counted as at least this many measurements. A light curve is tested again
+    at every new epoch, so a short one that will grow faces the tests of its whole
+    life: counting only the N so far gives a constant source a total chance of about
+    ``p (ln N + 0.6)`` (the harmonic sum) over its first N epochs, most of it while N
+    is small and the threshold lowest. With a horizon H the first H epochs together
+    have a chance of at most ``p``."""
 
 
 def trials_sigma(n_tests: ArrayLike, p_false: float) -> np.ndarray:
@@ -74,14 +81,20 @@ def trials_sigma(n_tests: ArrayLike, p_false: float) -> np.ndarray:
     return np.asarray(-ndtri(0.5 * p_false / n))
 
 
+def _counted(n_obs: ArrayLike, th: EseThresholds) -> np.ndarray:
+    """Measurements counted for the trials: ``n_obs``, at least ``th.trials_horizon``."""
+    return np.maximum(np.asarray(n_obs, dtype=np.float64), float(max(th.trials_horizon, 1)))
+
+
 def variability_threshold(n_obs: ArrayLike, th: EseThresholds) -> np.ndarray:
     """The sigma_deviation threshold for light curves of ``n_obs`` good measurements."""
-    return np.asarray(np.maximum(th.sigma_deviation, trials_sigma(n_obs, th.false_alarm)))
+    n = _counted(n_obs, th)
+    return np.asarray(np.maximum(th.sigma_deviation, trials_sigma(n, th.false_alarm)))
 
 
 def rapid_threshold(n_obs: ArrayLike, th: EseThresholds) -> np.ndarray:
     """The |Vs| threshold for light curves of ``n_obs`` good measurements (n - 1 pairs)."""
-    n = np.asarray(n_obs, dtype=np.float64)
+    n = _counted(n_obs, th)
     return np.asarray(
         np.maximum(th.rapid_vs, trials_sigma(np.maximum(n - 1.0, 1.0), th.false_alarm))
     )

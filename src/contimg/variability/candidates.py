@@ -25,6 +25,7 @@ def thresholds(cfg: PhotometrySettings) -> ese_rules.EseThresholds:
         rapid_vs=cfg.rapid_vs,
         rapid_m=cfg.rapid_m,
         false_alarm=cfg.ese_false_alarm,
+        trials_horizon=cfg.ese_trials_horizon,
     )
 
 
