@@ -99,6 +99,11 @@ def test_recompute_and_ese_workflow(settings: Settings, dbs: Databases, tmp_path
     res = runner.invoke(app, [*_root(settings), "ese", "list", "--json"])
     auto = json.loads(res.stdout)
     assert auto and all(c["source_id"] == f.dip_id for c in auto)
+    # the text view says why: the rule, its significance against this light curve's threshold
+    res = runner.invoke(app, [*_root(settings), "ese", "show", str(auto[0]["id"])])
+    assert res.exit_code == 0, res.output
+    why = res.stdout.split("why flagged:")[1].split("notes:")[0]
+    assert f"rule {auto[0]['flag_type']}" in why and ">= threshold" in why, res.stdout
 
     quiet = f.ids[0]
     res = runner.invoke(

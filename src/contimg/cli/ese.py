@@ -40,6 +40,49 @@ def _fmt(v: Any) -> str:
     return f"{v:.2f}" if isinstance(v, float) else ("-" if v is None else str(v))
 
 
+def reason_lines(reason_json: str | None) -> list[str]:
+    """Why an automatic candidate was flagged, as text lines (empty for none)."""
+    if not reason_json:
+        return []
+    from contimg.models import CandidateReason
+
+    try:
+        r = CandidateReason.model_validate_json(reason_json)
+    except ValueError:
+        return [f"(unreadable reason: {reason_json[:80]})"]
+    what = "sigma_deviation" if r.rule == "variability" else "|Vs|"
+    lines = [f"rule {r.rule}: {what} {r.significance:.2f} >= threshold {r.threshold:.2f}"]
+    if r.base_threshold is not None and r.threshold > r.base_threshold + 1e-9:
+        counted = max(r.n_obs or 0, r.trials_horizon or 0)
+        lines.append(
+            f"  (configured {r.base_threshold:.2f}, raised for {counted} measurements"
+            + (f": {r.n_obs} so far, counted as the horizon's {r.trials_horizon}"
+               if r.trials_horizon and r.trials_horizon > (r.n_obs or 0) else "")
+            + f", at a chance of {_fmt_sig(r.false_alarm)} per light curve)"
+        )  # fmt: skip
+    if r.rule == "variability":
+        lines.append(
+            f"  chi2_nu {_fmt(r.chi2_nu)} >= {_fmt(r.chi2_threshold)}, {r.n_obs} good "
+            f"measurements, weighted mean {_fmt(r.mean_flux_mjy)} mJy"
+        )
+        devs = r.deviations_sigma or []
+        for k, mjd in enumerate(r.epochs_mjd):
+            dev = f" ({devs[k]:+.1f} sigma)" if k < len(devs) else ""
+            lines.append(f"  MJD {mjd:.4f}{dev}")
+    else:
+        lines.append(f"  |m| {_fmt(r.m)} >= {_fmt(r.m_threshold)}")
+        if len(r.epochs_mjd) == 2 and r.fluxes_mjy and len(r.fluxes_mjy) == 2:
+            lines.append(
+                f"  MJD {r.epochs_mjd[0]:.4f} -> {r.epochs_mjd[1]:.4f}: "
+                f"{r.fluxes_mjy[0]:.2f} -> {r.fluxes_mjy[1]:.2f} mJy"
+            )
+    return lines
+
+
+def _fmt_sig(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2g}"
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
@@ -84,7 +127,7 @@ def show(
     candidate_id: Annotated[int, typer.Argument(metavar="ID", help="Candidate id.")],
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
-    """One candidate with its notes and the source's statistics."""
+    """One candidate: why it was flagged, its notes and the source's statistics."""
     from contimg.db.queries import ese as eq
     from contimg.db.queries import variability as vq
     from contimg.errors import NotFoundError
@@ -109,6 +152,11 @@ def show(
     if stats:
         for key in ("n_obs", "mean_flux_mjy", "std_flux_mjy", "chi2_nu", "sigma_deviation"):
             typer.echo(f"{key:>16}: {_fmt(getattr(stats, key))}")
+    why = reason_lines(row.reason)
+    if why:
+        typer.echo("why flagged:")
+        for line in why:
+            typer.echo(f"  {line}")
     typer.echo("notes:")
     typer.echo(row.notes or "  (none)")
 
