@@ -359,12 +359,19 @@ def analyse(out: Path, *, remeasure_images: bool) -> dict[str, Any]:
         " raw_peak_jyb / raw_peak_err_jyb, flags FROM photometry"
     ).fetchall()
     cands = con.execute(
-        "SELECT source_id, flag_type, significance FROM ese_candidates WHERE flagged_by='auto'"
+        "SELECT source_id, flag_type, significance, reason FROM ese_candidates"
+        " WHERE flagged_by='auto'"
     ).fetchall()
     con.close()
     flagged: dict[str, list[str]] = {}
-    for sid, ftype, _sig in cands:
+    why: dict[str, list[str]] = {}  # per source: each flag's rule, significance and threshold
+    for sid, ftype, sig, reason in cands:
         flagged.setdefault(sid, []).append(ftype)
+        r = json.loads(reason) if reason else {}
+        why.setdefault(sid, []).append(
+            f"{ftype} {float(sig):.2f} vs {float(r.get('threshold', float('nan'))):.2f} "
+            f"at n_obs {r.get('n_obs', '?')}"
+        )
     # Good measurements per source (the ones the statistics use); the SNR is the
     # thermal one (raw peak / raw error: before the flux-scale terms of the error).
     lc: dict[str, list[tuple[float, float, float, float, int]]] = {}
@@ -470,7 +477,7 @@ def analyse(out: Path, *, remeasure_images: bool) -> dict[str, Any]:
               f"(the run covers {const_epochs / 50_000:.3f} of that unit)")  # fmt: skip
     for sid in false:
         pts = lc[sid]
-        print(f"  {sid}: {','.join(flagged[sid])}, {len(pts)} epochs, median SNR "
+        print(f"  {sid}: {'; '.join(why[sid])}; {len(pts)} epochs, median SNR "
               f"{np.median([p[3] for p in pts]):.0f}")  # fmt: skip
 
     # --- the injected sources, by kind
